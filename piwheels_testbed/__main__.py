@@ -1,0 +1,59 @@
+"""Command line for the demo and the integration setup target.
+
+    python -m piwheels_testbed up --state DIR --output DIR [--preset small]
+        start a private PostgreSQL under DIR (it keeps running), create the
+        ``piwheels`` database with the schema and the sample repository, print
+        {"dsn": ..., "output_path": ...} as JSON
+    python -m piwheels_testbed down --state DIR
+        stop that PostgreSQL
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from .postgres import Cluster, create_database
+from .repository import PRESETS, build_repository
+
+
+def up(state: Path, output: Path, preset: str) -> dict:
+    state.mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(state / "pgdata", keep_running=True)
+    dsn = create_database(cluster, "piwheels")
+    if output.exists():
+        shutil.rmtree(output)
+    manifest = build_repository(dsn, output, PRESETS[preset])
+    result = {"dsn": dsn, "output_path": str(output.resolve()),
+              "packages": {p: sorted(v) for p, v in manifest.packages.items()}}
+    (state / "testbed.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def down(state: Path) -> None:
+    if (state / "pgdata" / "postmaster.pid").exists():
+        Cluster(state / "pgdata", keep_running=True).stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m piwheels_testbed")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up")
+    start.add_argument("--state", type=Path, required=True)
+    start.add_argument("--output", type=Path, required=True)
+    start.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    stop = commands.add_parser("down")
+    stop.add_argument("--state", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        print(json.dumps(up(args.state.resolve(), args.output, args.preset)))
+    else:
+        down(args.state.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Fixtures shared by every pytest suite: a real PostgreSQL and a sample repository.
+
+``pg_cluster`` starts one private PostgreSQL (pgserver) for the whole session,
+or uses the server in PIW_TEST_DSN.  ``repository`` gives each test its own
+freshly made database and output tree, so tests never see each other's work.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_PATH = ROOT / "ansible_collections/piwheels/ops/roles/mr_chase/files"
+PROTOCOL_VECTORS = ROOT / "ansible_collections/piwheels/ops/tests/protocol_vectors.json"
+for path in (ROOT, SERVICE_PATH):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from piwheels_testbed import Cluster, RepositorySpec, build_repository, create_database, drop_database  # noqa: E402
+from piwheels_testbed.repository import Manifest  # noqa: E402
+
+
+@dataclass
+class Repository:
+    """A database and output tree made for one test."""
+
+    dsn: str
+    output_path: Path
+    manifest: Manifest
+
+    @property
+    def simple(self) -> Path:
+        return self.output_path / "simple"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("pgdata"))
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def empty_database(pg_cluster):
+    dsn = create_database(pg_cluster)
+    yield dsn
+    drop_database(pg_cluster, dsn)
+
+
+@pytest.fixture
+def repository_spec() -> RepositorySpec:
+    """Override in a test module to make a bigger or different repository."""
+    return RepositorySpec()
+
+
+@pytest.fixture
+def repository(empty_database, tmp_path, repository_spec) -> Repository:
+    output = tmp_path / "www"
+    manifest = build_repository(empty_database, output, repository_spec)
+    return Repository(empty_database, output, manifest)

@@ -1,0 +1,65 @@
+"""The sample repository is real: rows in PostgreSQL, wheels on disk, pages that match."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from html.parser import HTMLParser
+
+import psycopg
+
+
+def scalar(dsn: str, query: str, *args):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, args).fetchone()[0]
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self.links.append(dict(attrs))
+
+
+def test_rows_match_the_spec(repository):
+    dsn = repository.dsn
+    assert scalar(dsn, "SELECT count(*) FROM packages") == 3
+    assert scalar(dsn, "SELECT count(*) FROM versions") == 9
+    assert scalar(dsn, "SELECT count(*) FROM builds") == 9
+    assert scalar(dsn, "SELECT count(*) FROM files") == 18
+    assert scalar(dsn, "SELECT count(*) FROM dependencies") == 18
+    assert scalar(dsn, "SELECT count(*) FROM downloads") == 54
+    assert scalar(dsn, "SELECT version FROM configuration") == "0.23"
+
+
+def test_every_file_row_has_a_wheel_with_that_hash(repository):
+    with psycopg.connect(repository.dsn) as conn:
+        rows = conn.execute("SELECT package_tag, filename, filehash, filesize FROM files").fetchall()
+    for package, filename, filehash, filesize in rows:
+        data = (repository.simple / package / filename).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == filehash
+        assert len(data) == filesize
+        with zipfile.ZipFile(repository.simple / package / filename) as wheel:
+            assert wheel.testzip() is None
+
+
+def test_index_page_lists_every_file_with_its_hash(repository):
+    parser = Links()
+    parser.feed((repository.simple / "alpha" / "index.html").read_text())
+    hrefs = {link["href"].split("#")[0]: link for link in parser.links}
+    assert sorted(hrefs) == sorted(f for v in repository.manifest.packages["alpha"] for f in repository.manifest.files("alpha", v))
+    yanked = {name for name, link in hrefs.items() if "data-yanked" in link}
+    assert yanked == set(repository.manifest.files("alpha", "1.1"))
+    assert hrefs["alpha-1.0-py3-none-any.whl"]["data-requires-python"] == ">=3.7,<4"
+
+
+def test_cascades_delete_files_and_dependencies(repository):
+    with psycopg.connect(repository.dsn) as conn:
+        conn.execute("DELETE FROM builds WHERE package = 'gamma' AND version = '1.0'")
+        assert conn.execute("SELECT count(*) FROM files WHERE package_tag = 'gamma' AND package_version_tag = '1.0'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM dependencies WHERE filename LIKE 'gamma-1.0-%'").fetchone()[0] == 0
+        # downloads has no foreign key in piwheels 0.23: its rows stay
+        assert conn.execute("SELECT count(*) FROM downloads WHERE filename LIKE 'gamma-1.0-%'").fetchone()[0] == 6
