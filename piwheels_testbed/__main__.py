@@ -1,9 +1,10 @@
 """Command line for the demo and the integration setup target.
 
-    python -m piwheels_testbed up --state DIR --output DIR [--preset small]
-        start a private PostgreSQL under DIR (it keeps running), create the
-        ``piwheels`` database with the schema and the sample repository, print
-        {"dsn": ..., "output_path": ...} as JSON
+    python -m piwheels_testbed up --state DIR --output DIR [--preset small] [--database piwheels]
+        start a private PostgreSQL under DIR (it keeps running, and a running
+        one is reused), make the database with the schema (or empty it when it
+        exists) and the sample repository, print {"dsn": ..., "output_path": ...}
+        as JSON (also saved as DIR/<database>.json)
     python -m piwheels_testbed down --state DIR
         stop that PostgreSQL
 """
@@ -16,20 +17,20 @@ import shutil
 import sys
 from pathlib import Path
 
-from .postgres import Cluster, create_database
+from .postgres import Cluster, reset_database
 from .repository import PRESETS, build_repository
 
 
-def up(state: Path, output: Path, preset: str) -> dict:
+def up(state: Path, output: Path, preset: str, database: str) -> dict:
     state.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(state / "pgdata", keep_running=True)
-    dsn = create_database(cluster, "piwheels")
+    dsn = reset_database(cluster, database)
     if output.exists():
         shutil.rmtree(output)
     manifest = build_repository(dsn, output, PRESETS[preset])
     result = {"dsn": dsn, "output_path": str(output.resolve()),
               "packages": {p: sorted(v) for p, v in manifest.packages.items()}}
-    (state / "testbed.json").write_text(json.dumps(result, indent=2))
+    (state / f"{database}.json").write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -45,11 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--state", type=Path, required=True)
     start.add_argument("--output", type=Path, required=True)
     start.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    start.add_argument("--database", default="piwheels")
     stop = commands.add_parser("down")
     stop.add_argument("--state", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.command == "up":
-        print(json.dumps(up(args.state.resolve(), args.output, args.preset)))
+        print(json.dumps(up(args.state.resolve(), args.output, args.preset, args.database)))
     else:
         down(args.state.resolve())
     return 0

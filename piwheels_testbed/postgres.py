@@ -68,6 +68,22 @@ def create_database(cluster: Cluster, name: str | None = None, *, schema: bool =
     return dsn
 
 
+def reset_database(cluster: Cluster, name: str) -> str:
+    """Empty the piwheels tables of ``name`` (creating it if need be); return its DSN.
+
+    Unlike dropping and re-creating, this leaves the sessions of a running Mr
+    Chase connected, as a real master's database would be.
+    """
+    with psycopg.connect(cluster.admin_dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if not exists:
+        return create_database(cluster, name)
+    dsn = cluster.dsn(name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE packages, versions, builds, files, dependencies, downloads RESTART IDENTITY CASCADE")
+    return dsn
+
+
 def drop_database(cluster: Cluster, dsn: str) -> None:
     """Drop a database made by :func:`create_database`, closing its sessions."""
     name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]

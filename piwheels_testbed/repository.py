@@ -86,9 +86,8 @@ def build_repository(dsn: str, output_path: str | Path, spec: RepositorySpec | N
     simple = Path(output_path) / "simple"
     simple.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(downloads_per_file=spec.downloads)
-    with psycopg.connect(dsn) as conn:
-        with conn.transaction():
-            _insert_rows(conn, spec, manifest, simple)
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        _insert_rows(conn, spec, manifest, simple)
     for package in manifest.packages:
         write_index_page(simple, package, manifest)
     write_root_index(simple, manifest)
@@ -180,7 +179,8 @@ def write_index_page(simple: Path, package: str, manifest: Manifest) -> None:
             if (package, version) in manifest.yanked:
                 attrs += ' data-yanked=""'
             links.append(f"<a {attrs}>{entry.filename}</a><br>")
-    page = "<!DOCTYPE html>\n<html>\n<head><title>Links for {0}</title></head>\n<body>\n<h1>Links for {0}</h1>\n{1}\n</body>\n</html>\n"
+    page = ("<!DOCTYPE html>\n<html>\n<head><title>Links for {0}</title></head>\n"
+            "<body>\n<h1>Links for {0}</h1>\n{1}\n</body>\n</html>\n")
     (simple / package).mkdir(exist_ok=True)
     (simple / package / "index.html").write_text(page.format(package, "\n".join(links)))
 

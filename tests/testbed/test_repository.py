@@ -50,7 +50,8 @@ def test_index_page_lists_every_file_with_its_hash(repository):
     parser = Links()
     parser.feed((repository.simple / "alpha" / "index.html").read_text())
     hrefs = {link["href"].split("#")[0]: link for link in parser.links}
-    assert sorted(hrefs) == sorted(f for v in repository.manifest.packages["alpha"] for f in repository.manifest.files("alpha", v))
+    manifest = repository.manifest
+    assert sorted(hrefs) == sorted(f for v in manifest.packages["alpha"] for f in manifest.files("alpha", v))
     yanked = {name for name, link in hrefs.items() if "data-yanked" in link}
     assert yanked == set(repository.manifest.files("alpha", "1.1"))
     assert hrefs["alpha-1.0-py3-none-any.whl"]["data-requires-python"] == ">=3.7,<4"
@@ -59,7 +60,8 @@ def test_index_page_lists_every_file_with_its_hash(repository):
 def test_cascades_delete_files_and_dependencies(repository):
     with psycopg.connect(repository.dsn) as conn:
         conn.execute("DELETE FROM builds WHERE package = 'gamma' AND version = '1.0'")
-        assert conn.execute("SELECT count(*) FROM files WHERE package_tag = 'gamma' AND package_version_tag = '1.0'").fetchone()[0] == 0
+        files = "SELECT count(*) FROM files WHERE package_tag = 'gamma' AND package_version_tag = '1.0'"
+        assert conn.execute(files).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM dependencies WHERE filename LIKE 'gamma-1.0-%'").fetchone()[0] == 0
         # downloads has no foreign key in piwheels 0.23: its rows stay
         assert conn.execute("SELECT count(*) FROM downloads WHERE filename LIKE 'gamma-1.0-%'").fetchone()[0] == 6

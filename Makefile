@@ -1,0 +1,67 @@
+# piwheels.ops: one entry point for developers, CI and the demo.
+#   make test         every suite (what CI runs)
+#   make demo         a removal on a private piwheels master, end to end
+#   make pytest | sanity | units | integration | lint   one suite
+#   make bench | soak  the long measurements (not part of make test)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+BIN := $(VENV)/bin
+COLLECTION := $(ROOT)/ansible_collections/piwheels/ops
+ANSIBLE_TEST := cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/ansible-test
+ANSIBLE_TEST_PY := --venv --python 3.11 --color no
+# ansible-test's pip bootstrap script, see tools/get_pip_offline.py
+GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+# integration tests keep their PostgreSQL and Mr Chase here (short: ipc paths are limited)
+IT_STATE ?= /tmp/piwheels-ops-it
+
+.PHONY: test pytest sanity units integration lint bench soak demo demo-stop venv clean
+
+test: pytest lint sanity units integration
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(GET_PIP_CACHE):
+	mkdir -p $(dir $@)
+	cp tools/get_pip_offline.py $@
+
+pytest: venv
+	$(BIN)/python -m pytest tests
+
+lint: venv
+	$(BIN)/ruff check .
+	cd $(COLLECTION) && $(BIN)/ansible-lint
+
+sanity: venv $(GET_PIP_CACHE)
+	$(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_PY)
+
+units: venv $(GET_PIP_CACHE)
+	$(ANSIBLE_TEST) units $(ANSIBLE_TEST_PY)
+
+integration: venv $(GET_PIP_CACHE)
+	printf "piw_repo_root: %s\npiw_testbed_python: %s\npiw_state_dir: %s\n" "$(ROOT)" "$(BIN)/python" "$(IT_STATE)" > $(COLLECTION)/tests/integration/integration_config.yml
+	$(ANSIBLE_TEST) integration $(ANSIBLE_TEST_PY)
+
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
+
+soak: venv
+	PIW_SOAK=1 $(BIN)/python -m pytest tests/reliability
+
+demo: venv
+	$(BIN)/python tools/demo.py up
+
+demo-stop: venv
+	$(BIN)/python tools/demo.py down
+
+clean:
+	rm -rf $(VENV) .demo $(COLLECTION)/tests/output
