@@ -1,0 +1,120 @@
+"""The configuration file of Mr Chase, loaded once at start-up.
+
+A mistake in the configuration must stop the service before it binds the
+queue, with a message naming the key, so the operator (or the role) can fix
+it; a service that guesses runs with the wrong database or an open socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_QUEUE = "ipc:///tmp/piw-import"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message names the key."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"configuration key {key!r}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Config:
+    dsn: str
+    output_path: Path
+    import_queue: str = DEFAULT_QUEUE
+    socket_mode: int = 0o660
+    log_file: Path | None = None
+    log_level: str = "info"
+    audit_log: Path | None = None
+    allow_remote_queue: bool = False
+
+    @property
+    def ipc_path(self) -> Path | None:
+        """The socket file of an ``ipc://`` queue, else None."""
+        if self.import_queue.startswith("ipc://"):
+            return Path(self.import_queue[len("ipc://"):])
+        return None
+
+    @property
+    def logging_level(self) -> int:
+        return getattr(logging, self.log_level.upper())
+
+
+# key -> (type, required); types are checked exactly (bool is not a str)
+SCHEMA: dict[str, tuple] = {
+    "dsn": (str, True),
+    "output_path": (str, True),
+    "import_queue": (str, False),
+    "socket_mode": (str, False),
+    "log_file": (str, False),
+    "log_level": (str, False),
+    "audit_log": (str, False),
+    "allow_remote_queue": (bool, False),
+}
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the YAML file at ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("--config", f"{path} is not valid YAML: {exc}") from None
+    return parse_config({} if data is None else data)
+
+
+def parse_config(data: Any) -> Config:
+    """Validate a mapping as read from YAML and build the :class:`Config`."""
+    if not isinstance(data, dict):
+        raise ConfigError("(top level)", "must be a mapping of keys to values")
+    for key in data:
+        if key not in SCHEMA:
+            raise ConfigError(str(key), f"unknown key; known keys are {', '.join(sorted(SCHEMA))}")
+    values: dict[str, Any] = {}
+    for key, (kind, required) in SCHEMA.items():
+        if key not in data or data[key] is None:
+            if required:
+                raise ConfigError(key, "is required")
+            continue
+        value = data[key]
+        if type(value) is not kind:
+            raise ConfigError(key, f"must be a {kind.__name__}, not {type(value).__name__}")
+        if kind is str and not value:
+            raise ConfigError(key, "must not be empty")
+        values[key] = value
+    return _build(values)
+
+
+def _build(values: dict[str, Any]) -> Config:
+    if "socket_mode" in values:
+        mode = values["socket_mode"]
+        if not re.fullmatch(r"0?[0-7]{3}", mode):
+            raise ConfigError("socket_mode", f"must be an octal mode such as \"0660\", not {mode!r}")
+        values["socket_mode"] = int(mode, 8)
+    level = values.get("log_level", "info").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError("log_level", f"must be one of {', '.join(LOG_LEVELS)}")
+    values["log_level"] = level
+    queue = values.get("import_queue", DEFAULT_QUEUE)
+    if not re.match(r"^[a-z]+://.+", queue):
+        raise ConfigError("import_queue", f"{queue!r} is not a ZeroMQ address such as {DEFAULT_QUEUE}")
+    if not queue.startswith("ipc://") and not values.get("allow_remote_queue", False):
+        raise ConfigError("import_queue", f"{queue!r} is not an ipc:// address; set allow_remote_queue: true "
+                                          "to accept a queue other machines may reach")
+    for key in ("output_path", "log_file", "audit_log"):
+        if key in values:
+            values[key] = Path(values[key])
+    return Config(**values)

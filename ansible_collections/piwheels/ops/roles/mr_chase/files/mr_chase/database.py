@@ -1,0 +1,171 @@
+"""The SQL of Mr Chase: parameterised statements on the piwheels 0.23 tables.
+
+Only the tables and columns listed in DESIGN.md are used, so the service runs
+unchanged on a real piwheels master.  One connection is kept open (a removal
+is a handful of indexed statements; connecting would cost more than the
+work).  When PostgreSQL goes away the request in flight fails with
+:class:`DatabaseUnavailable` and the next request connects again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL cannot be reached or the connection broke; reply ``database unavailable: ...``."""
+
+
+class NotFound(Exception):
+    """The request names a package or version the database does not have."""
+
+
+class Database:
+    """A lazily (re)connected psycopg connection and the queries Mr Chase needs."""
+
+    def __init__(self, dsn: str, connect_timeout: int = 5):
+        self._dsn = dsn
+        self._connect_timeout = connect_timeout
+        self._conn: psycopg.Connection | None = None
+
+    # -- connection ---------------------------------------------------------
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            self.discard()
+        if self._conn is None:
+            try:
+                self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
+            except psycopg.OperationalError as exc:
+                raise DatabaseUnavailable(_first_line(exc)) from exc
+            # a removal waiting on a lock held elsewhere fails instead of hanging the queue
+            self._conn.execute("SET lock_timeout = '10s'")
+            log.info("connected to the database")
+        return self._conn
+
+    def discard(self) -> None:
+        """Forget a broken connection so the next request opens a fresh one."""
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None
+
+    close = discard
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn a lost connection into DatabaseUnavailable and drop the connection."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))  # noqa: UP038 (3.8)
+            if lost or (self._conn is not None and (self._conn.broken or self._conn.closed)):
+                self.discard()
+                raise DatabaseUnavailable(_first_line(exc)) from exc
+            raise
+
+    def transaction(self) -> psycopg.Transaction:
+        return self.conn.transaction()
+
+    def _one(self, query: str, params: Sequence = ()) -> tuple | None:
+        return self.conn.execute(query, params).fetchone()
+
+    def _all(self, query: str, params: Sequence = ()) -> list[tuple]:
+        return self.conn.execute(query, params).fetchall()
+
+    # -- reads --------------------------------------------------------------
+
+    def package_skip(self, package: str) -> str:
+        row = self._one("SELECT skip FROM packages WHERE package = %s", (package,))
+        if row is None:
+            raise NotFound(f"unknown package {package}")
+        return row[0]
+
+    def versions(self, package: str) -> list[str]:
+        return [r[0] for r in self._all("SELECT version FROM versions WHERE package = %s", (package,))]
+
+    def version_row(self, package: str, version: str, lock: bool = False) -> tuple[str, bool]:
+        """(skip, yanked) of a version; with ``lock``, hold its row until the transaction ends."""
+        self.package_skip(package)
+        query = "SELECT skip, yanked FROM versions WHERE package = %s AND version = %s"
+        row = self._one(query + (" FOR UPDATE" if lock else ""), (package, version))
+        if row is None:
+            raise NotFound(f"unknown package version {package} {version}")
+        return row[0], row[1]
+
+    def build_count(self, package: str, version: str) -> int:
+        return self._one("SELECT count(*) FROM builds WHERE package = %s AND version = %s", (package, version))[0]
+
+    def version_files(self, package: str, version: str) -> list[str]:
+        rows = self._all(
+            "SELECT f.filename FROM builds b JOIN files f ON f.build_id = b.build_id "
+            "WHERE b.package = %s AND b.version = %s ORDER BY f.filename",
+            (package, version),
+        )
+        return [r[0] for r in rows]
+
+    def download_count(self, filenames: list[str]) -> int:
+        if not filenames:
+            return 0
+        return self._one("SELECT count(*) FROM downloads WHERE filename = ANY(%s)", (filenames,))[0]
+
+    def package_files(self, package: str) -> list[tuple[str, str, str | None, bool]]:
+        """(filename, filehash, requires_python, yanked) of every file of the package, for its index page."""
+        return self._all(
+            "SELECT f.filename, f.filehash, f.requires_python, v.yanked "
+            "FROM builds b JOIN files f ON f.build_id = b.build_id "
+            "JOIN versions v ON v.package = b.package AND v.version = b.version "
+            "WHERE b.package = %s ORDER BY f.filename",
+            (package,),
+        )
+
+    def existing_files(self, filenames: list[str]) -> list[str]:
+        return [r[0] for r in self._all("SELECT filename FROM files WHERE filename = ANY(%s)", (filenames,))]
+
+    def transaction_id(self) -> int:
+        """The id of the current transaction, so recovery can ask later whether it committed."""
+        return self._one("SELECT txid_current()")[0]
+
+    def transaction_status(self, txid: int) -> str | None:
+        """'committed', 'aborted', 'in progress', or None when PostgreSQL no longer knows."""
+        return self._one("SELECT txid_status(%s)", (txid,))[0]
+
+    # -- writes -------------------------------------------------------------
+
+    def delete_downloads(self, filenames: list[str]) -> int:
+        if not filenames:
+            return 0
+        return self.conn.execute("DELETE FROM downloads WHERE filename = ANY(%s)", (filenames,)).rowcount
+
+    def delete_builds(self, package: str, version: str) -> int:
+        """Delete the builds; files and dependencies go by ON DELETE CASCADE."""
+        cur = self.conn.execute("DELETE FROM builds WHERE package = %s AND version = %s", (package, version))
+        return cur.rowcount
+
+    def set_version_skip(self, package: str, version: str, reason: str) -> None:
+        self.conn.execute("UPDATE versions SET skip = %s WHERE package = %s AND version = %s",
+                          (reason, package, version))
+
+    def set_package_skip(self, package: str, reason: str) -> tuple[str, bool]:
+        """Set the package's skip reason; return (previous reason, whether it changed)."""
+        with self.transaction():
+            row = self._one("SELECT skip FROM packages WHERE package = %s FOR UPDATE", (package,))
+            if row is None:
+                raise NotFound(f"unknown package {package}")
+            if row[0] == reason:
+                return row[0], False
+            self.conn.execute("UPDATE packages SET skip = %s WHERE package = %s", (reason, package))
+            return row[0], True
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,170 @@
+"""The wire format of the import queue (protocol version 1), checked in one place.
+
+Every message is one frame holding a UTF-8 JSON array whose element 0 is the
+message type; each type has a declared, fixed shape (``REQUESTS``,
+``REPLIES``).  Anything that does not match is refused here, before any other
+module sees it, so the rest of the service only handles well-formed requests
+with names that cannot escape the output tree.  JSON, never pickle: a pickle
+from a socket is code execution.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+MAX_FRAME_BYTES = 65536
+LIMITS = {"package": 200, "version": 200, "skip": 100}
+DEFAULT_SKIP_REASON = "removed by request"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ProtocolError(ValueError):
+    """A request that does not follow the protocol; the reply is ``invalid message: ...``."""
+
+
+def _name(field: str) -> Callable[[Any], str]:
+    """A checker for a package name or version: a string that is safe as a path component."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ProtocolError(f"{field} must be a string")
+        if not value:
+            raise ProtocolError(f"{field} must not be empty")
+        if len(value) > LIMITS[field]:
+            raise ProtocolError(f"{field} longer than {LIMITS[field]} characters")
+        if _CONTROL.search(value):
+            raise ProtocolError(f"{field} contains a control character")
+        if "/" in value or "\\" in value or ".." in value:
+            raise ProtocolError(f"{field} could escape the output tree")
+        return value
+
+    return check
+
+
+def _reason(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError("reason must be a string")
+    return _check_reason(value)
+
+
+def _check_reason(value: str) -> str:
+    if len(value) > LIMITS["skip"]:
+        raise ProtocolError(f"skip reason longer than {LIMITS['skip']} characters")
+    if _CONTROL.search(value):
+        raise ProtocolError("skip reason contains a control character")
+    return value
+
+
+def _skip(value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _check_reason(value)
+    raise ProtocolError("skip must be a bool or a string")
+
+
+def _optional_version(value: Any) -> str | None:
+    return None if value is None else _name("version")(value)
+
+
+def _any_string(field: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ProtocolError(f"{field} must be a string")
+        return value
+
+    return check
+
+
+def _object(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ProtocolError("status must be an object")
+    return value
+
+
+#: request type -> checkers of its elements after the type, in order
+REQUESTS: dict[str, tuple[Callable[[Any], Any], ...]] = {
+    "REMOVE": (_name("package"), _name("version"), _skip),
+    "STATUS": (_name("package"), _optional_version),
+    "SKIP": (_name("package"), _reason),
+    "PING": (),
+}
+
+#: reply type -> checkers of its elements; encode_reply refuses anything else
+REPLIES: dict[str, tuple[Callable[[Any], Any], ...]] = {
+    "DONE": (),
+    "ERROR": (_any_string("message"),),
+    "STATUS": (_object,),
+    "PONG": (_any_string("server_version"),),
+}
+
+
+class Request(NamedTuple):
+    type: str
+    args: tuple[Any, ...]
+
+
+def canonicalize(name: str) -> str:
+    """PEP 503 normalised package name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def decode_request(frame: bytes) -> Request:
+    """Parse and validate one request frame; raise ProtocolError saying what is wrong."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    if not frame:
+        raise ProtocolError("empty frame")
+    try:
+        text = frame.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("frame is not UTF-8") from None
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("frame is not JSON") from None
+    return Request(*_check(message, REQUESTS, "request"))
+
+
+def _check(message: Any, table: dict[str, tuple], kind: str) -> tuple[str, tuple[Any, ...]]:
+    if not isinstance(message, list):
+        raise ProtocolError(f"a {kind} must be a JSON array")
+    if not message:
+        raise ProtocolError(f"empty {kind}")
+    mtype = message[0]
+    if not isinstance(mtype, str):
+        raise ProtocolError("message type must be a string")
+    if mtype not in table:
+        raise ProtocolError(f"unknown {kind} type {mtype[:20]!r}")
+    checkers = table[mtype]
+    if len(message) != len(checkers) + 1:
+        raise ProtocolError(f"{mtype} takes {len(checkers)} element(s) after the type, not {len(message) - 1}")
+    # lengths are checked above; zip(strict=) would need Python 3.10
+    return mtype, tuple(check(value) for check, value in zip(checkers, message[1:]))  # noqa: B905
+
+
+def encode_reply(mtype: str, *args: Any) -> bytes:
+    """One reply frame; checked against REPLIES so the service cannot send a malformed reply."""
+    _check([mtype, *args], REPLIES, "reply")
+    return json.dumps([mtype, *args], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def error(message: str) -> bytes:
+    return encode_reply("ERROR", message)
+
+
+def invalid(problem: str) -> bytes:
+    return error(f"invalid message: {problem}")
+
+
+def natural_key(version: str) -> list[tuple[int, Any]]:
+    """Sort key that orders ``1.9`` before ``1.10``: digit runs compare as numbers.
+
+    Not full PEP 440 ordering (``1.0rc1`` sorts after ``1.0``); it needs no
+    third-party library and is stable, which is what STATUS promises.
+    """
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", version)]
