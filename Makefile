@@ -39,7 +39,7 @@ pytest: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	cd $(COLLECTION) && $(BIN)/ansible-lint
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/ansible-lint
 
 sanity: venv $(GET_PIP_CACHE)
 	$(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_PY)

@@ -3,7 +3,7 @@
 # run changes nothing, a changed setting restarts the service and takes
 # effect, and the systemd unit it writes passes systemd-analyze verify.
 set -euxo pipefail
-export ANSIBLE_ROLES_PATH=..
+
 
 ansible-playbook deploy.yml "$@"
 ansible-playbook redeploy.yml "$@" | tee "${OUTPUT_DIR}/redeploy.out"

@@ -1,0 +1,136 @@
+"""`make demo`: a private piwheels master on this machine, and a removal on it.
+
+Everything lives under .demo/: a PostgreSQL (pgserver) with the sample
+repository, its wheel tree, and Mr Chase deployed by the mr_chase role as a
+supervised process.  The demo removes one version with the maintainer-request
+runbook, lets pip show that the version is gone and the others are not, and
+runs the runbook again to show that nothing changes.  Root is not needed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import grp
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / ".demo"
+BIN = ROOT / ".venv" / "bin"
+PACKAGE, REMOVED, KEPT = "beta-tools", "1.1", "1.2"
+
+
+def step(text: str) -> None:
+    print(f"\n\033[1m==> {text}\033[0m", flush=True)
+
+
+def run(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT), ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    return subprocess.run(args, check=check, env=env, **kwargs)
+
+
+def inventory(dsn: str, output_path: str) -> Path:
+    """An inventory for this machine: the role's variables, every path under .demo/."""
+    master = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": str(BIN / "python"),
+        "mr_chase_dsn": dsn,
+        "mr_chase_output_path": output_path,
+        "mr_chase_import_queue": f"ipc://{DEMO}/run/piw-import",
+        "mr_chase_user": getpass.getuser(),
+        "mr_chase_group": grp.getgrgid(os.getgid()).gr_name,
+        "mr_chase_manage_user": False,
+        "mr_chase_service_manager": "process",
+        "mr_chase_install_dir": str(DEMO / "mr-chase"),
+        "mr_chase_config_path": str(DEMO / "etc/mr-chase.yaml"),
+        "mr_chase_log_file": str(DEMO / "log/mr-chase.log"),
+        "mr_chase_audit_log": str(DEMO / "log/mr-chase-audit.jsonl"),
+        "mr_chase_pid_file": str(DEMO / "run/mr-chase.pid"),
+        "piw_become": False,
+    }
+    path = DEMO / "inventory.json"
+    path.write_text(json.dumps({"piwheels_master": {"hosts": {"localhost": master}}}, indent=2))
+    return path
+
+
+def pip_finds(index: Path, requirement: str) -> bool:
+    """Ask pip, with no other index or configuration, whether ``requirement`` can be downloaded."""
+    with tempfile.TemporaryDirectory() as dest:
+        result = subprocess.run(
+            [str(BIN / "pip"), "download", "--no-deps", "--no-cache-dir", "--disable-pip-version-check",
+             "--index-url", index.as_uri() + "/", "-d", dest, requirement],
+            capture_output=True, text=True, env=dict(os.environ, PIP_CONFIG_FILE=os.devnull))
+    print(f"    pip download {requirement}: {'found' if result.returncode == 0 else 'not found'}")
+    return result.returncode == 0
+
+
+def playbook(name: str, inventory_path: Path, *extra: str) -> str:
+    """Run one of the collection's playbooks, show its output, return it."""
+    result = run(str(BIN / "ansible-playbook"), "-i", str(inventory_path), f"piwheels.ops.{name}", *extra,
+                 capture_output=True, text=True, check=False)
+    print(result.stdout[-6000:])
+    if result.returncode != 0:
+        sys.exit(f"{name} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def up() -> int:
+    step("Starting a private PostgreSQL and loading the sample repository under .demo/")
+    made = run(str(BIN / "python"), "-m", "piwheels_testbed", "up", "--state", str(DEMO / "testbed"),
+               "--output", str(DEMO / "www"), capture_output=True, text=True, cwd=ROOT)
+    testbed = json.loads(made.stdout)
+    for package, versions in testbed["packages"].items():
+        print(f"    {package}: {', '.join(versions)}")
+    index = Path(testbed["output_path"]) / "simple"
+    path = inventory(testbed["dsn"], testbed["output_path"])
+
+    step("Deploying Mr Chase with the piwheels.ops.mr_chase role")
+    playbook("deploy_mr_chase", path)
+
+    step(f"Before: what pip finds for {PACKAGE}")
+    found_before = pip_finds(index, f"{PACKAGE}=={REMOVED}")
+
+    step(f"Removing {PACKAGE} {REMOVED} with the maintainer-request runbook")
+    extra = ("-e", f"package={PACKAGE}", "-e", json.dumps({"versions": [REMOVED]}),
+             "-e", "skip_reason=demo: maintainer asked", "-e", "confirm=yes")
+    playbook("remove", path, *extra)
+
+    step(f"After: {REMOVED} is gone, {KEPT} is still there")
+    gone = not pip_finds(index, f"{PACKAGE}=={REMOVED}")
+    kept = pip_finds(index, f"{PACKAGE}=={KEPT}")
+
+    step("The same request again changes nothing")
+    again = playbook("remove", path, *extra)
+    unchanged = "changed=0" in again
+
+    ok = found_before and gone and kept and unchanged
+    step("Demo " + ("succeeded" if ok else "FAILED"))
+    print(f"""
+    Explore:
+      index page     {index / PACKAGE / 'index.html'}
+      service log    {DEMO / 'log/mr-chase.log'}
+      audit log      {DEMO / 'log/mr-chase-audit.jsonl'}
+      inventory      {path}
+      another run    ANSIBLE_COLLECTIONS_PATH={ROOT} .venv/bin/ansible-playbook -i {path} \\
+                       piwheels.ops.remove -e package=gamma -e versions=all -e skip_reason=test
+    Stop it all:     make demo-stop
+""")
+    return 0 if ok else 1
+
+
+def down() -> int:
+    ctl = DEMO / "mr-chase/bin/mr-chase-ctl"
+    if ctl.exists():
+        run(str(ctl), "stop")
+    run(str(BIN / "python"), "-m", "piwheels_testbed", "down", "--state", str(DEMO / "testbed"), cwd=ROOT)
+    print("demo stopped; remove .demo/ to start from scratch")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit({"up": up, "down": down}[sys.argv[1]]())
