@@ -1,0 +1,50 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Documentation shared by the modules that talk to Mr Chase."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Options from ``mr_chase_common.mr_chase_argument_spec`` and the attributes every such module has."""
+
+    DOCUMENTATION = r"""
+options:
+  import_queue:
+    description:
+      - The ZeroMQ address of Mr Chase's import queue on the managed host.
+      - Must match C(mr_chase_import_queue) of the P(piwheels.ops.mr_chase#role) role.
+      - For an C(ipc://) address the module checks first that the socket file exists and that the user the
+        task runs as may write to it, and says which of the two is wrong.
+    type: str
+    default: ipc:///tmp/piw-import
+  timeout:
+    description:
+      - Seconds to wait for each answer from Mr Chase before the task fails with a message naming
+        O(import_queue).
+      - Must be positive.
+    type: float
+    default: 30.0
+requirements:
+  - pyzmq (on the managed host)
+notes:
+  - The module runs on the piwheels master host, where Mr Chase listens; the task must run as a user allowed to
+    write to the queue's socket, normally the service user or a member of its group (use C(become)).
+"""
+
+    # What the attributes mean; each module states its own support level for them.
+    ATTRIBUTES = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in C(check_mode) and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in C(check_mode)), when in
+      diff mode.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no
+        change.
+      - This assumes that the system controlled/queried by the module has not changed in a relevant way.
+"""

@@ -1,0 +1,181 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A ZeroMQ REQ client for Mr Chase that never waits longer than it was told.
+
+It follows the ZeroMQ Guide's "Lazy Pirate": one REQ socket serves a sequence
+of requests, every send and receive is bounded by the timeout, and a socket
+that missed a reply (or saw anything else go wrong) is closed with
+``LINGER=0`` and replaced, because a REQ socket waiting for a reply can never
+send again.  The original piwheels tool blocked forever when the master was
+down; a playbook must fail within ``timeout`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+import traceback
+
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import (
+    PACKAGE_STATUS,
+    VERSION_STATUS,
+    InvalidReply,
+    check_status,
+    decode_reply,
+    describe_frame,
+    encode_request,
+)
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import (
+    MrChaseProtocolError,
+    MrChaseRequestError,
+    MrChaseTimeout,
+    MrChaseUnavailable,
+)
+
+try:
+    import zmq
+except ImportError:
+    HAS_ZMQ = False
+    ZMQ_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_ZMQ = True
+    ZMQ_IMPORT_ERROR = None
+
+__all__ = ("HAS_ZMQ", "ZMQ_IMPORT_ERROR", "MrChaseClient")
+
+_IPC = "ipc://"
+
+
+class MrChaseClient:
+    """Requests to one Mr Chase; use as a context manager so the socket is always closed."""
+
+    def __init__(self, address, timeout):
+        self.address = address
+        self.timeout = float(timeout)
+        self._socket = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """Drop the socket at once: LINGER=0, so nothing unsent keeps the process alive."""
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def ping(self):
+        """Return Mr Chase's version string."""
+        return self._call("PONG", "PING")[1]
+
+    def status(self, package, version=None):
+        """Return the STATUS object of a package (version None) or of one of its versions."""
+        fields = PACKAGE_STATUS if version is None else VERSION_STATUS
+        return self._call("STATUS", "STATUS", package, version, fields=fields)[1]
+
+    def remove(self, package, version, skip):
+        """Remove a version; ``skip`` is False, True (default reason) or a reason string."""
+        self._call("DONE", "REMOVE", package, version, skip)
+
+    def skip(self, package, reason):
+        """Mark the whole package skipped with ``reason``; an empty reason clears the mark."""
+        self._call("DONE", "SKIP", package, reason)
+
+    def _call(self, expected, *message, fields=None):
+        """Send one request and return its decoded reply, which must be ``expected`` or ERROR.
+
+        ``fields`` is the STATUS shape (codec.VERSION_STATUS or PACKAGE_STATUS)
+        the reply's object must have.
+        """
+        frame = encode_request(*message)
+        try:
+            received = self._exchange(frame)
+        except BaseException:
+            self.close()
+            raise
+        try:
+            reply = decode_reply(received)
+            if reply[0] == "ERROR":
+                raise MrChaseRequestError(self.address, reply[1])
+            if reply[0] != expected:
+                raise InvalidReply(f"expected {expected} in answer to {message[0]}")
+            if fields is not None:
+                check_status(reply[1], fields)
+        except InvalidReply as error:
+            raise MrChaseProtocolError(self.address, describe_frame(received), str(error)) from None
+        return reply
+
+    def _exchange(self, frame):
+        """Send a frame and wait for the reply frame, all within the timeout."""
+        deadline = time.monotonic() + self.timeout
+        sock = self._connect()
+        try:
+            sock.send(frame)
+            if not sock.poll(_remaining_ms(deadline), zmq.POLLIN):
+                raise MrChaseTimeout(self.address, self.timeout)
+            return sock.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            raise MrChaseTimeout(self.address, self.timeout) from None
+        except zmq.ZMQError as error:
+            raise MrChaseUnavailable(self.address, f"cannot talk to Mr Chase at {self.address}: {error}") from None
+
+    def _connect(self):
+        """Return the open REQ socket, making a fresh one when the last was dropped."""
+        if self._socket is None:
+            self._check_ipc_endpoint()
+            milliseconds = max(1, int(self.timeout * 1000))
+            sock = zmq.Context.instance().socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDTIMEO, milliseconds)
+            sock.setsockopt(zmq.RCVTIMEO, milliseconds)
+            try:
+                sock.connect(self.address)
+            except zmq.ZMQError as error:
+                sock.close(linger=0)
+                raise MrChaseUnavailable(
+                    self.address, f"cannot connect to Mr Chase at {self.address}: {error}"
+                ) from None
+            self._socket = sock
+        return self._socket
+
+    def _check_ipc_endpoint(self):
+        """Explain a missing or forbidden ipc socket file instead of letting ZeroMQ time out on it.
+
+        ZeroMQ connects lazily, so without this check both cases look like
+        "did not answer within 30 s", which sends the operator looking at
+        the service rather than at the path or at ``become``.
+        """
+        if not self.address.startswith(_IPC):
+            return
+        path = self.address[len(_IPC) :]
+        if path.startswith("@"):
+            return  # Linux abstract socket: there is no file to check
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            raise MrChaseUnavailable(
+                self.address,
+                f"no Mr Chase socket at {path} (is the service running?); import_queue: {self.address}",
+            ) from None
+        except PermissionError:
+            raise MrChaseUnavailable(self.address, _permission_message(path, self.address)) from None
+        if not stat.S_ISSOCK(mode):
+            raise MrChaseUnavailable(self.address, f"{path} is not a socket: is import_queue ({self.address}) right?")
+        if not os.access(path, os.W_OK):
+            raise MrChaseUnavailable(self.address, _permission_message(path, self.address))
+
+
+def _permission_message(path, address):
+    return (
+        f"permission denied on {path}: run the task as the service user or a member of its group (become), "
+        f"or widen mr_chase_socket_mode; import_queue: {address}"
+    )
+
+
+def _remaining_ms(deadline):
+    """Milliseconds left until ``deadline``; at least 1, because poll(0) would not wait at all."""
+    return max(1, int((deadline - time.monotonic()) * 1000))

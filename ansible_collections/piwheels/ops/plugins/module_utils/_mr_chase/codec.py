@@ -1,0 +1,144 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The wire format of the Mr Chase import queue, protocol version 1.
+
+Every message is one frame holding a UTF-8 JSON array whose element 0 is the
+message type, and each type has a fixed shape.  The shapes are declared once
+here (``REQUESTS``, ``REPLIES``, ``VERSION_STATUS``, ``PACKAGE_STATUS``) and
+every reply is checked against them before the modules see it, so a module
+never acts on a half-understood answer.  JSON only: never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+
+__all__ = (
+    "DEFAULT_SKIP_REASON",
+    "InvalidReply",
+    "LIMITS",
+    "PACKAGE_STATUS",
+    "REPLIES",
+    "REQUESTS",
+    "VERSION_STATUS",
+    "check_status",
+    "decode_reply",
+    "describe_frame",
+    "encode_request",
+)
+
+#: the reason Mr Chase records when a REMOVE asks for ``skip: true``
+DEFAULT_SKIP_REASON = "removed by request"
+#: column sizes of the piwheels schema; longer values are refused by Mr Chase
+LIMITS = {"package": 200, "version": 200, "skip": 100}
+
+_STR = (str,)
+_OPTIONAL_STR = (str, type(None))
+_SKIP = (bool, str)
+
+#: request type -> the types allowed for each element after the type
+REQUESTS = {
+    "REMOVE": (_STR, _STR, _SKIP),
+    "STATUS": (_STR, _OPTIONAL_STR),
+    "SKIP": (_STR, _STR),
+    "PING": (),
+}
+
+#: reply type -> the types allowed for each element after the type
+REPLIES = {
+    "DONE": (),
+    "ERROR": (_STR,),
+    "STATUS": ((dict,),),
+    "PONG": (_STR,),
+}
+
+#: the fields of a version STATUS the modules rely on, with their types
+VERSION_STATUS = {
+    "package": str,
+    "version": str,
+    "skip": str,
+    "builds": int,
+    "files": list,
+    "downloads": int,
+}
+
+#: the fields of a package STATUS (``["STATUS", package, null]``) the modules rely on
+PACKAGE_STATUS = {
+    "package": str,
+    "skip": str,
+    "versions": list,
+}
+
+_SHOWN_CHARS = 200
+
+
+class InvalidReply(ValueError):
+    """A reply that does not follow the protocol; the text says which rule it broke."""
+
+
+def _matches(value, allowed):
+    """isinstance, except that a JSON true/false never passes for a number."""
+    if isinstance(value, bool) and bool not in allowed:
+        return False
+    return isinstance(value, allowed)
+
+
+def encode_request(*message):
+    """Encode a request as its one frame; a malformed request is a bug here, so ValueError."""
+    if not message or message[0] not in REQUESTS:
+        raise ValueError(f"unknown request type in {message!r}")
+    shape = REQUESTS[message[0]]
+    args = message[1:]
+    if len(args) != len(shape) or not all(_matches(args[i], allowed) for i, allowed in enumerate(shape)):
+        raise ValueError(f"request {message!r} does not match its declared shape")
+    return json.dumps(list(message), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode_reply(frame):
+    """Decode one reply frame into a list ``[type, *args]``, or raise InvalidReply saying why."""
+    try:
+        reply = json.loads(frame.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidReply("not UTF-8") from None
+    except (ValueError, RecursionError):
+        raise InvalidReply("not JSON") from None
+    if not isinstance(reply, list):
+        raise InvalidReply("not a JSON array")
+    if not reply:
+        raise InvalidReply("empty array")
+    kind = reply[0]
+    if kind not in REPLIES:
+        raise InvalidReply("unknown reply type")
+    shape = REPLIES[kind]
+    if len(reply) - 1 != len(shape):
+        raise InvalidReply(f"{kind} takes {len(shape)} element(s) after the type, got {len(reply) - 1}")
+    for position, allowed in enumerate(shape, start=1):
+        if not _matches(reply[position], allowed):
+            raise InvalidReply(f"element {position} of {kind} has the wrong type")
+    return reply
+
+
+def check_status(status, fields):
+    """Check that a STATUS object carries ``fields`` (VERSION_STATUS or PACKAGE_STATUS) with their types.
+
+    Extra fields are allowed: the protocol promises "at least" these, and a
+    newer Mr Chase may say more.
+    """
+    for name, kind in fields.items():
+        if name not in status:
+            raise InvalidReply(f"STATUS lacks {name!r}")
+        if not _matches(status[name], (kind,)):
+            raise InvalidReply(f"STATUS field {name!r} has the wrong type")
+    for name in ("files", "versions"):
+        if name in fields and not all(isinstance(item, str) for item in status[name]):
+            raise InvalidReply(f"STATUS field {name!r} holds something other than strings")
+    return status
+
+
+def describe_frame(frame):
+    """Show a received frame in an error message: readable, and short even if the frame is not."""
+    text = repr(frame.decode("utf-8", errors="replace"))
+    if len(text) > _SHOWN_CHARS:
+        text = text[:_SHOWN_CHARS] + f"... ({len(frame)} bytes)"
+    return text
