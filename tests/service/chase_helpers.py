@@ -117,6 +117,17 @@ class MrChase:
                 self.proc.wait()
         return self.proc.returncode
 
+    def send_expecting_exit(self, frame: bytes, timeout: float = 10.0) -> int:
+        """Send a request that makes Mr Chase exit; return its exit code (there is no reply)."""
+        sock = self.client.context.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.address)
+        try:
+            sock.send(frame)
+            return self.proc.wait(timeout)
+        finally:
+            sock.close()
+
     def wait_exit(self, timeout: float = 10.0) -> int:
         return self.proc.wait(timeout)
 
