@@ -1,0 +1,210 @@
+#!/usr/bin/python
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+# Ansible modules put DOCUMENTATION, EXAMPLES and RETURN before the imports.
+# ruff: noqa: E402
+
+DOCUMENTATION = r"""
+module: piw_package_info
+short_description: Show what a piwheels master holds for a package, through Mr Chase
+version_added: 0.1.0
+description:
+  - Asks the master's removal service, Mr Chase, for the STATUS of a package, its skip reason and its versions,
+    and optionally for the builds, files and download counts of its versions.
+  - Read only; it never changes anything, so it is safe in check mode and before a removal to see what
+    P(piwheels.ops.piw_remove#module) would take down.
+author:
+  - piwheels.ops maintainers
+options:
+  package:
+    description:
+      - The package name; Mr Chase canonicalises it as PEP 503 says.
+    type: str
+    required: true
+  versions:
+    description:
+      - Which versions to return RV(details) for.
+      - V(false) returns none, V(true) or V(all) every version the package has, and a version or a list of
+        versions just those. Quote versions in YAML so that they are not read as numbers.
+      - An unknown version fails the task with Mr Chase's message.
+    type: raw
+    default: false
+extends_documentation_fragment:
+  - piwheels.ops.mr_chase
+  - piwheels.ops.mr_chase.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module only reads, so check mode changes nothing about what it does.
+  diff_mode:
+    support: N/A
+    details:
+      - The module changes nothing.
+  idempotent:
+    support: full
+seealso:
+  - module: piwheels.ops.piw_remove
+"""
+
+EXAMPLES = r"""
+- name: Read the package's skip reason and versions
+  piwheels.ops.piw_package_info:
+    package: foo
+  register: foo_info
+
+- name: Read every version's builds, files and downloads
+  piwheels.ops.piw_package_info:
+    package: foo
+    versions: all
+  register: foo_info
+
+- name: Read one version
+  piwheels.ops.piw_package_info:
+    package: foo
+    versions: "5.0.0"
+  register: foo_info
+
+- name: Show the files of 5.0.0
+  ansible.builtin.debug:
+    var: foo_info.details['5.0.0'].files
+"""
+
+RETURN = r"""
+package:
+  description: The canonical (PEP 503) name of the package.
+  returned: success
+  type: str
+  sample: beta-tools
+skip:
+  description: The package's skip reason; empty when piwheels builds it.
+  returned: success
+  type: str
+  sample: ""
+versions:
+  description: Every version the package has, sorted as Mr Chase sorts them.
+  returned: success
+  type: list
+  elements: str
+  sample: ["1.0", "1.1", "1.2"]
+details:
+  description: Per requested version, what exists for it now. Empty when O(versions=false).
+  returned: success
+  type: dict
+  contains:
+    skip:
+      description: The version's skip reason; empty when not skipped.
+      type: str
+      returned: always
+      sample: ""
+    yanked:
+      description: Whether the version is yanked (PEP 592).
+      type: bool
+      returned: when Mr Chase reports it
+      sample: false
+    builds:
+      description: How many builds the version has.
+      type: int
+      returned: always
+      sample: 1
+    files:
+      description: The wheel files of the version, sorted.
+      type: list
+      elements: str
+      returned: always
+      sample: [beta_tools-1.0-py3-none-any.whl]
+    downloads:
+      description: How many download records its files have.
+      type: int
+      returned: always
+      sample: 3
+  sample:
+    "1.0": {skip: "", yanked: false, builds: 1, files: [beta_tools-1.0-py3-none-any.whl], downloads: 3}
+msg:
+  description: Why the task failed.
+  returned: failure
+  type: str
+  sample: unknown package foo
+import_queue:
+  description: The queue address, when the task failed talking to Mr Chase.
+  returned: failure
+  type: str
+  sample: ipc:///tmp/piw-import
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
+from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
+    fail_from_error,
+    mr_chase_argument_spec,
+    mr_chase_client,
+)
+
+ALL = "all"
+# Booleans as the command line spells them; not Ansible's full list, which has "1" and "0", both real versions.
+_TRUE_WORDS = ("true", "yes", "on")
+_FALSE_WORDS = ("false", "no", "off")
+
+
+def argument_spec():
+    spec = dict(
+        package=dict(type="str", required=True),
+        versions=dict(type="raw", default=False),
+    )
+    spec.update(mr_chase_argument_spec())
+    return spec
+
+
+def requested_versions(module):
+    """Return [] for none, None for every version, or the list of versions asked for.
+
+    ``versions`` is raw so that a bool, ``all``, one version and a list all
+    work; a boolean written as a string (``versions=yes`` on the command
+    line) counts as the boolean, since no version is spelled like one.
+    """
+    value = module.params["versions"]
+    if isinstance(value, str) and value.lower() in _TRUE_WORDS + _FALSE_WORDS:
+        value = value.lower() in _TRUE_WORDS
+    if value is True or value == ALL:
+        return None
+    if value is False:
+        return []
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) and item for item in values):
+        module.fail_json(
+            msg=f"versions must be true, false, 'all', a version or a list of versions, got {value!r}; "
+            "quote versions in YAML so that they are not read as numbers"
+        )
+    if ALL in values:
+        module.fail_json(msg="versions: 'all' cannot be combined with other versions")
+    return list(dict.fromkeys(values))
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    versions = requested_versions(module)
+    with mr_chase_client(module) as client:
+        try:
+            package = client.status(module.params["package"])
+            wanted = package["versions"] if versions is None else versions
+            details = {}
+            for version in wanted:
+                status = client.status(package["package"], version)
+                details[version] = {k: v for k, v in status.items() if k not in ("package", "version")}
+        except MrChaseError as error:
+            fail_from_error(module, error)
+    module.exit_json(
+        changed=False,
+        package=package["package"],
+        skip=package["skip"],
+        versions=package["versions"],
+        details=details,
+    )
+
+
+if __name__ == "__main__":
+    main()
