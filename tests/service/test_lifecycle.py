@@ -1,0 +1,99 @@
+"""Mr Chase as a process: socket permissions, SIGTERM, a PostgreSQL restart, bad configuration."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+
+import yaml
+from chase_helpers import SERVICE_PATH, MrChase, make_config, scalar, snapshot_db
+
+
+def test_socket_file_has_socket_mode(repository, ipc_dir):
+    chase = MrChase(make_config(repository, ipc_dir, socket_mode="0600"), ipc_dir).start()
+    try:
+        mode = os.stat(ipc_dir / "q").st_mode
+        assert stat.S_ISSOCK(mode)
+        assert stat.S_IMODE(mode) == 0o600
+    finally:
+        chase.stop()
+
+
+def test_default_socket_mode_is_0660(mr_chase, ipc_dir):
+    assert stat.S_IMODE(os.stat(ipc_dir / "q").st_mode) == 0o660
+
+
+def test_sigterm_exits_cleanly_and_removes_the_socket(mr_chase, ipc_dir):
+    assert (ipc_dir / "q").exists()
+    mr_chase.proc.send_signal(signal.SIGTERM)
+    assert mr_chase.wait_exit(5) == 0
+    assert not (ipc_dir / "q").exists()
+    assert "Mr Chase stopped" in mr_chase.log()
+
+
+def test_database_restart_costs_one_request(mr_chase, repository, pg_cluster):
+    assert mr_chase.client("STATUS", "alpha", "1.0")[0] == "STATUS"  # connection is open
+    before = snapshot_db(repository.dsn)
+    pg_cluster.stop()
+    try:
+        reply = mr_chase.client("REMOVE", "alpha", "1.0", True)
+        assert reply[0] == "ERROR" and reply[1].startswith("database unavailable: "), reply
+        assert mr_chase.client("PING") == ["PONG", "0.1.0"]
+    finally:
+        pg_cluster.start()
+    assert snapshot_db(repository.dsn) == before
+    assert all((repository.simple / "alpha" / f).exists() for f in repository.manifest.files("alpha", "1.0"))
+    assert mr_chase.client("REMOVE", "alpha", "1.0", True) == ["DONE"]  # same process, new connection
+    assert scalar(repository.dsn, "SELECT count(*) FROM builds WHERE package = 'alpha' AND version = '1.0'") == 0
+    assert mr_chase.proc.poll() is None
+
+
+def run_with_config(tmp_path, config) -> subprocess.CompletedProcess:
+    path = tmp_path / "bad.yaml"
+    path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))
+    return subprocess.run([sys.executable, "-m", "mr_chase", "--config", str(path)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(SERVICE_PATH)), timeout=30)
+
+
+def test_bad_configuration_exits_2_naming_the_key(tmp_path):
+    result = run_with_config(tmp_path, {"dsn": "postgresql:///x", "output_path": "/tmp/x", "colour": "blue"})
+    assert result.returncode == 2
+    assert "'colour'" in result.stderr and "unknown key" in result.stderr
+
+
+def test_missing_config_file_exits_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mr_chase", "--config", str(tmp_path / "nope.yaml")],
+                            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(SERVICE_PATH)))
+    assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+def test_remote_queue_allowed_only_when_configured(repository, ipc_dir, tmp_path):
+    config = make_config(repository, ipc_dir, import_queue="tcp://127.0.0.1:0")
+    result = run_with_config(tmp_path, config)
+    assert result.returncode == 2 and "'import_queue'" in result.stderr and "allow_remote_queue" in result.stderr
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config.update(import_queue=f"tcp://127.0.0.1:{port}", allow_remote_queue=True)
+    chase = MrChase(config, ipc_dir).start()
+    try:
+        assert chase.client("PING") == ["PONG", "0.1.0"]
+    finally:
+        assert chase.stop() == 0
+
+
+def test_log_file_records_requests(repository, ipc_dir):
+    chase = MrChase(make_config(repository, ipc_dir, log_file=str(ipc_dir / "service.log")), ipc_dir).start()
+    try:
+        chase.client("REMOVE", "gamma", "1.0", False)
+        chase.client.raw(b"garbage")
+    finally:
+        chase.stop()
+    text = (ipc_dir / "service.log").read_text()
+    assert "['REMOVE', 'gamma', '1.0', False] -> [\"DONE\"]" in text
+    assert "invalid request" in text

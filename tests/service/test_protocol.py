@@ -1,0 +1,45 @@
+"""The codec on its own: canonical names, refused names, reply checking, version order."""
+
+from __future__ import annotations
+
+import pytest
+
+from mr_chase.protocol import ProtocolError, canonicalize, decode_request, encode_reply, natural_key
+
+
+@pytest.mark.parametrize("name, canonical", [
+    ("Alpha", "alpha"), ("BETA_tools", "beta-tools"), ("a.b-_c", "a-b-c"), ("zope.interface", "zope-interface"),
+])
+def test_canonicalize(name, canonical):
+    assert canonicalize(name) == canonical
+
+
+@pytest.mark.parametrize("package", ["a\\b", "a/b", "..", "a..b", "a\x00", "a\tb", "a\x7fb", ""])
+def test_unsafe_package_names_are_refused(package):
+    frame = ('["STATUS", ' + __import__("json").dumps(package) + ", null]").encode()
+    with pytest.raises(ProtocolError):
+        decode_request(frame)
+
+
+def test_limits_are_inclusive():
+    decode_request(f'["REMOVE", "{"a" * 200}", "{"1" * 200}", "{"x" * 100}"]'.encode())
+    with pytest.raises(ProtocolError, match="version longer than 200"):
+        decode_request(f'["REMOVE", "a", "{"1" * 201}", true]'.encode())
+
+
+def test_deeply_nested_json_is_refused_not_crashing():
+    with pytest.raises(ProtocolError):
+        decode_request(b"[" * 60000 + b"]" * 5536)
+
+
+def test_service_cannot_send_a_malformed_reply():
+    assert encode_reply("DONE") == b'["DONE"]'
+    with pytest.raises(ProtocolError):
+        encode_reply("ERROR")
+    with pytest.raises(ProtocolError):
+        encode_reply("STATUS", [])
+
+
+def test_natural_version_order():
+    versions = ["1.10", "1.9", "1.0", "2.0", "1.0.1", "1.0rc1"]
+    assert sorted(versions, key=natural_key) == ["1.0", "1.0.1", "1.0rc1", "1.9", "1.10", "2.0"]
