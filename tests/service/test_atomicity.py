@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 from chase_helpers import MrChase, make_config, page_links, scalar, snapshot_db, snapshot_tree
-
 from mr_chase.config import parse_config
 from mr_chase.service import Service
 

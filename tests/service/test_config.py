@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from mr_chase.config import ConfigError, load_config, parse_config
 
 MINIMAL = {"dsn": "postgresql:///piwheels", "output_path": "/var/www/piwheels"}

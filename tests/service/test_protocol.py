@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mr_chase.protocol import ProtocolError, canonicalize, decode_request, encode_reply, natural_key
 
 

@@ -81,9 +81,9 @@ def test_invalid_request_gets_error_and_service_keeps_serving(live, vector):
 def test_vectors_use_the_service_limits():
     from mr_chase import protocol
 
-    assert protocol.MAX_FRAME_BYTES == VECTORS["max_frame_bytes"]
-    assert protocol.LIMITS == VECTORS["limits"]
-    assert protocol.DEFAULT_SKIP_REASON == VECTORS["default_skip_reason"]
+    assert VECTORS["max_frame_bytes"] == protocol.MAX_FRAME_BYTES
+    assert VECTORS["limits"] == protocol.LIMITS
+    assert VECTORS["default_skip_reason"] == protocol.DEFAULT_SKIP_REASON
     assert set(protocol.REQUESTS) == set(VECTORS["requests"])
     assert set(protocol.REPLIES) == set(VECTORS["replies"])
 
