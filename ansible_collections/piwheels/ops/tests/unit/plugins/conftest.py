@@ -1,0 +1,182 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Fake Mr Chase peers for the client and module tests: real ZeroMQ sockets, in-process.
+
+The peer is a ROUTER socket rather than REP so that it can choose not to
+answer a request, which is how a stuck or dead Mr Chase looks to the client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+import zmq
+
+VECTORS_PATH = Path(__file__).resolve().parents[2] / "protocol_vectors.json"
+DEFAULT_SKIP_REASON = "removed by request"
+
+
+@pytest.fixture(scope="session")
+def vectors():
+    """The wire-format vectors shared with the service's tests."""
+    return json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+
+
+class Peer(threading.Thread):
+    """Answers each request frame with ``handler(frame)``; a None answer means "never answer"."""
+
+    def __init__(self, address, handler):
+        super().__init__(daemon=True)
+        self.address = address
+        self.handler = handler
+        self.requests = []
+        self._stop_event = threading.Event()
+        self._ready = threading.Event()
+
+    def run(self):
+        context = zmq.Context()
+        sock = context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.bind(self.address)
+        self._ready.set()
+        try:
+            while not self._stop_event.is_set():
+                if not sock.poll(20, zmq.POLLIN):
+                    continue
+                identity, empty, frame = sock.recv_multipart()
+                self.requests.append(_decoded(frame))
+                answer = self.handler(frame)
+                if answer is not None:
+                    sock.send_multipart([identity, empty, answer])
+        finally:
+            sock.close(linger=0)
+            context.term()
+
+    def start(self):
+        super().start()
+        self._ready.wait(5)
+        return self
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(5)
+
+    def sent(self, kind):
+        """The requests of one type this peer received, in order."""
+        return [request for request in self.requests if request and request[0] == kind]
+
+
+def _decoded(frame):
+    try:
+        return json.loads(frame.decode("utf-8"))
+    except ValueError:
+        return frame
+
+
+@pytest.fixture
+def ipc_dir():
+    """A short directory for ipc sockets: their paths must fit in about 100 bytes, pytest's tmp_path may not."""
+    path = tempfile.mkdtemp(prefix="piw-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def peer(ipc_dir):
+    """Start a Peer with a handler: ``peer(handler)``; stopped at the end of the test."""
+    started = []
+
+    def start(handler, name="mr-chase"):
+        started.append(Peer(f"ipc://{ipc_dir}/{name}", handler).start())
+        return started[-1]
+
+    yield start
+    for each in started:
+        each.stop()
+
+
+class FakeMrChase:
+    """A Mr Chase in memory, with the semantics of the real one for the packages it holds.
+
+    Packages gamma and beta-tools, versions 1.0, 1.1 and 1.2, one build of
+    two files with three downloads each per version, as in the sample
+    repository the integration tests use.
+    """
+
+    def __init__(self):
+        self.packages = {}
+        for package in ("gamma", "beta-tools"):
+            stem = package.replace("-", "_")
+            self.packages[package] = {
+                "skip": "",
+                "versions": {
+                    version: {
+                        "skip": "",
+                        "yanked": False,
+                        "builds": 1,
+                        "files": [f"{stem}-{version}-{tag}.whl" for tag in ("cp37-cp37m-linux_armv7l", "py3-none-any")],
+                        "downloads": 6,
+                    }
+                    for version in ("1.0", "1.1", "1.2")
+                },
+            }
+
+    def __call__(self, frame):
+        request = json.loads(frame.decode("utf-8"))
+        try:
+            reply = getattr(self, "do_" + request[0])(*request[1:])
+        except LookupError as error:
+            reply = ["ERROR", error.args[0]]
+        return json.dumps(reply).encode("utf-8")
+
+    def _package(self, name):
+        canonical = re.sub(r"[-_.]+", "-", name).lower()
+        if canonical not in self.packages:
+            raise LookupError(f"unknown package {name}")
+        return canonical, self.packages[canonical]
+
+    def _version(self, name, version):
+        canonical, package = self._package(name)
+        if version not in package["versions"]:
+            raise LookupError(f"unknown package version {name} {version}")
+        return canonical, package["versions"][version]
+
+    def do_PING(self):
+        return ["PONG", "0.1.0"]
+
+    def do_STATUS(self, name, version):
+        if version is None:
+            canonical, package = self._package(name)
+            return ["STATUS", {"package": canonical, "skip": package["skip"], "versions": sorted(package["versions"])}]
+        canonical, state = self._version(name, version)
+        return ["STATUS", dict(state, package=canonical, version=version, files=sorted(state["files"]))]
+
+    def do_REMOVE(self, name, version, skip):
+        _, state = self._version(name, version)
+        state.update(builds=0, files=[], downloads=0)
+        if skip is True:
+            state["skip"] = state["skip"] or DEFAULT_SKIP_REASON
+        elif skip:
+            state["skip"] = skip
+        return ["DONE"]
+
+    def do_SKIP(self, name, reason):
+        _, package = self._package(name)
+        package["skip"] = reason
+        return ["DONE"]
+
+
+@pytest.fixture
+def mr_chase(peer):
+    """A running FakeMrChase: ``mr_chase.packages`` is its memory, ``mr_chase.peer`` what it was sent."""
+    state = FakeMrChase()
+    state.peer = peer(state)
+    return state

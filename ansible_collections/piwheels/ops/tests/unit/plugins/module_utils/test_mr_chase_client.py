@@ -1,0 +1,181 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The client against a real ZeroMQ peer in the same process: replies, errors, timeouts, missing sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase import client as client_module
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import MrChaseClient
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import (
+    MrChaseError,
+    MrChaseProtocolError,
+    MrChaseRequestError,
+    MrChaseTimeout,
+    MrChaseUnavailable,
+)
+
+
+def answer(frame):
+    """A handler that answers every request with the same frame."""
+    return lambda request: frame
+
+
+def call_for(client, vector):
+    """Make the request a reply vector answers, so the reply is checked as the right one."""
+    if vector["for"] == "PING":
+        return client.ping()
+    if vector["for"] == "REMOVE":
+        return client.remove("gamma", "1.0", False)
+    if vector["for"] == "SKIP":
+        return client.skip("gamma", "maintainer asked")
+    status = vector["reply"][1] if vector["reply"][0] == "STATUS" else {}
+    return client.status("alpha", status.get("version"))
+
+
+def test_every_valid_reply_vector(vectors, peer):
+    for number, vector in enumerate(vectors["valid_replies"]):
+        server = peer(answer(json.dumps(vector["reply"]).encode("utf-8")), name=f"valid{number}")
+        with MrChaseClient(server.address, 5) as client:
+            if vector["reply"][0] == "ERROR":
+                with pytest.raises(MrChaseRequestError) as raised:
+                    call_for(client, vector)
+                assert raised.value.message == vector["reply"][1]
+                continue
+            result = call_for(client, vector)
+        expected = {"DONE": None, "PONG": vector["reply"][-1], "STATUS": vector["reply"][-1]}
+        assert result == expected[vector["reply"][0]], vector
+
+
+def test_every_invalid_reply_vector_names_what_came_back(vectors, peer):
+    for number, vector in enumerate(vectors["invalid_replies"]):
+        server = peer(answer(vector["frame"].encode("utf-8")), name=f"invalid{number}")
+        with MrChaseClient(server.address, 5) as client, pytest.raises(MrChaseProtocolError) as raised:
+            client.ping()
+        message = str(raised.value)
+        assert message.startswith(f"unexpected reply from Mr Chase at {server.address}: "), vector
+        assert repr(vector["frame"]) in message, vector
+
+
+def test_error_reply_carries_mr_chases_words(peer):
+    server = peer(answer(b'["ERROR", "unknown package version gamma 9.9"]'))
+    with MrChaseClient(server.address, 5) as client, pytest.raises(MrChaseRequestError) as raised:
+        client.status("gamma", "9.9")
+    assert str(raised.value) == "unknown package version gamma 9.9"
+    assert raised.value.address == server.address
+
+
+def test_a_reply_of_the_wrong_type_is_a_protocol_error(peer):
+    server = peer(answer(b'["DONE"]'))
+    with MrChaseClient(server.address, 5) as client, pytest.raises(MrChaseProtocolError, match="expected PONG"):
+        client.ping()
+
+
+def test_a_version_status_in_answer_to_a_package_status_is_refused(peer):
+    version_status = {"package": "alpha", "version": "1.0", "skip": "", "builds": 1, "files": [], "downloads": 0}
+    server = peer(answer(json.dumps(["STATUS", version_status]).encode("utf-8")))
+    with MrChaseClient(server.address, 5) as client, pytest.raises(MrChaseProtocolError, match="versions"):
+        client.status("alpha")
+
+
+def test_requests_go_out_as_the_protocol_says(mr_chase):
+    with MrChaseClient(mr_chase.peer.address, 5) as client:
+        client.ping()
+        client.status("Gamma")
+        client.status("gamma", "1.0")
+        client.remove("gamma", "1.0", True)
+        client.skip("gamma", "")
+    assert mr_chase.peer.requests == [
+        ["PING"],
+        ["STATUS", "Gamma", None],
+        ["STATUS", "gamma", "1.0"],
+        ["REMOVE", "gamma", "1.0", True],
+        ["SKIP", "gamma", ""],
+    ]
+
+
+def test_silent_peer_times_out_within_the_timeout(peer):
+    server = peer(lambda request: None)
+    with MrChaseClient(server.address, 0.3) as client:
+        started = time.monotonic()
+        with pytest.raises(MrChaseTimeout) as raised:
+            client.ping()
+        elapsed = time.monotonic() - started
+    assert 0.25 <= elapsed < 0.3 + 0.5
+    assert str(raised.value) == f"Mr Chase did not answer within 0.3 s at {server.address}"
+
+
+def test_the_call_after_a_timeout_works(peer):
+    """A REQ socket that missed its reply can never send again; the client must have replaced it."""
+    asked = []
+
+    def answer_all_but_the_first(request):
+        asked.append(request)
+        return None if len(asked) == 1 else b'["PONG", "0.1.0"]'
+
+    server = peer(answer_all_but_the_first)
+    with MrChaseClient(server.address, 0.3) as client:
+        with pytest.raises(MrChaseTimeout):
+            client.ping()
+        assert client.ping() == "0.1.0"
+        assert client.ping() == "0.1.0"
+    assert len(asked) == 3
+
+
+def test_one_socket_serves_a_sequence_of_requests(mr_chase):
+    with MrChaseClient(mr_chase.peer.address, 5) as client:
+        client.ping()
+        first = client._socket
+        client.status("gamma")
+        assert client._socket is first
+    assert client._socket is None
+
+
+def test_no_socket_file_says_the_service_is_not_running(ipc_dir):
+    address = f"ipc://{ipc_dir}/nobody-here"
+    started = time.monotonic()
+    with MrChaseClient(address, 30) as client, pytest.raises(MrChaseUnavailable) as raised:
+        client.ping()
+    assert time.monotonic() - started < 1
+    assert f"no Mr Chase socket at {ipc_dir}/nobody-here (is the service running?)" in str(raised.value)
+    assert address in str(raised.value)
+
+
+def test_a_socket_the_user_cannot_write_names_the_fix(mr_chase, monkeypatch):
+    """os.access is replaced because the tests may run as root, for whom every file is writable."""
+    path = mr_chase.peer.address[len("ipc://") :]
+    monkeypatch.setattr(client_module.os, "access", lambda p, mode: not (p == path and mode == os.W_OK))
+    with MrChaseClient(mr_chase.peer.address, 5) as client, pytest.raises(MrChaseUnavailable) as raised:
+        client.ping()
+    assert str(raised.value).startswith(
+        f"permission denied on {path}: run the task as the service user or a member of its group (become), "
+        "or widen mr_chase_socket_mode"
+    )
+    assert mr_chase.peer.requests == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any socket")
+def test_a_socket_without_write_permission_is_refused(mr_chase):
+    path = mr_chase.peer.address[len("ipc://") :]
+    os.chmod(path, 0o400)
+    with MrChaseClient(mr_chase.peer.address, 5) as client, pytest.raises(MrChaseUnavailable, match="permission"):
+        client.ping()
+
+
+def test_a_regular_file_is_not_a_queue(ipc_dir):
+    path = os.path.join(ipc_dir, "plain-file")
+    with open(path, "w"):
+        pass
+    with MrChaseClient(f"ipc://{path}", 5) as client, pytest.raises(MrChaseUnavailable, match="is not a socket"):
+        client.ping()
+
+
+def test_an_invalid_address_is_a_clear_error():
+    with MrChaseClient("nonsense://where", 5) as client, pytest.raises(MrChaseError, match="nonsense://where"):
+        client.ping()

@@ -1,0 +1,84 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The codec against the shared protocol vectors, without any socket."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase import codec
+
+
+def test_codec_constants_match_the_vectors(vectors):
+    assert vectors["default_skip_reason"] == codec.DEFAULT_SKIP_REASON
+    assert vectors["limits"] == codec.LIMITS
+    assert set(codec.REQUESTS) == set(vectors["requests"])
+    assert {kind: len(shape) for kind, shape in codec.REQUESTS.items()} == {
+        kind: len(shape) for kind, shape in vectors["requests"].items()
+    }
+    assert {kind: len(shape) for kind, shape in codec.REPLIES.items()} == {
+        kind: len(shape) for kind, shape in vectors["replies"].items()
+    }
+
+
+def test_every_valid_request_encodes_as_one_utf8_json_array(vectors):
+    for vector in vectors["valid_requests"]:
+        frame = codec.encode_request(*vector["request"])
+        assert json.loads(frame.decode("utf-8")) == vector["request"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [(), ("FROB",), ("PING", 1), ("REMOVE", "alpha", "1.0"), ("REMOVE", "alpha", "1.0", None), ("SKIP", "alpha", None)],
+)
+def test_malformed_requests_are_refused_before_sending(message):
+    with pytest.raises(ValueError):
+        codec.encode_request(*message)
+
+
+def test_every_valid_reply_decodes_unchanged(vectors):
+    for vector in vectors["valid_replies"]:
+        frame = json.dumps(vector["reply"]).encode("utf-8")
+        assert codec.decode_reply(frame) == vector["reply"]
+
+
+def test_every_invalid_reply_is_refused(vectors):
+    for vector in vectors["invalid_replies"]:
+        with pytest.raises(codec.InvalidReply):
+            codec.decode_reply(vector["frame"].encode("utf-8"))
+
+
+def test_non_utf8_reply_is_refused():
+    with pytest.raises(codec.InvalidReply, match="not UTF-8"):
+        codec.decode_reply(b"\xff\xfe[]")
+
+
+def test_json_true_is_not_a_count():
+    status = {"package": "alpha", "version": "1.0", "skip": "", "builds": True, "files": [], "downloads": 0}
+    with pytest.raises(codec.InvalidReply, match="builds"):
+        codec.check_status(status, codec.VERSION_STATUS)
+
+
+def test_status_without_a_promised_field_is_refused():
+    with pytest.raises(codec.InvalidReply, match="versions"):
+        codec.check_status({"package": "alpha", "skip": ""}, codec.PACKAGE_STATUS)
+
+
+def test_status_files_must_be_names():
+    status = {"package": "alpha", "version": "1.0", "skip": "", "builds": 1, "files": [1], "downloads": 0}
+    with pytest.raises(codec.InvalidReply, match="files"):
+        codec.check_status(status, codec.VERSION_STATUS)
+
+
+def test_status_may_say_more_than_promised():
+    status = {"package": "alpha", "skip": "", "versions": [], "description": "new field"}
+    assert codec.check_status(status, codec.PACKAGE_STATUS) is status
+
+
+def test_a_huge_frame_is_shown_short():
+    shown = codec.describe_frame(b"x" * 100000)
+    assert len(shown) < 300
+    assert "100000 bytes" in shown
