@@ -1,0 +1,40 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Run a module's main() in-process and catch what it reports, as Ansible would."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+
+class ModuleExit(Exception):
+    """Raised instead of exit_json/fail_json, carrying the result."""
+
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    """``run_module(module, args, check_mode=False, diff=False)`` -> the result dict, with ``failed`` on failure."""
+
+    def exit_json(self, **result):
+        raise ModuleExit(result)
+
+    def fail_json(self, msg, **result):
+        raise ModuleExit(dict(result, msg=msg, failed=True))
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+    def run(module, args, check_mode=False, diff=False):
+        args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+        with patch_module_args(args), pytest.raises(ModuleExit) as raised:
+            module.main()
+        return raised.value.result
+
+    return run

@@ -1,0 +1,67 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""piw_package_info against an in-memory Mr Chase: it reads, never writes."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.piwheels.ops.plugins.modules import piw_package_info
+
+
+@pytest.fixture
+def info(run_module, mr_chase):
+    def run(check_mode=False, **args):
+        args.setdefault("import_queue", mr_chase.peer.address)
+        return run_module(piw_package_info, args, check_mode=check_mode)
+
+    return run
+
+
+def test_package_only(info, mr_chase):
+    result = info(package="Gamma")
+    assert result == {
+        "changed": False,
+        "package": "gamma",
+        "skip": "",
+        "versions": ["1.0", "1.1", "1.2"],
+        "details": {},
+    }
+    assert mr_chase.peer.requests == [["STATUS", "Gamma", None]]
+
+
+@pytest.mark.parametrize("versions", [True, "all", "yes"])
+def test_every_version(info, versions):
+    result = info(package="gamma", versions=versions)
+    assert sorted(result["details"]) == ["1.0", "1.1", "1.2"]
+    assert result["details"]["1.0"] == {
+        "skip": "",
+        "yanked": False,
+        "builds": 1,
+        "files": ["gamma-1.0-cp37-cp37m-linux_armv7l.whl", "gamma-1.0-py3-none-any.whl"],
+        "downloads": 6,
+    }
+
+
+@pytest.mark.parametrize("versions, expected", [("1.1", ["1.1"]), (["1.2", "1.0"], ["1.2", "1.0"])])
+def test_chosen_versions(info, versions, expected):
+    assert list(info(package="gamma", versions=versions)["details"]) == expected
+
+
+def test_check_mode_reads_the_same_and_writes_nothing(info, mr_chase):
+    assert info(package="gamma", versions=True, check_mode=True) == info(package="gamma", versions=True)
+    assert {request[0] for request in mr_chase.peer.requests} == {"STATUS"}
+
+
+def test_unknown_version_fails_with_mr_chases_message(info):
+    result = info(package="gamma", versions=["1.0", "9.9"])
+    assert result["failed"] is True
+    assert result["msg"] == "unknown package version gamma 9.9"
+
+
+@pytest.mark.parametrize("versions", [1.1, ["1.0", None], ["all", "1.0"]])
+def test_bad_versions_fail_before_any_request(info, mr_chase, versions):
+    result = info(package="gamma", versions=versions)
+    assert result["failed"] is True
+    assert mr_chase.peer.requests == []

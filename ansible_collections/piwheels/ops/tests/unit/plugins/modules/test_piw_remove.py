@@ -1,0 +1,210 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""piw_remove against an in-memory Mr Chase: truthful changed, check mode, diff, validation first."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.piwheels.ops.plugins.module_utils import mr_chase_common
+from ansible_collections.piwheels.ops.plugins.modules import piw_remove
+
+GAMMA_10 = ["gamma-1.0-cp37-cp37m-linux_armv7l.whl", "gamma-1.0-py3-none-any.whl"]
+
+
+@pytest.fixture
+def remove(run_module, mr_chase):
+    """Run piw_remove against the fake Mr Chase with these options."""
+
+    def run(check_mode=False, diff=False, **args):
+        args.setdefault("import_queue", mr_chase.peer.address)
+        args.setdefault("timeout", 5)
+        return run_module(piw_remove, args, check_mode=check_mode, diff=diff)
+
+    return run
+
+
+def test_remove_one_version_reports_what_went(remove, mr_chase):
+    result = remove(package="gamma", version="1.0")
+    assert result["changed"] is True
+    assert result["package"] == "gamma"
+    assert result["versions"] == {
+        "1.0": {
+            "builds": 1,
+            "files": GAMMA_10,
+            "downloads": 6,
+            "skip_before": "",
+            "skip_after": "",
+            "changed": True,
+        }
+    }
+    assert result["msg"] == "removed 1 build, 2 files and 6 downloads of gamma 1.0"
+    assert mr_chase.peer.sent("REMOVE") == [["REMOVE", "gamma", "1.0", False]]
+    assert mr_chase.packages["gamma"]["versions"]["1.0"]["files"] == []
+    assert mr_chase.packages["gamma"]["versions"]["1.1"]["files"] != []
+
+
+def test_remove_twice_changes_nothing(remove, mr_chase):
+    assert remove(package="gamma", version="1.0")["changed"] is True
+    second = remove(package="gamma", version="1.0")
+    assert second["changed"] is False
+    assert second["versions"]["1.0"]["changed"] is False
+    assert second["msg"] == "nothing to remove from gamma 1.0"
+    assert len(mr_chase.peer.sent("REMOVE")) == 1
+
+
+def test_check_mode_sends_no_remove(remove, mr_chase):
+    before = copy.deepcopy(mr_chase.packages)
+    result = remove(package="gamma", version=["1.0", "1.1"], skip=True, check_mode=True)
+    assert result["changed"] is True
+    assert result["msg"].startswith("would remove 2 builds, 4 files and 12 downloads of gamma 1.0, 1.1")
+    assert mr_chase.peer.sent("REMOVE") == []
+    assert mr_chase.peer.sent("SKIP") == []
+    assert mr_chase.packages == before
+
+
+def test_check_mode_predicts_the_real_run(remove):
+    predicted = remove(package="gamma", version=["1.0", "1.2"], skip_reason="broken", check_mode=True)
+    done = remove(package="gamma", version=["1.0", "1.2"], skip_reason="broken")
+    predicted.pop("msg"), done.pop("msg")
+    assert predicted == done
+
+
+def test_diff_lists_the_files_before_and_none_after(remove):
+    result = remove(package="gamma", version="1.0", skip=True, diff=True, check_mode=True)
+    assert result["diff"]["before"] == "".join(f"gamma 1.0 {name}\n" for name in GAMMA_10)
+    assert result["diff"]["after"] == "gamma 1.0 skipped: removed by request\n"
+
+
+def test_diff_after_a_removal_is_empty_on_both_sides(remove):
+    remove(package="gamma", version="1.0")
+    result = remove(package="gamma", version="1.0", diff=True)
+    assert result["diff"]["before"] == result["diff"]["after"] == ""
+
+
+def test_unknown_version_fails_and_removes_nothing(remove, mr_chase):
+    before = copy.deepcopy(mr_chase.packages)
+    result = remove(package="gamma", version=["1.0", "9.9", "1.1"])
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["msg"] == "unknown package version gamma 9.9"
+    assert mr_chase.peer.sent("REMOVE") == []
+    assert mr_chase.packages == before
+
+
+def test_unknown_package_fails_with_mr_chases_message(remove, mr_chase):
+    result = remove(package="nosuchpackage", version="1.0")
+    assert result["failed"] is True
+    assert result["msg"] == "unknown package nosuchpackage"
+    assert mr_chase.peer.sent("REMOVE") == []
+
+
+def test_package_name_is_canonicalised(remove, mr_chase):
+    result = remove(package="Beta_Tools", version="1.0")
+    assert result["package"] == "beta-tools"
+    assert mr_chase.peer.sent("REMOVE") == [["REMOVE", "beta-tools", "1.0", False]]
+
+
+def test_all_with_skip_reason_marks_package_and_versions(remove, mr_chase):
+    result = remove(package="gamma", version="all", skip_reason="maintainer asked")
+    assert result["changed"] is True
+    assert sorted(result["versions"]) == ["1.0", "1.1", "1.2"]
+    assert result["package_skip"] == {"before": "", "after": "maintainer asked"}
+    assert mr_chase.peer.sent("SKIP") == [["SKIP", "gamma", "maintainer asked"]]
+    assert mr_chase.packages["gamma"]["skip"] == "maintainer asked"
+    for state in mr_chase.packages["gamma"]["versions"].values():
+        assert state["skip"] == "maintainer asked"
+        assert state["files"] == []
+    again = remove(package="gamma", version="all", skip_reason="maintainer asked")
+    assert again["changed"] is False
+    assert len(mr_chase.peer.sent("SKIP")) == 1
+
+
+def test_all_without_skip_leaves_the_package_buildable(remove, mr_chase):
+    result = remove(package="gamma", version="all")
+    assert result["package_skip"] == {"before": "", "after": ""}
+    assert mr_chase.peer.sent("SKIP") == []
+
+
+def test_skip_true_keeps_an_existing_reason(remove, mr_chase):
+    mr_chase.packages["gamma"]["versions"]["1.0"]["skip"] = "licence problem"
+    result = remove(package="gamma", version="1.0", skip=True)
+    assert result["versions"]["1.0"]["skip_after"] == "licence problem"
+    assert mr_chase.packages["gamma"]["versions"]["1.0"]["skip"] == "licence problem"
+
+
+def test_a_skip_change_alone_is_a_change(remove, mr_chase):
+    remove(package="gamma", version="1.0")
+    result = remove(package="gamma", version="1.0", skip_reason="broken")
+    assert result["changed"] is True
+    assert result["msg"] == "set the skip reason of gamma 1.0"
+    assert mr_chase.peer.sent("REMOVE")[-1] == ["REMOVE", "gamma", "1.0", "broken"]
+
+
+def test_skip_reason_implies_skip_even_with_skip_false(remove, mr_chase):
+    remove(package="gamma", version="1.0", skip=False, skip_reason="broken")
+    assert mr_chase.packages["gamma"]["versions"]["1.0"]["skip"] == "broken"
+
+
+def test_repeated_versions_are_removed_once(remove, mr_chase):
+    result = remove(package="gamma", version=["1.0", "1.0"])
+    assert list(result["versions"]) == ["1.0"]
+    assert len(mr_chase.peer.sent("REMOVE")) == 1
+
+
+def test_a_failure_half_way_says_what_was_already_done(remove, mr_chase):
+    original = mr_chase.do_REMOVE
+
+    def refuse_the_second(name, version, skip):
+        if version == "1.1":
+            return ["ERROR", "database unavailable: connection lost"]
+        return original(name, version, skip)
+
+    mr_chase.do_REMOVE = refuse_the_second
+    result = remove(package="gamma", version=["1.0", "1.1"])
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["msg"] == "database unavailable: connection lost (already done before the failure: gamma 1.0)"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (dict(version=1.1), "quote versions"),
+        (dict(version=["1.0", 2]), "quote versions"),
+        (dict(version=[]), "at least one version"),
+        (dict(version=""), "non-empty string"),
+        (dict(version=["all", "1.0"]), "cannot be combined"),
+        (dict(version="1.0", skip_reason=""), "skip_reason must not be empty"),
+        (dict(version="1.0", skip_reason="x" * 101), "longer than 100"),
+        (dict(version="1.0", skip_reason="a\nb"), "control characters"),
+        (dict(version="1.0", timeout=0), "timeout must be a positive"),
+        (dict(version="1.0", skip="perhaps"), "skip"),
+    ],
+)
+def test_bad_options_fail_before_any_request(remove, mr_chase, args, message):
+    result = remove(package="gamma", **args)
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert mr_chase.peer.requests == []
+
+
+def test_mr_chase_down_fails_naming_the_address(run_module, ipc_dir):
+    address = f"ipc://{ipc_dir}/piw-import"
+    result = run_module(piw_remove, dict(package="gamma", version="1.0", import_queue=address))
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert address in result["msg"]
+    assert result["import_queue"] == address
+
+
+def test_missing_pyzmq_gives_the_standard_message(run_module, monkeypatch):
+    monkeypatch.setattr(mr_chase_common, "HAS_ZMQ", False)
+    monkeypatch.setattr(mr_chase_common, "ZMQ_IMPORT_ERROR", "Traceback: No module named 'zmq'")
+    result = run_module(piw_remove, dict(package="gamma", version="1.0"))
+    assert result["failed"] is True
+    assert "Failed to import the required Python library (pyzmq)" in result["msg"]
+    assert result["exception"] == "Traceback: No module named 'zmq'"
