@@ -1,0 +1,55 @@
+"""Readiness probe: wait until Mr Chase answers PING, or give up after --timeout s.
+
+    python -m mr_chase.ping --queue ipc:///tmp/piw-import --timeout 30
+
+The role runs it after every start.  Each attempt uses a fresh REQ socket with
+LINGER=0: a REQ socket that missed its reply cannot send again (the ZeroMQ
+guide's "Lazy Pirate" pattern), and a socket file that appears late, or a
+service that restarts, must not wedge the probe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import zmq
+
+ATTEMPT_MS = 1000
+
+
+def ping_once(context: zmq.Context, queue: str) -> list | None:
+    """One PING; the decoded reply, or None if none came within ATTEMPT_MS."""
+    socket = context.socket(zmq.REQ)
+    socket.setsockopt(zmq.LINGER, 0)
+    try:
+        socket.connect(queue)
+        socket.send(json.dumps(["PING"]).encode())
+        if socket.poll(ATTEMPT_MS, zmq.POLLIN):
+            return json.loads(socket.recv())
+        return None
+    finally:
+        socket.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mr_chase.ping", description=__doc__.splitlines()[0])
+    parser.add_argument("--queue", default="ipc:///tmp/piw-import")
+    parser.add_argument("--timeout", type=float, default=30)
+    args = parser.parse_args(argv)
+    deadline = time.monotonic() + args.timeout
+    context = zmq.Context.instance()
+    reply = None
+    while time.monotonic() < deadline:
+        reply = ping_once(context, args.queue)
+        if reply and reply[0] == "PONG":
+            print(f"Mr Chase {reply[1]} answers at {args.queue}")
+            return 0
+    print(f"no PONG from Mr Chase at {args.queue} within {args.timeout:g} s (last reply: {reply!r})", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
