@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg
 
@@ -27,6 +28,19 @@ class NotFound(Exception):
     """The request names a package or version the database does not have."""
 
 
+@dataclass
+class Deleted:
+    """What :meth:`Database.delete_version` did, and what the package's page must now list."""
+
+    previous_skip: str
+    skip_changed: bool
+    builds: int
+    downloads: int
+    files: list[str]
+    remaining: list[tuple[str, str, str | None, bool]]
+    txid: int
+
+
 class Database:
     """A lazily (re)connected psycopg connection and the queries Mr Chase needs."""
 
@@ -34,6 +48,7 @@ class Database:
         self._dsn = dsn
         self._connect_timeout = connect_timeout
         self._conn: psycopg.Connection | None = None
+        self._pipeline: psycopg.Pipeline | None = None
 
     # -- connection ---------------------------------------------------------
 
@@ -74,6 +89,18 @@ class Database:
 
     def transaction(self) -> psycopg.Transaction:
         return self.conn.transaction()
+
+    @contextmanager
+    def removal(self) -> Iterator[None]:
+        """A transaction in pipeline mode: BEGIN and all of :meth:`delete_version` cost one
+        round trip, COMMIT one more; a removal is as cheap as the deletes themselves."""
+        conn = self.conn
+        with conn.pipeline() as pipeline, conn.transaction():
+            self._pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._pipeline = None
 
     def _one(self, query: str, params: Sequence = ()) -> tuple | None:
         return self.conn.execute(query, params).fetchone()
@@ -139,6 +166,52 @@ class Database:
         return self._one("SELECT txid_status(%s)", (txid,))[0]
 
     # -- writes -------------------------------------------------------------
+
+    def delete_version(self, package: str, version: str, skip: bool | str, default_reason: str) -> Deleted:
+        """Inside :meth:`removal`: lock the version, collect its files, delete, mark skipped.
+
+        The statements run in this order in one transaction: the version row
+        is locked first (so no build can be added to it meanwhile), the
+        package's files (this version's included) are read *before* the
+        deletes, so the wheels to unlink are known even though their rows go.
+        Every statement uses an index: versions_pk, builds_pkgver, files_builds,
+        downloads_files.
+        """
+        conn, key = self.conn, (package, version)
+        lock = conn.execute("SELECT skip FROM versions WHERE package = %s AND version = %s FOR UPDATE", key)
+        files = conn.execute(
+            "SELECT f.filename, f.filehash, f.requires_python, v.yanked, b.version "
+            "FROM builds b JOIN files f ON f.build_id = b.build_id "
+            "JOIN versions v ON v.package = b.package AND v.version = b.version "
+            "WHERE b.package = %s ORDER BY f.filename", (package,))
+        downloads = conn.execute(
+            "DELETE FROM downloads WHERE filename IN (SELECT f.filename FROM builds b "
+            "JOIN files f ON f.build_id = b.build_id WHERE b.package = %s AND b.version = %s)", key)
+        builds = conn.execute("DELETE FROM builds WHERE package = %s AND version = %s", key)
+        update = None
+        if skip is True:
+            update = conn.execute("UPDATE versions SET skip = %s WHERE package = %s AND version = %s AND skip = ''",
+                                  (default_reason, package, version))
+        elif isinstance(skip, str) and skip:
+            update = conn.execute("UPDATE versions SET skip = %s WHERE package = %s AND version = %s AND skip <> %s",
+                                  (skip, package, version, skip))
+        txid = conn.execute("SELECT txid_current()")
+        if self._pipeline is not None:
+            self._pipeline.sync()
+        row = lock.fetchone()
+        if row is None:
+            self.package_skip(package)  # raises "unknown package" when that is the reason
+            raise NotFound(f"unknown package version {package} {version}")
+        rows = files.fetchall()
+        return Deleted(
+            previous_skip=row[0],
+            skip_changed=update is not None and update.rowcount > 0,
+            builds=builds.rowcount,
+            downloads=downloads.rowcount,
+            files=[r[0] for r in rows if r[4] == version],
+            remaining=[r[:4] for r in rows if r[4] != version],
+            txid=txid.fetchone()[0],
+        )
 
     def delete_downloads(self, filenames: list[str]) -> int:
         if not filenames:

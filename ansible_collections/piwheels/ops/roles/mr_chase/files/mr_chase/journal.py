@@ -5,9 +5,11 @@ and files on disk.  The journal bridges them.  Its order of events:
 
 1. in the open transaction: delete the rows and read ``txid_current()``;
 2. write the journal (transaction id, every planned move, the temporary page)
-   durably, *before* touching a file, so a crash can never leave a moved
-   file that no journal mentions;
-3. write the temporary page, rename each wheel into the staging directory;
+   and fsync it, *before* touching a file, so a crash can never leave a
+   moved file that no journal mentions (a journal cut short by a crash does
+   not parse, and then no file had been moved yet);
+3. write the temporary page, rename each wheel into the staging directory,
+   fsync the package directory;
 4. COMMIT;
 5. rename the page into place, delete the staged wheels, delete the journal.
 
@@ -42,13 +44,12 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .database import Database
-from .tree import Tree, fsync_dir, write_durably
+from .tree import Tree, write_durably
 
 log = logging.getLogger(__name__)
 
@@ -70,66 +71,70 @@ class Entry:
 class Journal:
     def __init__(self, tree: Tree):
         self.tree = tree
-        self.path = tree.state / "journal.json"
+        self.path = os.path.join(tree.state, "journal.json")
 
     def pending(self) -> Entry | None:
+        """The journal left behind, if any.
+
+        The journal is complete and fsynced before the first file is moved,
+        so a journal that does not parse was cut short before any move: there
+        is nothing to undo and it is simply discarded.
+        """
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            with open(self.path, encoding="utf-8") as stream:
+                text = stream.read()
         except FileNotFoundError:
             return None
-        return Entry(**data)
+        try:
+            return Entry(**json.loads(text))
+        except (ValueError, TypeError):
+            log.warning("discarding an incomplete journal (a crash before any file was moved)")
+            os.unlink(self.path)
+            return None
 
     def write(self, entry: Entry) -> None:
-        """Record the plan durably (temporary file, fsync, rename, fsync the directory)."""
-        temp = self.path.with_suffix(".tmp")
-        write_durably(temp, json.dumps(asdict(entry)).encode("utf-8"))
-        os.replace(temp, self.path)
-        fsync_dir(self.tree.state)
+        """Record the plan durably before any file is touched (one write, one fsync)."""
+        write_durably(self.path, json.dumps(asdict(entry)).encode("utf-8"))
 
-    def drop(self, entry: Entry) -> None:
-        shutil.rmtree(self.tree.staging / entry.token, ignore_errors=True)
+    def drop(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            os.unlink(self.path)
 
     # -- the two ways a removal ends ------------------------------------------
 
     def finish(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """After COMMIT: put the new page in place and delete the staged wheels."""
+        """After COMMIT: put the new page in place and delete the staged wheels (each step idempotent)."""
         if entry.temp_page:
-            temp = self.tree.absolute(entry.temp_page)
-            if temp.exists():
-                os.replace(temp, self.tree.absolute(entry.page))
-                fsync_dir(temp.parent)
+            with contextlib.suppress(FileNotFoundError):  # already renamed by an earlier attempt
+                os.replace(self.tree.absolute(entry.temp_page), self.tree.absolute(entry.page))
         checkpoint("page_replaced")
         for _original, staged in entry.moves:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tree.absolute(staged))
         checkpoint("files_deleted")
-        self.drop(entry)
+        self.drop()
 
     def undo(self, entry: Entry) -> None:
         """The transaction did not commit: put every moved wheel back, drop the temporary page."""
         for original, staged in entry.moves:
             source, target = self.tree.absolute(staged), self.tree.absolute(original)
-            if source.exists() and not target.exists():
+            if os.path.exists(source) and not os.path.exists(target):
                 os.rename(source, target)
         if entry.temp_page:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tree.absolute(entry.temp_page))
-        self.drop(entry)
+        self.drop()
 
     # -- recovery ---------------------------------------------------------------
 
     def recover(self, db: Database, wait: float = 30.0) -> str | None:
         """Finish or undo a journal left behind; return what was done, or None if there was none."""
-        stale = self.path.with_suffix(".tmp")
-        if stale.exists():  # a crash while writing the journal: no file was moved yet
-            stale.unlink()
+        if not os.path.exists(self.path):
+            return None
         entry = self.pending()
         if entry is None:
             return None
-        committed = self._committed(db, entry, wait)
-        if committed:
+        if self._committed(db, entry, wait):
             self.finish(entry)
             outcome = "finished"
         else:

@@ -15,12 +15,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .database import Database
+from .database import Database, Deleted
 from .journal import Entry, Journal
 from .protocol import DEFAULT_SKIP_REASON
 from .tree import Tree, fsync_dir, render_page
 
 log = logging.getLogger(__name__)
+
 
 def no_checkpoint(step: str) -> None:
     """The default: no test hook."""
@@ -37,7 +38,7 @@ class Result:
 
 
 def target_skip(current: str, skip: bool | str) -> str:
-    """The version's skip reason after the request.
+    """The version's skip reason after the request (Database.delete_version's UPDATEs do the same).
 
     ``true`` keeps an existing reason (so repeating a removal changes nothing)
     or sets the default; a non-empty string sets that reason; ``false`` and
@@ -64,8 +65,12 @@ class Remover:
         self._entry = None
         committing = False
         try:
-            with self.db.guard(), self.db.transaction():
-                result = self._delete(package, version, skip)
+            with self.db.guard(), self.db.removal():
+                deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON)
+                result = Result(deleted.builds > 0 or deleted.skip_changed, target_skip(deleted.previous_skip, skip),
+                                deleted.builds, deleted.files, deleted.downloads)
+                if deleted.files:
+                    result.missing = self._move_aside(package, version, deleted)
                 committing = True
         except BaseException:
             entry, self._entry = self._entry, None
@@ -88,47 +93,27 @@ class Remover:
         except Exception as exc:
             log.error("outcome of a removal unknown (%s); the journal stays until it can be settled", exc)
 
-    def _delete(self, package: str, version: str, skip: bool | str) -> Result:
-        """Inside the transaction: rows first (collected, then deleted), then the file tree."""
-        db = self.db
-        current, _yanked = db.version_row(package, version, lock=True)
-        filenames = db.version_files(package, version)
-        builds = db.build_count(package, version)
-        reason = target_skip(current, skip)
-        if builds == 0 and reason == current:
-            return Result(changed=False, skip=current)
-        downloads = db.delete_downloads(filenames)
-        db.delete_builds(package, version)
-        if reason != current:
-            db.set_version_skip(package, version, reason)
-        result = Result(True, reason, builds, filenames, downloads)
-        if filenames:
-            result.missing = self._move_aside(package, version, filenames)
-        return result
-
-    def _move_aside(self, package: str, version: str, filenames: list[str]) -> list[str]:
+    def _move_aside(self, package: str, version: str, deleted: Deleted) -> list[str]:
         """Journal, write the new page, move the wheels into staging; return the ones already missing."""
+        tree = self.tree
         token = uuid.uuid4().hex
         moves, missing = [], []
-        for filename in filenames:
-            original = self.tree.wheel(package, filename)
-            if original.exists():
-                moves.append([self.tree.relative(original), self.tree.relative(self.tree.staged(token, filename))])
+        for filename in deleted.files:
+            original = tree.wheel(package, filename)
+            if os.path.exists(original):
+                moves.append([tree.relative(original), tree.relative(tree.staged(token, filename))])
             else:
                 log.warning("wheel %s is in the database but not on disk; removing its rows anyway", original)
                 missing.append(filename)
-        page = render_page(package, self.db.package_files(package))
-        entry = Entry(self.db.transaction_id(), package, version, token, filenames, moves,
-                      self.tree.relative(self.tree.temp_page(package, token)),
-                      self.tree.relative(self.tree.page(package)))
+        entry = Entry(deleted.txid, package, version, token, deleted.files, moves,
+                      tree.relative(tree.temp_page(package, token)), tree.relative(tree.page(package)))
         self.journal.write(entry)
         self._entry = entry
         self.checkpoint("journal_written")
-        self.tree.write_temp_page(package, token, page)
-        (self.tree.staging / token).mkdir()
+        tree.write_temp_page(package, token, render_page(package, deleted.remaining))
         for original, staged in moves:
-            os.rename(self.tree.absolute(original), self.tree.absolute(staged))
+            os.rename(tree.absolute(original), tree.absolute(staged))
             self.checkpoint("moving")
-        fsync_dir(self.tree.package_dir(package))
+        fsync_dir(tree.package_dir(package))
         self.checkpoint("moved")
         return missing

@@ -5,6 +5,9 @@ into a staging directory inside ``output_path`` (same file system, so a
 rename is atomic and cannot fail half way), and deleted only after the
 commit.  Index pages are written to a temporary file next to the page and
 renamed into place, so a client never reads a half-written page.
+
+Paths are plain strings (os.path): a removal touches a dozen paths and this
+is on the timed path of every REMOVE.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 PAGE = (
     "<!DOCTYPE html>\n<html>\n<head><title>Links for {package}</title></head>\n<body>\n"
@@ -20,14 +22,13 @@ PAGE = (
 )
 
 
-
 class UnsafePath(ValueError):
-    """A name from the database that would leave the output tree."""
+    """A name from the database or the journal that would leave the output tree."""
 
 
 def safe_component(name: str) -> str:
     """Refuse a path component that could escape its directory (defence in depth)."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
+    if not name or name.startswith(".") or "/" in name or "\\" in name or "\x00" in name:
         raise UnsafePath(f"unsafe file name {name!r}")
     return name
 
@@ -45,7 +46,7 @@ def render_page(package: str, rows: Iterable[tuple[str, str, str | None, bool]])
     return PAGE.format(package=html.escape(package), links="\n".join(links))
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -53,8 +54,8 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``path`` and fsync it, so a rename of it after a crash finds the whole content."""
+def write_durably(path: str, data: bytes) -> None:
+    """Write ``path`` and fsync it, so whoever relies on it after a crash finds the whole content."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.write(fd, data)
@@ -66,42 +67,42 @@ def write_durably(path: Path, data: bytes) -> None:
 class Tree:
     """Paths under ``output_path``: ``simple/`` and Mr Chase's own ``.mr-chase/`` state."""
 
-    def __init__(self, output_path: Path):
-        self.output_path = Path(output_path)
-        self.simple = self.output_path / "simple"
-        self.state = self.output_path / ".mr-chase"
-        self.staging = self.state / "staging"
+    def __init__(self, output_path: str | os.PathLike):
+        self.root = os.path.abspath(os.fspath(output_path))
+        self.simple = os.path.join(self.root, "simple")
+        self.state = os.path.join(self.root, ".mr-chase")
+        self.staging = os.path.join(self.state, "staging")
 
     def prepare(self) -> None:
-        self.staging.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.staging, exist_ok=True)
         os.chmod(self.state, 0o750)
 
-    def package_dir(self, package: str) -> Path:
-        return self.simple / safe_component(package)
+    def package_dir(self, package: str) -> str:
+        return os.path.join(self.simple, safe_component(package))
 
-    def wheel(self, package: str, filename: str) -> Path:
-        return self.package_dir(package) / safe_component(filename)
+    def wheel(self, package: str, filename: str) -> str:
+        return os.path.join(self.simple, safe_component(package), safe_component(filename))
 
-    def page(self, package: str) -> Path:
-        return self.package_dir(package) / "index.html"
+    def page(self, package: str) -> str:
+        return os.path.join(self.package_dir(package), "index.html")
 
-    def temp_page(self, package: str, token: str) -> Path:
-        return self.package_dir(package) / f".index.html.{token}.tmp"
+    def temp_page(self, package: str, token: str) -> str:
+        return os.path.join(self.package_dir(package), f".index.html.{token}.tmp")
 
-    def staged(self, token: str, filename: str) -> Path:
-        return self.staging / token / safe_component(filename)
+    def staged(self, token: str, filename: str) -> str:
+        return os.path.join(self.staging, f"{token}.{safe_component(filename)}")
 
-    def relative(self, path: Path) -> str:
-        return str(path.relative_to(self.output_path))
+    def relative(self, path: str) -> str:
+        return os.path.relpath(path, self.root)
 
-    def absolute(self, relative: str) -> Path:
-        rel = Path(relative)
-        if rel.is_absolute() or ".." in rel.parts:
+    def absolute(self, relative: str) -> str:
+        """A journalled path, checked so a tampered journal cannot reach outside the tree."""
+        if os.path.isabs(relative) or ".." in relative.split(os.sep):
             raise UnsafePath(f"journal path {relative!r} leaves the output tree")
-        return self.output_path / rel
+        return os.path.join(self.root, relative)
 
-    def write_temp_page(self, package: str, token: str, text: str) -> Path:
-        self.package_dir(package).mkdir(parents=True, exist_ok=True)
+    def write_temp_page(self, package: str, token: str, text: str) -> str:
+        os.makedirs(self.package_dir(package), exist_ok=True)
         path = self.temp_page(package, token)
         write_durably(path, text.encode("utf-8"))
         return path
