@@ -17,7 +17,7 @@ description:
   - Read only; it never changes anything, so it is safe in check mode and before a removal to see what
     P(piwheels.ops.piw_remove#module) would take down.
 author:
-  - piwheels.ops maintainers
+  - piwheels.ops maintainers (@piwheels)
 options:
   package:
     description:

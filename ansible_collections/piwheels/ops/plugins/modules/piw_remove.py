@@ -24,7 +24,7 @@ description:
   - With O(version=all) and O(skip) or O(skip_reason), the package itself is also marked skipped, so the
     builders never build its new releases.
 author:
-  - piwheels.ops maintainers
+  - piwheels.ops maintainers (@piwheels)
 options:
   package:
     description:
@@ -71,7 +71,6 @@ attributes:
     support: full
 seealso:
   - module: piwheels.ops.piw_package_info
-  - role: piwheels.ops.mr_chase
 """
 
 EXAMPLES = r"""

@@ -160,7 +160,7 @@ class FakeMrChase:
         return ["STATUS", dict(state, package=canonical, version=version, files=sorted(state["files"]))]
 
     def do_REMOVE(self, name, version, skip):
-        _, state = self._version(name, version)
+        state = self._version(name, version)[1]
         state.update(builds=0, files=[], downloads=0)
         if skip is True:
             state["skip"] = state["skip"] or DEFAULT_SKIP_REASON
@@ -169,7 +169,7 @@ class FakeMrChase:
         return ["DONE"]
 
     def do_SKIP(self, name, reason):
-        _, package = self._package(name)
+        package = self._package(name)[1]
         package["skip"] = reason
         return ["DONE"]
 
