@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,7 +20,14 @@ SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 
 
 class Cluster:
-    """A PostgreSQL server: a pgserver under ``data_dir`` or the one in PIW_TEST_DSN."""
+    """A PostgreSQL server: a pgserver under ``data_dir`` or the one in PIW_TEST_DSN.
+
+    pgserver puts the server's unix socket inside the data directory, which
+    PostgreSQL keeps at mode 0700, so only the server's own account could
+    connect.  Mr Chase runs as its own user, as on a real master, so the
+    server is restarted with its socket in a world-searchable directory next
+    to the data directory (``<data_dir>-socket``).
+    """
 
     def __init__(self, data_dir: str | os.PathLike | None = None, *, keep_running: bool = False):
         self.admin_dsn = os.environ.get("PIW_TEST_DSN", "")
@@ -28,25 +36,36 @@ class Cluster:
             import pgserver  # only needed when we start our own server
 
             data_dir = Path(data_dir or tempfile.mkdtemp(prefix="piw-pg-"))
-            self.data_dir = data_dir
             self._server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
-            self.admin_dsn = self._server.get_uri()
+            self.socket_dir = data_dir.with_name(data_dir.name + "-socket")
+            self.admin_dsn = f"host={self.socket_dir} user=postgres dbname=postgres"
+            if not (self.socket_dir / ".s.PGSQL.5432").exists():
+                self.stop()
+                self.start()
 
     def dsn(self, database: str) -> str:
         """The DSN of ``database`` on this server."""
         return psycopg.conninfo.make_conninfo(self.admin_dsn, dbname=database)
 
+    def _pg_ctl(self, *args: str) -> None:
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(list(args), pgdata=self._server.pgdata, user=self._server.system_user)
+
     def stop(self) -> None:
         """Stop the server this object started (a no-op for PIW_TEST_DSN)."""
         if self._server is not None:
-            from pgserver._commands import pg_ctl
-
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self._server.pgdata, user=self._server.system_user)
+            self._pg_ctl("-w", "-m", "fast", "stop")
 
     def start(self) -> None:
-        """Start a server stopped with :meth:`stop` again, on the same socket."""
-        if self._server is not None:
-            self._server.ensure_postgres_running()
+        """Start the server, listening only on the socket in ``socket_dir``."""
+        if self._server is None:
+            return
+        self.socket_dir.mkdir(mode=0o755, exist_ok=True)
+        self.socket_dir.chmod(0o755)
+        if self._server.system_user:
+            shutil.chown(self.socket_dir, self._server.system_user)
+        self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self._server.log), "start")
 
     def close(self) -> None:
         """Release our handle; pgserver stops the server unless keep_running."""
