@@ -25,8 +25,10 @@ def up(state: Path, output: Path, preset: str, database: str) -> dict:
     state.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(state / "pgdata", keep_running=True)
     dsn = reset_database(cluster, database)
-    if output.exists():
-        shutil.rmtree(output)
+    # Only simple/ is rebuilt: a Mr Chase serving this tree keeps its own
+    # working directory (output/.mr-chase) across rebuilds.
+    if (output / "simple").exists():
+        shutil.rmtree(output / "simple")
     manifest = build_repository(dsn, output, PRESETS[preset])
     result = {"dsn": dsn, "output_path": str(output.resolve()),
               "packages": {p: sorted(v) for p, v in manifest.packages.items()}}
