@@ -20,6 +20,8 @@ LIMITS = {"package": 200, "version": 200, "skip": 100}
 DEFAULT_SKIP_REASON = "removed by request"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: JSON escapes such as \ud800 (alone) decode to lone surrogates, which no database or file name can hold
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class ProtocolError(ValueError):
@@ -38,6 +40,8 @@ def _name(field: str) -> Callable[[Any], str]:
             raise ProtocolError(f"{field} longer than {LIMITS[field]} characters")
         if _CONTROL.search(value):
             raise ProtocolError(f"{field} contains a control character")
+        if _SURROGATE.search(value):
+            raise ProtocolError(f"{field} contains a lone surrogate (not valid Unicode)")
         if "/" in value or "\\" in value or ".." in value:
             raise ProtocolError(f"{field} could escape the output tree")
         return value
@@ -56,6 +60,8 @@ def _check_reason(value: str) -> str:
         raise ProtocolError(f"skip reason longer than {LIMITS['skip']} characters")
     if _CONTROL.search(value):
         raise ProtocolError("skip reason contains a control character")
+    if _SURROGATE.search(value):
+        raise ProtocolError("skip reason contains a lone surrogate (not valid Unicode)")
     return value
 
 

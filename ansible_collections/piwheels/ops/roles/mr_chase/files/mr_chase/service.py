@@ -86,7 +86,11 @@ class Service:
         except ProtocolError as exc:
             log.warning("invalid request (%d bytes): %s", len(frames[0]), exc)
             return invalid(str(exc))
-        reply = self._dispatch(request)
+        try:
+            reply = self._dispatch(request)
+        except Exception:  # an error path that failed in turn (say, a reply that cannot be encoded)
+            log.exception("request %s: the error reply itself failed", request.type)
+            reply = error("internal error: see the Mr Chase log")
         log.info("%s -> %s (%.1f ms)", [request.type, *request.args], reply[:200].decode("utf-8", "replace"),
                  (time.monotonic() - started) * 1000)
         return reply
