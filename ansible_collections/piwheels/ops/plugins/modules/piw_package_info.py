@@ -192,8 +192,7 @@ def main():
             package = client.status(module.params["package"])
             wanted = package["versions"] if versions is None else versions
             details = {}
-            for version in wanted:
-                status = client.status(package["package"], version)
+            for version, status in client.statuses(package["package"], wanted).items():
                 details[version] = {k: v for k, v in status.items() if k not in ("package", "version")}
         except MrChaseError as error:
             fail_from_error(module, error)

@@ -9,6 +9,15 @@ that missed a reply (or saw anything else go wrong) is closed with
 ``LINGER=0`` and replaced, because a REQ socket waiting for a reply can never
 send again.  The original piwheels tool blocked forever when the master was
 down; a playbook must fail within ``timeout`` instead.
+
+Read-only STATUS requests for many versions are pipelined instead
+(``statuses``): a DEALER socket keeps up to ``PIPELINE_DEPTH`` requests in
+flight, so Mr Chase never waits for the module between two of them.  A REP
+(or ROUTER) Mr Chase answers one connection's requests in order, so each
+reply is matched to its request by position, and the DEALER is made for one
+sequence and closed with ``LINGER=0`` after it, so a late reply can never be
+mistaken for another's.  Requests that change state (REMOVE, SKIP) always go
+one at a time, so the module can stop at the first failure.
 """
 
 from __future__ import annotations
@@ -43,9 +52,11 @@ else:
     HAS_ZMQ = True
     ZMQ_IMPORT_ERROR = None
 
-__all__ = ("HAS_ZMQ", "ZMQ_IMPORT_ERROR", "MrChaseClient")
+__all__ = ("HAS_ZMQ", "PIPELINE_DEPTH", "ZMQ_IMPORT_ERROR", "MrChaseClient")
 
 _IPC = "ipc://"
+#: how many pipelined STATUS requests may wait in Mr Chase's queue at once
+PIPELINE_DEPTH = 32
 
 
 class MrChaseClient:
@@ -77,6 +88,21 @@ class MrChaseClient:
         fields = PACKAGE_STATUS if version is None else VERSION_STATUS
         return self._call("STATUS", "STATUS", package, version, fields=fields)[1]
 
+    def statuses(self, package, versions):
+        """Return {version: STATUS object} for several versions of a package, in the order asked, pipelined.
+
+        The first version (in that order) that Mr Chase answers with ERROR
+        raises MrChaseRequestError with its message, as ``status`` would.
+        """
+        versions = list(dict.fromkeys(versions))
+        if not versions:
+            return {}
+        received = self._pipeline([encode_request("STATUS", package, version) for version in versions])
+        return {
+            version: self._check(received[index], "STATUS", "STATUS", VERSION_STATUS)[1]
+            for index, version in enumerate(versions)
+        }
+
     def remove(self, package, version, skip):
         """Remove a version; ``skip`` is False, True (default reason) or a reason string."""
         self._call("DONE", "REMOVE", package, version, skip)
@@ -97,12 +123,16 @@ class MrChaseClient:
         except BaseException:
             self.close()
             raise
+        return self._check(received, expected, message[0], fields)
+
+    def _check(self, received, expected, request_type, fields=None):
+        """Decode a reply frame to a request of ``request_type``; it must be ``expected`` or ERROR."""
         try:
             reply = decode_reply(received)
             if reply[0] == "ERROR":
                 raise MrChaseRequestError(self.address, reply[1])
             if reply[0] != expected:
-                raise InvalidReply(f"expected {expected} in answer to {message[0]}")
+                raise InvalidReply(f"expected {expected} in answer to {request_type}")
             if fields is not None:
                 check_status(reply[1], fields)
         except InvalidReply as error:
@@ -122,6 +152,35 @@ class MrChaseClient:
             raise MrChaseTimeout(self.address, self.timeout) from None
         except zmq.ZMQError as error:
             raise MrChaseUnavailable(self.address, f"cannot talk to Mr Chase at {self.address}: {error}") from None
+
+    def _pipeline(self, frames):
+        """Send read-only request frames with up to PIPELINE_DEPTH in flight; return the reply frames in order.
+
+        Each reply must come within the timeout of the one before it (or of
+        the first send), as each answer of a sequential exchange must.
+        """
+        self._check_ipc_endpoint()
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        replies = []
+        sent = 0
+        try:
+            sock.connect(self.address)
+            while len(replies) < len(frames):
+                deadline = time.monotonic() + self.timeout
+                while sent < len(frames) and sent - len(replies) < PIPELINE_DEPTH:
+                    sock.send_multipart([b"", frames[sent]], zmq.NOBLOCK)
+                    sent += 1
+                if not sock.poll(_remaining_ms(deadline), zmq.POLLIN):
+                    raise MrChaseTimeout(self.address, self.timeout)
+                replies.append(_unwrap(sock.recv_multipart(zmq.NOBLOCK), self.address))
+        except zmq.Again:
+            raise MrChaseTimeout(self.address, self.timeout) from None
+        except zmq.ZMQError as error:
+            raise MrChaseUnavailable(self.address, f"cannot talk to Mr Chase at {self.address}: {error}") from None
+        finally:
+            sock.close(linger=0)
+        return replies
 
     def _connect(self):
         """Return the open REQ socket, making a fresh one when the last was dropped."""
@@ -167,6 +226,14 @@ class MrChaseClient:
             raise MrChaseUnavailable(self.address, f"{path} is not a socket: is import_queue ({self.address}) right?")
         if not os.access(path, os.W_OK):
             raise MrChaseUnavailable(self.address, _permission_message(path, self.address))
+
+
+def _unwrap(frames, address):
+    """The reply frame inside a DEALER's envelope (an empty delimiter frame, then the reply)."""
+    if len(frames) != 2 or frames[0] != b"":
+        shown = describe_frame(b"".join(frames[-1:]))
+        raise MrChaseProtocolError(address, shown, f"expected one frame after the envelope, got {len(frames)} frames")
+    return frames[1]
 
 
 def _permission_message(path, address):
