@@ -90,7 +90,8 @@ def parse_config(data: Any) -> Config:
                 raise ConfigError(key, "is required")
             continue
         value = data[key]
-        if type(value) is not kind:
+        # bool is an int to isinstance(); a YAML "yes" must not pass as a number
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise ConfigError(key, f"must be a {kind.__name__}, not {type(value).__name__}")
         if kind is str and not value:
             raise ConfigError(key, "must not be empty")
