@@ -18,9 +18,9 @@ GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # integration tests keep their PostgreSQL and Mr Chase here (short: ipc paths are limited)
 IT_STATE ?= /tmp/piwheels-ops-it
 
-.PHONY: test pytest sanity units integration lint bench soak demo demo-stop venv clean
+.PHONY: test pytest sanity units integration lint bench soak demo demo-stop demo-check venv clean
 
-test: pytest lint sanity units integration
+test: pytest lint sanity units integration demo-check
 
 venv: $(VENV)/.installed
 
@@ -65,6 +65,11 @@ demo: venv
 
 demo-stop: venv
 	$(BIN)/python tools/demo.py down
+
+# the demo end to end, as a newcomer runs it, then stopped again
+demo-check:
+	$(MAKE) demo
+	$(MAKE) demo-stop
 
 clean:
 	rm -rf $(VENV) .demo $(COLLECTION)/tests/output

@@ -97,7 +97,7 @@ def up() -> int:
 
     step(f"Removing {PACKAGE} {REMOVED} with the maintainer-request runbook")
     extra = ("-e", f"package={PACKAGE}", "-e", json.dumps({"versions": [REMOVED]}),
-             "-e", "skip_reason=demo: maintainer asked", "-e", "confirm=yes")
+             "-e", json.dumps({"skip_reason": "maintainer asked (demo)"}), "-e", "confirm=yes")
     playbook("remove", path, *extra)
 
     step(f"After: {REMOVED} is gone, {KEPT} is still there")

@@ -1,0 +1,60 @@
+"""The collection as Galaxy users get it: built, installed, documented, and working."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COLLECTION = ROOT / "ansible_collections/piwheels/ops"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """Build the tarball and install it into an empty collections path."""
+    work = tmp_path_factory.mktemp("galaxy")
+    subprocess.run([BIN / "ansible-galaxy", "collection", "build", "--output-path", work, COLLECTION],
+                   check=True, capture_output=True)
+    (tarball,) = work.glob("piwheels-ops-*.tar.gz")
+    subprocess.run([BIN / "ansible-galaxy", "collection", "install", tarball, "-p", work / "collections"],
+                   check=True, capture_output=True)
+    return work
+
+
+def run(installed: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed / "collections"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run([str(a) for a in args], env=env, capture_output=True, text=True, cwd=installed)
+
+
+def test_tarball_ships_the_service_and_no_test_output(installed):
+    (tarball,) = installed.glob("piwheels-ops-*.tar.gz")
+    names = tarfile.open(tarball).getnames()
+    assert "roles/mr_chase/files/mr_chase/removal.py" in names
+    assert "plugins/modules/piw_remove.py" in names
+    assert not [n for n in names if n.startswith("tests/output") or "__pycache__" in n]
+
+
+def test_ansible_doc_renders_both_modules(installed):
+    for module in ("piwheels.ops.piw_remove", "piwheels.ops.piw_package_info"):
+        result = run(installed, BIN / "ansible-doc", module)
+        assert result.returncode == 0, result.stderr
+        assert "import_queue" in result.stdout
+    role = run(installed, BIN / "ansible-doc", "-t", "role", "piwheels.ops.mr_chase")
+    assert role.returncode == 0, role.stderr
+    assert "mr_chase_dsn" in role.stdout
+
+
+def test_installed_module_talks_to_a_real_mr_chase(installed, mr_chase):
+    args = json.dumps({"package": "Alpha", "import_queue": mr_chase.config["import_queue"]})
+    result = run(installed, BIN / "ansible", "localhost", "-c", "local", "-m", "piwheels.ops.piw_package_info",
+                 "-a", args, "-e", f"ansible_python_interpreter={sys.executable}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"versions": [' in result.stdout and '"1.0"' in result.stdout
+    assert '"changed": false' in result.stdout
