@@ -96,6 +96,36 @@ class Service:
         return reply
 
     def _dispatch(self, request: Request) -> bytes:
+        """The reply; a connection PostgreSQL dropped since the last request is replaced, not reported.
+
+        psycopg learns that the server went away (a restart, an idle
+        timeout) only when it next uses the connection, so without a retry
+        the first request after a database restart would fail.  It is
+        retried once, on a fresh connection, and only when the connection
+        was already open: while the database is down each request fails at
+        connect time, once, within the connect timeout.  Every request is
+        safe to repeat (STATUS reads, SKIP and REMOVE are idempotent, and a
+        REMOVE first settles any journal its failed attempt left).
+        """
+        had_connection = getattr(self.db, "_conn", None) is not None
+        try:
+            return self._answer(request)
+        except DatabaseUnavailable as exc:
+            if not had_connection:
+                return self._unavailable(exc)
+            log.warning("database connection lost (%s); retrying %s on a fresh one", exc, request.type)
+        try:
+            return self._answer(request)
+        except DatabaseUnavailable as exc:
+            return self._unavailable(exc)
+
+    @staticmethod
+    def _unavailable(exc: DatabaseUnavailable) -> bytes:
+        log.error("database unavailable: %s", exc)
+        return error(f"database unavailable: {exc}")
+
+    def _answer(self, request: Request) -> bytes:
+        """The reply to a valid request; raises only DatabaseUnavailable."""
         try:
             if request.type == "PING":
                 return encode_reply("PONG", __version__)
@@ -107,9 +137,8 @@ class Service:
             return self._remove(request, package, *request.args[1:])
         except NotFound as exc:
             return error(str(exc))
-        except DatabaseUnavailable as exc:
-            log.error("database unavailable: %s", exc)
-            return error(f"database unavailable: {exc}")
+        except DatabaseUnavailable:
+            raise
         except psycopg.Error as exc:
             log.error("database error: %s", exc)
             return error(f"database error: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
