@@ -10,14 +10,11 @@ whole session, so it is started again in a ``finally``.
 from __future__ import annotations
 
 import json
-import os
-import stat
 import threading
 import time
-from pathlib import Path
 
 from chase_helpers import Client, snapshot_db, snapshot_tree
-from reliability_helpers import report, scaled
+from reliability_helpers import make_traversable, report, scaled
 
 CLIENT_TIMEOUT = 10.0
 OUTAGE_S = scaled(3.0, 20.0)
@@ -42,19 +39,10 @@ class Traffic(threading.Thread):
 
 
 def start_again(cluster) -> None:
-    """``cluster.start()``, after making the data directory reachable for pgserver's own user again.
-
-    pgserver opens the directories above its data directory to other users
-    when it first starts, but a pytest session started meanwhile (another
-    suite, another developer) resets ``/tmp/pytest-of-<user>`` to 0700, and
-    then pg_ctl, run as that user, can no longer reach the data directory.
-    """
+    """``cluster.start()``, with its data directory reachable for pgserver's own user again."""
     server = getattr(cluster, "_server", None)
     if server is not None and server.system_user:
-        for parent in Path(server.pgdata).parents:
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXGRP | stat.S_IXOTH)
+        make_traversable(server.pgdata)
     cluster.start()
 
 
