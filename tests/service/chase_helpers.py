@@ -29,8 +29,6 @@ def load_vectors() -> dict:
     return json.loads(Path(PROTOCOL_VECTORS).read_text())
 
 
-
-
 def make_config(repository, ipc_dir: Path, **extra) -> dict:
     config = {
         "dsn": repository.dsn,

@@ -40,5 +40,3 @@ def service(repository, ipc_dir):
     call.service = svc
     yield call
     svc.db.close()
-
-

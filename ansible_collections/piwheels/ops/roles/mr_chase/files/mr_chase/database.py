@@ -38,7 +38,6 @@ class Deleted:
     downloads: int
     files: list[str]
     remaining: list[tuple[str, str, str | None, bool]]
-    txid: int
 
 
 class Database:
@@ -154,78 +153,62 @@ class Database:
             (package,),
         )
 
-    def existing_files(self, filenames: list[str]) -> list[str]:
-        return [r[0] for r in self._all("SELECT filename FROM files WHERE filename = ANY(%s)", (filenames,))]
-
-    def transaction_id(self) -> int:
-        """The id of the current transaction, so recovery can ask later whether it committed."""
-        return self._one("SELECT txid_current()")[0]
-
-    def transaction_status(self, txid: int) -> str | None:
-        """'committed', 'aborted', 'in progress', or None when PostgreSQL no longer knows."""
-        return self._one("SELECT txid_status(%s)", (txid,))[0]
-
     # -- writes -------------------------------------------------------------
 
     def delete_version(self, package: str, version: str, skip: bool | str, default_reason: str) -> Deleted:
         """Inside :meth:`removal`: lock the version, collect its files, delete, mark skipped.
 
-        The statements run in this order in one transaction: the version row
-        is locked first (so no build can be added to it meanwhile), the
-        package's files (this version's included) are read *before* the
-        deletes, so the wheels to unlink are known even though their rows go.
-        Every statement uses an index: versions_pk, builds_pkgver, files_builds,
+        Two statements, pipelined into one round trip with BEGIN.  The first
+        locks the version row, so no build can be added to it until COMMIT
+        (an INSERT into builds needs a KEY SHARE lock on that row).  The
+        second, run after the lock is held, reads the package's files and
+        deletes the version's download rows and builds (files and
+        dependencies cascade) and sets the skip reason: every part of one
+        statement sees the same snapshot, taken before any of its deletes, so
+        the wheels to unlink are collected before their rows go.  Every
+        part uses an index: versions_pk, builds_pkgver, files_builds,
         downloads_files.
         """
         conn, key = self.conn, (package, version)
+        update = skip is True or (isinstance(skip, str) and bool(skip))
+        replace = isinstance(skip, str) and bool(skip)
+        reason = skip if replace else default_reason
         lock = conn.execute("SELECT skip FROM versions WHERE package = %s AND version = %s FOR UPDATE", key)
-        files = conn.execute(
-            "SELECT f.filename, f.filehash, f.requires_python, v.yanked, b.version "
-            "FROM builds b JOIN files f ON f.build_id = b.build_id "
-            "JOIN versions v ON v.package = b.package AND v.version = b.version "
-            "WHERE b.package = %s ORDER BY f.filename", (package,))
-        downloads = conn.execute(
-            "DELETE FROM downloads WHERE filename IN (SELECT f.filename FROM builds b "
-            "JOIN files f ON f.build_id = b.build_id WHERE b.package = %s AND b.version = %s)", key)
-        builds = conn.execute("DELETE FROM builds WHERE package = %s AND version = %s", key)
-        update = None
-        if skip is True:
-            update = conn.execute("UPDATE versions SET skip = %s WHERE package = %s AND version = %s AND skip = ''",
-                                  (default_reason, package, version))
-        elif isinstance(skip, str) and skip:
-            update = conn.execute("UPDATE versions SET skip = %s WHERE package = %s AND version = %s AND skip <> %s",
-                                  (skip, package, version, skip))
-        txid = conn.execute("SELECT txid_current()")
+        work = conn.execute(DELETE_VERSION, {"package": package, "version": version, "update": update,
+                                             "replace": replace, "reason": reason})
         if self._pipeline is not None:
             self._pipeline.sync()
         row = lock.fetchone()
         if row is None:
             self.package_skip(package)  # raises "unknown package" when that is the reason
             raise NotFound(f"unknown package version {package} {version}")
-        rows = files.fetchall()
+        rows = work.fetchall()
+        downloads, builds, skipped = rows[0][:3]
+        files = [r[3:8] for r in rows if r[3] is not None]
         return Deleted(
             previous_skip=row[0],
-            skip_changed=update is not None and update.rowcount > 0,
-            builds=builds.rowcount,
-            downloads=downloads.rowcount,
-            files=[r[0] for r in rows if r[4] == version],
-            remaining=[r[:4] for r in rows if r[4] != version],
-            txid=txid.fetchone()[0],
+            skip_changed=skipped > 0,
+            builds=builds,
+            downloads=downloads,
+            files=[r[0] for r in files if r[4] == version],
+            remaining=[r[:4] for r in files if r[4] != version],
         )
 
-    def delete_downloads(self, filenames: list[str]) -> int:
-        if not filenames:
-            return 0
-        return self.conn.execute("DELETE FROM downloads WHERE filename = ANY(%s)", (filenames,)).rowcount
+    def settle(self, package: str, version: str, wait: float) -> bool:
+        """Whether the version has no file rows, once no transaction holds its row lock any more.
 
-    def delete_builds(self, package: str, version: str) -> int:
-        """Delete the builds; files and dependencies go by ON DELETE CASCADE."""
-        cur = self.conn.execute("DELETE FROM builds WHERE package = %s AND version = %s", (package, version))
-        return cur.rowcount
-
-    def set_version_skip(self, package: str, version: str, reason: str) -> None:
-        self.conn.execute("UPDATE versions SET skip = %s WHERE package = %s AND version = %s",
-                          (reason, package, version))
+        Recovery's question "did the journalled removal commit?": a removal
+        holds the version's row lock until it ends and deletes every file row
+        of the version, so after waiting for the lock, no file rows left means
+        it committed.  (The one case this cannot tell apart is a rebuild that
+        re-created files for the version in between; then the staged wheels
+        are moved back, which keeps the tree consistent with the database.)
+        """
+        with self.transaction():
+            self.conn.execute(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
+            self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
+                              (package, version))
+            return not self.version_files(package, version)
 
     def set_package_skip(self, package: str, reason: str) -> tuple[str, bool]:
         """Set the package's skip reason; return (previous reason, whether it changed)."""
@@ -237,6 +220,31 @@ class Database:
                 return row[0], False
             self.conn.execute("UPDATE packages SET skip = %s WHERE package = %s", (reason, package))
             return row[0], True
+
+
+#: The version's deletes as one statement (see Database.delete_version); always at least one row:
+#: (downloads deleted, builds deleted, skip rows updated, then one file of the package per row or NULLs).
+DELETE_VERSION = """
+WITH pkg AS (
+    SELECT f.filename, f.filehash, f.requires_python, v.yanked, b.version
+    FROM builds b JOIN files f ON f.build_id = b.build_id
+    JOIN versions v ON v.package = b.package AND v.version = b.version
+    WHERE b.package = %(package)s
+), dl AS (
+    DELETE FROM downloads WHERE filename IN (SELECT filename FROM pkg WHERE version = %(version)s) RETURNING 1
+), bl AS (
+    DELETE FROM builds WHERE package = %(package)s AND version = %(version)s RETURNING 1
+), sk AS (
+    UPDATE versions SET skip = %(reason)s
+    WHERE package = %(package)s AND version = %(version)s AND %(update)s
+      AND skip <> %(reason)s AND (%(replace)s OR skip = '')
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM bl), (SELECT count(*) FROM sk),
+       pkg.filename, pkg.filehash, pkg.requires_python, pkg.yanked, pkg.version
+FROM (SELECT 1) AS one LEFT JOIN pkg ON true
+ORDER BY pkg.filename
+"""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -3,39 +3,36 @@
 A removal changes two things that cannot share a transaction: PostgreSQL rows
 and files on disk.  The journal bridges them.  Its order of events:
 
-1. in the open transaction: delete the rows and read ``txid_current()``;
-2. write the journal (transaction id, every planned move, the temporary page)
-   and fsync it, *before* touching a file, so a crash can never leave a
-   moved file that no journal mentions (a journal cut short by a crash does
-   not parse, and then no file had been moved yet);
-3. write the temporary page, rename each wheel into the staging directory,
-   fsync the package directory;
-4. COMMIT;
-5. rename the page into place, delete the staged wheels, delete the journal.
+1. write the journal (package, version, a token naming this removal's staged
+   files and temporary page) and fsync it, while the database runs the
+   removal's statements in the open transaction (they do not depend on each
+   other, so the two waits overlap); both are finished *before* a file is
+   touched, so a crash can never leave a moved file that no journal mentions
+   (a journal cut short by a crash does not parse, and then no file had been
+   moved yet);
+2. write the temporary page, rename each wheel to ``staging/<token>.<filename>``;
+3. COMMIT, while the temporary page and the package directory are fsynced;
+4. rename the page into place; reply; then delete the staged wheels and the
+   journal (they are out of the served tree already; the next removal waits
+   for this clean-up before it starts, and recovery redoes it after a crash).
 
 Recovery (at start-up, and before the next removal when a commit's outcome
-was unknown) asks PostgreSQL what happened to the journalled transaction
-with ``txid_status(txid)``.  That answer is authoritative: PostgreSQL's
-commit log records every transaction id as committed or aborted, and a
-transaction whose client died is aborted by the server.  So:
+was unknown) asks PostgreSQL whether the removal committed: it waits for the
+version's row lock (a removal holds it until its transaction ends, and a
+transaction whose client died is aborted by the server), then looks for the
+version's file rows.  The removal deleted all of them under that lock, and an
+aborted one deleted none, so "none left" means committed.  So:
 
-* ``committed``: the rows are gone for good, so finish step 5.  Each step of
-  5 is idempotent (a missing staged file was already deleted, a missing
+* committed: the rows are gone for good, so finish step 4.  Each step of 4
+  is idempotent (a missing staged file was already deleted, a missing
   temporary page was already renamed), so a crash during recovery is safe.
-* ``aborted``: the rows are back as they were, so undo step 3: move every
-  staged file that exists back to its place, delete the temporary page.
-  A staged file that does not exist was never moved (or already moved back).
-* ``in progress``: the dead client's backend has not noticed yet; wait.
-* unknown (``NULL``, only for ids older than the commit log PostgreSQL keeps,
-  i.e. a journal left for a very long time): fall back to the rows
-  themselves.  The transaction deleted every journalled file row, and an
-  aborted one deleted none, so "no journalled filename is in ``files``"
-  means committed.  (The one case this cannot tell apart is a rebuild that
-  re-created the very same file names in the meantime; then the files are
-  moved back, which keeps the tree consistent with the database.)
+* aborted: the rows are back as they were, so undo step 2: move every staged
+  file of the token back to its place, delete the temporary page.
 
-If the database cannot be asked, the journal stays and the next attempt
-asks again; no file is deleted on a guess.
+The staged files are found by their token in the staging directory, so the
+journal is complete before the file names are known.  If the database cannot
+be asked, the journal stays and the next attempt asks again; no file is
+deleted on a guess.
 """
 
 from __future__ import annotations
@@ -44,7 +41,6 @@ import contextlib
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -56,16 +52,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Entry:
-    """What one removal is doing to the file tree; paths are relative to output_path."""
+    """What one removal is doing to the file tree; paths are relative to output_path.
 
-    txid: int
+    ``moves`` ([original, staged] absolute paths) is known in memory during a
+    removal; recovery finds it again from the token (:meth:`Journal.staged_moves`).
+    """
+
     package: str
     version: str
     token: str
-    filenames: list[str]
-    moves: list[list[str]] = field(default_factory=list)  # [original, staged]
     temp_page: str = ""
     page: str = ""
+    moves: list[list[str]] = field(default_factory=list)
+
+
+ENTRY_FIELDS = tuple(Entry.__dataclass_fields__)
 
 
 class Journal:
@@ -86,15 +87,32 @@ class Journal:
         except FileNotFoundError:
             return None
         try:
-            return Entry(**json.loads(text))
-        except (ValueError, TypeError):
+            record = json.loads(text)
+            entry = Entry(**{key: record[key] for key in ENTRY_FIELDS if key in record})
+            # a journal of an earlier release lists its moves, relative to output_path
+            entry.moves = [[self.tree.absolute(original), self.tree.absolute(staged)]
+                           for original, staged in entry.moves]
+            return entry
+        except (ValueError, TypeError, KeyError):
             log.warning("discarding an incomplete journal (a crash before any file was moved)")
             os.unlink(self.path)
             return None
 
     def write(self, entry: Entry) -> None:
         """Record the plan durably before any file is touched (one write, one fsync)."""
-        write_durably(self.path, json.dumps(asdict(entry)).encode("utf-8"))
+        record = asdict(entry)
+        del record["moves"]
+        write_durably(self.path, json.dumps(record).encode("utf-8"))
+
+    def staged_moves(self, entry: Entry) -> list[list[str]]:
+        """[original, staged] of every wheel the removal ``entry`` moved into staging."""
+        prefix = entry.token + "."
+        moves = []
+        for name in os.listdir(self.tree.staging):
+            if name.startswith(prefix):
+                filename = name[len(prefix):]
+                moves.append([self.tree.wheel(entry.package, filename), os.path.join(self.tree.staging, name)])
+        return moves
 
     def drop(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -104,20 +122,27 @@ class Journal:
 
     def finish(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
         """After COMMIT: put the new page in place and delete the staged wheels (each step idempotent)."""
+        self.replace_page(entry)
+        checkpoint("page_replaced")
+        self.clean(entry, checkpoint)
+
+    def replace_page(self, entry: Entry) -> None:
         if entry.temp_page:
             with contextlib.suppress(FileNotFoundError):  # already renamed by an earlier attempt
                 os.replace(self.tree.absolute(entry.temp_page), self.tree.absolute(entry.page))
-        checkpoint("page_replaced")
+
+    def clean(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
+        """Delete the staged wheels of a committed removal, then the journal."""
         for _original, staged in entry.moves:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.tree.absolute(staged))
+                os.unlink(staged)
         checkpoint("files_deleted")
         self.drop()
 
     def undo(self, entry: Entry) -> None:
         """The transaction did not commit: put every moved wheel back, drop the temporary page."""
         for original, staged in entry.moves:
-            source, target = self.tree.absolute(staged), self.tree.absolute(original)
+            source, target = staged, original
             if os.path.exists(source) and not os.path.exists(target):
                 os.rename(source, target)
         if entry.temp_page:
@@ -134,25 +159,15 @@ class Journal:
         entry = self.pending()
         if entry is None:
             return None
-        if self._committed(db, entry, wait):
+        with db.guard():
+            committed = db.settle(entry.package, entry.version, wait)
+        entry.moves = entry.moves or self.staged_moves(entry)  # a journal of an earlier release lists them
+        if committed:
             self.finish(entry)
             outcome = "finished"
         else:
             self.undo(entry)
             outcome = "rolled back"
-        log.warning("recovered the removal of %s %s (transaction %d): %s",
-                    entry.package, entry.version, entry.txid, outcome)
+        log.warning("recovered the removal of %s %s (%d staged wheels): %s",
+                    entry.package, entry.version, len(entry.moves), outcome)
         return outcome
-
-    def _committed(self, db: Database, entry: Entry, wait: float) -> bool:
-        deadline = time.monotonic() + wait
-        while True:
-            with db.guard():
-                status = db.transaction_status(entry.txid)
-                if status is None:
-                    return not db.existing_files(entry.filenames)
-            if status != "in progress":
-                return status == "committed"
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"transaction {entry.txid} of the journalled removal is still in progress")
-            time.sleep(0.1)

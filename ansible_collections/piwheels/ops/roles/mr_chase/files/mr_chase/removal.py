@@ -5,6 +5,14 @@ that deletes the rows first finds nothing left to unlink), the wheels are
 moved aside and the page written before COMMIT, and nothing is deleted
 from disk until the database has committed.  The journal (journal.py) covers
 a crash at any point in between.
+
+The two slow waits of a removal are the database and fsync; where one does
+not depend on the other they overlap: the journal is written and fsynced
+while the database runs the deletes, and the new page and the package
+directory are fsynced while the database commits.  Deleting the staged
+wheels (unlinks, whose cost depends on the file system's own journal) is
+done after the reply, before the next removal starts.  Everything a crash
+recovery relies on is still on disk in the order journal.py describes.
 """
 
 from __future__ import annotations
@@ -13,12 +21,13 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .database import Database, Deleted
 from .journal import Entry, Journal
 from .protocol import DEFAULT_SKIP_REASON
-from .tree import Tree, fsync_dir, render_page
+from .tree import Tree, fsync_dir, fsync_file, render_page
 
 log = logging.getLogger(__name__)
 
@@ -58,32 +67,88 @@ class Remover:
         self.journal = journal
         self.checkpoint = checkpoint
         self._entry: Entry | None = None
+        #: one thread for the fsyncs that overlap with the database's work (a thread per removal costs more)
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mr-chase-io")
+        self._cleanup: Future | None = None
 
     def remove(self, package: str, version: str, skip: bool | str) -> Result:
+        self.flush()
         with self.db.guard():
             self.journal.recover(self.db)  # settle an earlier removal whose commit outcome was unknown
+        entry = self._plan(package, version)
+        journalled = self._io.submit(self.journal.write, entry)
+        synced: Future | None = None
         self._entry = None
         committing = False
         try:
             with self.db.guard(), self.db.removal():
-                deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON)
+                try:
+                    deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON)
+                finally:
+                    journalled.result()  # no file is touched before the journal is on disk
+                self._entry = entry
+                self.checkpoint("journal_written")
                 result = Result(deleted.builds > 0 or deleted.skip_changed, target_skip(deleted.previous_skip, skip),
                                 deleted.builds, deleted.files, deleted.downloads)
                 if deleted.files:
-                    result.missing = self._move_aside(package, version, deleted)
+                    result.missing = self._move_aside(entry, deleted)
+                    synced = self._io.submit(self._sync, entry)
                 committing = True
         except BaseException:
-            entry, self._entry = self._entry, None
-            if entry is not None and committing:
-                self._settle_unknown_commit()
-            elif entry is not None:
-                self.journal.undo(entry)
+            self._wait(journalled)  # the journal must be complete (or failed) before it is dropped
+            self._wait(synced)
+            self._failed(committing)
             raise
         entry, self._entry = self._entry, None
-        if entry is not None:
+        self._wait(synced)
+        if deleted.files:
             self.checkpoint("committed")
-            self.journal.finish(entry, self.checkpoint)
+            self.journal.replace_page(entry)
+            self.checkpoint("page_replaced")
+            self._cleanup = self._io.submit(self.journal.clean, entry, self.checkpoint)
+        else:
+            self._cleanup = self._io.submit(self.journal.drop)  # nothing was moved, no page written
         return result
+
+    def flush(self) -> None:
+        """Wait for the clean-up of the last removal (deleting its staged wheels and journal).
+
+        The clean-up runs after the reply: the wheels left the served tree at
+        COMMIT and the page is already rewritten, so the client need not wait
+        for the unlinks.  Every removal starts by calling this, so removals
+        never overlap; a clean-up that failed leaves the journal, which the
+        next removal's recovery settles.
+        """
+        cleanup, self._cleanup = self._cleanup, None
+        if cleanup is not None:
+            try:
+                cleanup.result()
+            except Exception as exc:
+                log.error("cleaning up after a removal failed (%s); recovery will finish it", exc)
+
+    def _plan(self, package: str, version: str) -> Entry:
+        tree, token = self.tree, uuid.uuid4().hex
+        return Entry(package, version, token, tree.relative(tree.temp_page(package, token)),
+                     tree.relative(tree.page(package)))
+
+    def _failed(self, committing: bool) -> None:
+        """Before COMMIT: undo; COMMIT itself failed in flight: ask the database whether it happened."""
+        entry, self._entry = self._entry, None
+        if entry is not None and committing:
+            self._settle_unknown_commit()
+        elif entry is not None:
+            self.journal.undo(entry)
+        else:
+            self.journal.drop()  # the journal (if written at all) planned nothing that happened
+
+    @staticmethod
+    def _wait(future: Future | None) -> None:
+        """Wait for overlapped file work; a failure of the page's fsync costs durability, not the removal."""
+        if future is not None:
+            try:
+                future.result()
+            except OSError as exc:
+                log.error("file system error while removing: %s", exc)
 
     def _settle_unknown_commit(self) -> None:
         """COMMIT failed in flight: ask the database (possibly later) whether it happened."""
@@ -93,27 +158,29 @@ class Remover:
         except Exception as exc:
             log.error("outcome of a removal unknown (%s); the journal stays until it can be settled", exc)
 
-    def _move_aside(self, package: str, version: str, deleted: Deleted) -> list[str]:
-        """Journal, write the new page, move the wheels into staging; return the ones already missing."""
-        tree = self.tree
-        token = uuid.uuid4().hex
-        moves, missing = [], []
+    def _move_aside(self, entry: Entry, deleted: Deleted) -> list[str]:
+        """Write the new page, move the wheels into staging; return the ones already missing.
+
+        One rename per wheel and nothing else: a wheel that is not there is
+        found by the rename failing, not by a separate look-up.
+        """
+        tree, package = self.tree, entry.package
+        tree.write_temp_page(package, entry.token, render_page(package, deleted.remaining))
+        missing = []
         for filename in deleted.files:
-            original = tree.wheel(package, filename)
-            if os.path.exists(original):
-                moves.append([tree.relative(original), tree.relative(tree.staged(token, filename))])
-            else:
+            original, staged = tree.wheel(package, filename), tree.staged(entry.token, filename)
+            try:
+                os.rename(original, staged)
+            except FileNotFoundError:
                 log.warning("wheel %s is in the database but not on disk; removing its rows anyway", original)
                 missing.append(filename)
-        entry = Entry(deleted.txid, package, version, token, deleted.files, moves,
-                      tree.relative(tree.temp_page(package, token)), tree.relative(tree.page(package)))
-        self.journal.write(entry)
-        self._entry = entry
-        self.checkpoint("journal_written")
-        tree.write_temp_page(package, token, render_page(package, deleted.remaining))
-        for original, staged in moves:
-            os.rename(tree.absolute(original), tree.absolute(staged))
+                continue
+            entry.moves.append([original, staged])
             self.checkpoint("moving")
-        fsync_dir(tree.package_dir(package))
         self.checkpoint("moved")
         return missing
+
+    def _sync(self, entry: Entry) -> None:
+        """Make the new page's content and the moves out of the package directory durable (overlaps COMMIT)."""
+        fsync_file(self.tree.absolute(entry.temp_page))
+        fsync_dir(self.tree.package_dir(entry.package))

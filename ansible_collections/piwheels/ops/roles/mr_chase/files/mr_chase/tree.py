@@ -54,6 +54,15 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def fsync_file(path: str) -> None:
+    """fdatasync a file written earlier (its content; its name is the directory's business)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_durably(path: str, data: bytes) -> None:
     """Write ``path`` and fsync it, so whoever relies on it after a crash finds the whole content."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -102,7 +111,15 @@ class Tree:
         return os.path.join(self.root, relative)
 
     def write_temp_page(self, package: str, token: str, text: str) -> str:
-        os.makedirs(self.package_dir(package), exist_ok=True)
+        """Write the new page next to the old one; the caller fsyncs it (while the database commits)."""
         path = self.temp_page(package, token)
-        write_durably(path, text.encode("utf-8"))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:  # a package whose directory is gone: make it, so the page stays
+            os.makedirs(self.package_dir(package), exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
         return path
