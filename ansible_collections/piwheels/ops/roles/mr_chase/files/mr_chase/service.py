@@ -139,6 +139,9 @@ class Service:
             return error(str(exc))
         except DatabaseUnavailable:
             raise
+        except OSError as exc:  # the output tree refused (permissions, read-only, immutable, full)
+            log.error("file system error: %s", exc)
+            return error(f"file system error: {exc.strerror or exc}: {exc.filename}")
         except psycopg.Error as exc:
             log.error("database error: %s", exc)
             return error(f"database error: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
