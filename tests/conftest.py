@@ -7,7 +7,9 @@ freshly made database and output tree, so tests never see each other's work.
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +40,14 @@ class Repository:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("pgdata"))
+def pg_cluster():
+    # Not under pytest's basetemp: a concurrent pytest run on the same machine
+    # prunes old basetemp directories, and would delete a live data directory.
+    base = Path(tempfile.mkdtemp(prefix="piw-pg-"))
+    cluster = Cluster(base / "pgdata")
     yield cluster
     cluster.close()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
