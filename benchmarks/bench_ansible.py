@@ -17,12 +17,18 @@ Cases (per-task seconds; medians over every sample of every round):
 * ``remove_N``      one task removing N versions given as a list (N = 50)
 * ``noop_N``        the same again
 * ``loop_N``        the N versions as ``loop:`` items, one removal per item
+* ``client_1``, ``client_N``  the same removals without Ansible: the module's own
+  code (``survey``, ``carry_out``) called in this process, so what Mr Chase
+  and the protocol cost can be told from what Ansible adds
 
 Ratios and targets (issue 4 "Done means", issue 8 item 3):
 
 * ``remove_1 / ping``    <= 1.3
 * ``remove_N / remove_1`` <= 2
 * ``loop_N / remove_N``   reported
+* ``client_N / client_1`` reported: how much of remove_N's extra time is Mr Chase's
+
+A ratio is the median over rounds of the ratio within each round.
 
     .venv/bin/python benchmarks/bench_ansible.py [--quick] [--rounds R] [--versions N]
 
@@ -51,6 +57,8 @@ sys.path.insert(0, str(ROOT / "tests/service"))
 
 from chase_helpers import MrChase, make_config  # noqa: E402
 
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import MrChaseClient  # noqa: E402
+from ansible_collections.piwheels.ops.plugins.modules.piw_remove import carry_out, survey  # noqa: E402
 from piwheels_testbed import Cluster, RepositorySpec, build_repository, create_database, drop_database  # noqa: E402
 
 RESULTS = ROOT / "benchmarks/results"
@@ -59,7 +67,7 @@ NAME = "bench_ansible"
 FILES_PER_VERSION = 2
 DOWNLOADS_PER_FILE = 10
 
-CASES = ("ping", "remove_1", "noop_1", "remove_N", "noop_N", "loop_N")
+CASES = ("ping", "remove_1", "noop_1", "remove_N", "noop_N", "loop_N", "client_1", "client_N")
 #: (case, numerator, denominator, target or None)
 RATIOS = [
     ("remove_1 / ping", "remove_1", "ping", 1.3),
@@ -67,6 +75,7 @@ RATIOS = [
     ("remove_N / remove_1", "remove_N", "remove_1", 2.0),
     ("noop_N / noop_1", "noop_N", "noop_1", None),
     ("loop_N / remove_N", "loop_N", "remove_N", None),
+    ("client_N / client_1", "client_N", "client_1", None),
 ]
 
 
@@ -102,32 +111,67 @@ def remove(name: str, queue: str, package: str, version, loop: list | None = Non
     return task(name, "piwheels.ops.piw_remove", {"package": package, "version": version, "import_queue": queue}, loop)
 
 
-def round_tasks(repo: Repo, queue: str, round_no: int, pairs: int) -> list[dict]:
+def round_tasks(repo: Repo, queue: str, round_no: int, pairs: int, lists: int) -> list[dict]:
     """The tasks of one round: warm-ups (not measured), then the cases interleaved.
 
     The ``remove_1`` versions come from one package of their own, a fresh one
-    per round; ``remove_N`` and ``loop_N`` each take a fresh package and remove
-    all its versions, named one by one (not ``all``), so the three cases do
-    the same work per version.
+    per round; each ``remove_N`` and the ``loop_N`` take a fresh package and
+    remove all its versions, named one by one (not ``all``), so the cases do
+    the same work per version.  Groups (a ping; a removal and its no-op
+    repeat) are rotated from one slot to the next so no case always runs
+    first or right after another.
     """
     versions = repo.version_names()
-    warm = repo.take()
-    single = repo.take()
-    listed = repo.take()
-    looped = repo.take()
+    warm, single, looped = repo.take(), repo.take(), repo.take()
+    listed = [repo.take() for _ in range(lists)]
     tasks = [
         task("warm:ping", "ansible.builtin.ping", {}),
         remove("warm:piw_remove", queue, warm, versions[0]),
     ]
-    for i in range(pairs):
-        ping = task(f"ping:{i}", "ansible.builtin.ping", {})
-        one = [remove(f"remove_1:{i}", queue, single, versions[i]), remove(f"noop_1:{i}", queue, single, versions[i])]
-        tasks.extend([ping, *one] if (round_no + i) % 2 == 0 else [*one, ping])
-    many = [remove("remove_N", queue, listed, versions), remove("noop_N", queue, listed, versions)]
     loop = [remove("loop_N", queue, looped, "{{ item }}", loop=versions)]
-    tasks.extend(many + loop if round_no % 2 == 0 else loop + many)
-    tasks.append(task(f"ping:{pairs}", "ansible.builtin.ping", {}))
+    if round_no % 2 == 1:
+        tasks.extend(loop)
+    for i in range(pairs):
+        groups = [
+            [task(f"ping:{i}", "ansible.builtin.ping", {})],
+            [remove(f"remove_1:{i}", queue, single, versions[i]), remove(f"noop_1:{i}", queue, single, versions[i])],
+        ]
+        if i < lists:
+            groups.append([remove(f"remove_N:{i}", queue, listed[i], versions),
+                           remove(f"noop_N:{i}", queue, listed[i], versions)])
+        shift = (round_no + i) % len(groups)
+        for group in groups[shift:] + groups[:shift]:
+            tasks.extend(group)
+    if round_no % 2 == 0:
+        tasks.extend(loop)
     return tasks
+
+
+def client_samples(repo: Repo, queue: str, pairs: int) -> dict[str, list[float]]:
+    """The Mr Chase work of ``remove_1`` and ``remove_N`` without Ansible: the module's own survey and carry_out.
+
+    What a task costs beyond this is Ansible's (AnsiballZ, a fresh Python,
+    pyzmq's import, the result's trip back); this part is the protocol and
+    Mr Chase's own removal work.
+    """
+    versions = repo.version_names()
+    single, listed = repo.take(), repo.take()
+    samples: dict[str, list[float]] = {"client_1": [], "client_N": []}
+    for i in range(pairs):
+        samples["client_1"].append(direct_removal(queue, single, [versions[i]]))
+    samples["client_N"].append(direct_removal(queue, listed, versions))
+    return samples
+
+
+def direct_removal(queue: str, package: str, versions: list[str]) -> float:
+    started = time.perf_counter()
+    with MrChaseClient(queue, 30) as client:
+        plan = survey(client, package, versions, False)
+        carry_out(client, plan, [])
+    seconds = time.perf_counter() - started
+    if not plan.changed:
+        raise RuntimeError(f"direct removal of {package} {versions[0]}... removed nothing")
+    return seconds
 
 
 def ansible_env(timer_file: Path, workdir: Path) -> dict:
@@ -270,11 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one round, 10 versions: proves the script works")
     parser.add_argument("--rounds", type=int, help="playbook runs (default 6, quick 1)")
     parser.add_argument("--pairs", type=int, help="ping/remove_1 pairs per round (default 3, quick 2)")
+    parser.add_argument("--lists", type=int, help="remove_N tasks per round (default 2, quick 1)")
     parser.add_argument("--versions", type=int, help="N, the versions of the list and loop cases (default 50)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the CSV, JSON and PNG go")
     args = parser.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 6)
     pairs = args.pairs or (2 if args.quick else 3)
+    lists = min(pairs, args.lists or (1 if args.quick else 2))
     versions = args.versions or (10 if args.quick else 50)
     if pairs > versions:
         parser.error("--pairs cannot exceed --versions")
@@ -287,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster = Cluster(workdir / "pg")
         dsn = create_database(cluster)
         output = workdir / "www"
-        spec = RepositorySpec(packages=4 * rounds, versions=versions, builds=1, files=FILES_PER_VERSION,
+        spec = RepositorySpec(packages=(5 + lists) * rounds, versions=versions, builds=1, files=FILES_PER_VERSION,
                               downloads=DOWNLOADS_PER_FILE, names=(), yank_one=False)
         manifest = build_repository(dsn, output, spec)
         repo = Repo(dsn, output, versions, list(manifest.packages))
@@ -300,8 +346,14 @@ def main(argv: list[str] | None = None) -> int:
 
         per_round: list[dict[str, list[float]]] = []
         for round_no in range(rounds):
-            records = run_round(round_tasks(repo, chase.address, round_no, pairs), workdir, round_no)
+            if round_no % 2 == 0:
+                direct = client_samples(repo, chase.address, pairs)
+            records = run_round(round_tasks(repo, chase.address, round_no, pairs, lists), workdir, round_no)
+            if round_no % 2 == 1:
+                direct = client_samples(repo, chase.address, pairs)
             samples: dict[str, list[float]] = {case: [] for case in CASES}
+            for case, values in direct.items():
+                samples[case].extend(values)
             for record in records:
                 case = record["name"].split(":")[0]
                 if case in samples:

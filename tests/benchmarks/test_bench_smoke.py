@@ -53,10 +53,11 @@ def test_bench_ansible_csv_has_every_ratio_as_a_number(quick_run):
         rows = list(csv.DictReader(stream))
     ratios = {row["ratio_of"]: row["ratio"] for row in rows if row["ratio_of"]}
     assert set(ratios) == {"remove_1 / ping", "noop_1 / ping", "remove_10 / remove_1", "noop_10 / noop_1",
-                           "loop_10 / remove_10"}
+                           "loop_10 / remove_10", "client_10 / client_1"}
     assert all(numeric(value) for value in ratios.values()), ratios
     timings = [row for row in rows if row["case"]]
-    assert {row["case"] for row in timings} == {"ping", "remove_1", "noop_1", "remove_10", "noop_10", "loop_10"}
+    assert {row["case"] for row in timings} == {"ping", "remove_1", "noop_1", "remove_10", "noop_10", "loop_10",
+                                                "client_1", "client_10"}
     assert all(numeric(row["median_ms"]) for row in timings)
 
 
