@@ -386,16 +386,34 @@ def survey(client, package, versions, skip):
 def carry_out(client, plan, done):
     """Send the SKIP and REMOVEs the plan needs; ``done`` records each, for the message if one fails.
 
+    The REMOVEs are pipelined two deep (``remove_all``): Mr Chase gets the
+    next while it finishes the last, and stops getting them at a failure.
+
     The package is marked skipped first so that the builders stop picking up
     its new releases while the versions go.
     """
     if plan.package_skip_changes:
         client.skip(plan.package, plan.package_skip["after"])
         done.append(f"package skip of {plan.package}")
-    for version, v in plan.versions.items():
-        if v["changed"]:
-            client.remove(plan.package, version, plan.skip)
-            done.append(f"{plan.package} {version}")
+    changed = [version for version, v in plan.versions.items() if v["changed"]]
+    for version in client.remove_all(plan.package, changed, plan.skip):
+        done.append(f"{plan.package} {version}")
+
+
+def failure_message(error, package, done):
+    """The error, and what the task did all the same: an operator must know what is already gone."""
+    notes = []
+    if done:
+        notes.append(f"already done before the failure: {', '.join(done)}")
+    if error.done_after:
+        notes.append(f"also done, already sent when it failed: {_versions_of(package, error.done_after)}")
+    if error.unanswered:
+        notes.append(f"sent but not answered, so perhaps done: {_versions_of(package, error.unanswered)}")
+    return f"{error} ({'; '.join(notes)})" if notes else str(error)
+
+
+def _versions_of(package, versions):
+    return ", ".join(f"{package} {version}" for version in versions)
 
 
 def main():
@@ -403,15 +421,17 @@ def main():
     versions = requested_versions(module)
     skip = requested_skip(module)
     done = []
+    plan = None
     with mr_chase_client(module) as client:
         try:
             plan = survey(client, module.params["package"], versions, skip)
             if not module.check_mode:
                 carry_out(client, plan, done)
         except MrChaseError as error:
-            if done:
-                error = MrChaseError(error.address, f"{error} (already done before the failure: {', '.join(done)})")
-            fail_from_error(module, error, changed=bool(done))
+            changed = bool(done or error.done_after)
+            package = plan.package if plan is not None else module.params["package"]
+            error = MrChaseError(error.address, failure_message(error, package, done))
+            fail_from_error(module, error, changed=changed)
     result = plan.result()
     result["msg"] = plan.summary(module.check_mode)
     if module._diff:

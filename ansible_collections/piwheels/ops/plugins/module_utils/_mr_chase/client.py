@@ -10,14 +10,15 @@ that missed a reply (or saw anything else go wrong) is closed with
 send again.  The original piwheels tool blocked forever when the master was
 down; a playbook must fail within ``timeout`` instead.
 
-Read-only STATUS requests for many versions are pipelined instead
-(``statuses``): a DEALER socket keeps up to ``PIPELINE_DEPTH`` requests in
-flight, so Mr Chase never waits for the module between two of them.  A REP
-(or ROUTER) Mr Chase answers one connection's requests in order, so each
-reply is matched to its request by position, and the DEALER is made for one
-sequence and closed with ``LINGER=0`` after it, so a late reply can never be
-mistaken for another's.  Requests that change state (REMOVE, SKIP) always go
-one at a time, so the module can stop at the first failure.
+The requests for many versions are pipelined instead: a DEALER socket keeps
+several requests in flight, so Mr Chase never waits for the module between
+two of them.  A REP (or ROUTER) Mr Chase answers one connection's requests in
+order, so each reply is matched to its request by position, and the DEALER is
+made for one sequence and closed with ``LINGER=0`` after it, so a late reply
+can never be mistaken for another's.  Read-only STATUS requests go up to
+``PIPELINE_DEPTH`` at a time (``statuses``); REMOVEs only ``REMOVE_DEPTH``
+(``remove_all``), so that after a failure at most one more removal, already
+on its way, is carried out, and the caller is told which.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec impor
     encode_request,
 )
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import (
+    MrChaseError,
     MrChaseProtocolError,
     MrChaseRequestError,
     MrChaseTimeout,
@@ -52,11 +54,13 @@ else:
     HAS_ZMQ = True
     ZMQ_IMPORT_ERROR = None
 
-__all__ = ("HAS_ZMQ", "PIPELINE_DEPTH", "ZMQ_IMPORT_ERROR", "MrChaseClient")
+__all__ = ("HAS_ZMQ", "PIPELINE_DEPTH", "REMOVE_DEPTH", "ZMQ_IMPORT_ERROR", "MrChaseClient")
 
 _IPC = "ipc://"
 #: how many pipelined STATUS requests may wait in Mr Chase's queue at once
 PIPELINE_DEPTH = 32
+#: how many REMOVEs may be on their way at once: the one Mr Chase works on and the next
+REMOVE_DEPTH = 2
 
 
 class MrChaseClient:
@@ -97,11 +101,52 @@ class MrChaseClient:
         versions = list(dict.fromkeys(versions))
         if not versions:
             return {}
-        received = self._pipeline([encode_request("STATUS", package, version) for version in versions])
-        return {
-            version: self._check(received[index], "STATUS", "STATUS", VERSION_STATUS)[1]
-            for index, version in enumerate(versions)
-        }
+        with _Pipeline(self, [encode_request("STATUS", package, version) for version in versions]) as pipe:
+            received = [pipe.next_reply() for _version in versions]
+        statuses = {}
+        for index, version in enumerate(versions):
+            status = self._check(received[index], "STATUS", "STATUS", VERSION_STATUS)[1]
+            if status["version"] != version:
+                why = f"answer for version {status['version']!r} in the place of {version!r}"
+                raise MrChaseProtocolError(self.address, describe_frame(received[index]), why)
+            statuses[version] = status
+        return statuses
+
+    def remove_all(self, package, versions, skip):
+        """Remove versions one after the other, the next REMOVE sent while Mr Chase works on the one before.
+
+        A generator: yields each version as Mr Chase confirms its removal, in
+        order.  At the first failure no further REMOVE is sent; the one
+        already on its way is still waited for, and the error raised says
+        what happened to it: ``done_after`` (confirmed after the failure) or
+        ``unanswered`` (sent, no reply: Mr Chase may have done it).
+        """
+        versions = list(versions)
+        if not versions:
+            return
+        frames = [encode_request("REMOVE", package, version, skip) for version in versions]
+        failure = None
+        with _Pipeline(self, frames, REMOVE_DEPTH) as pipe:
+            for index, version in enumerate(versions):
+                if failure is not None and index >= pipe.sent:
+                    break  # nothing more was sent after the failure
+                try:
+                    self._check(pipe.next_reply(), "DONE", "REMOVE")
+                except (MrChaseTimeout, MrChaseUnavailable) as error:
+                    failure = failure or error
+                    failure.unanswered = versions[index : pipe.sent]
+                    break
+                except MrChaseError as error:
+                    if failure is None:
+                        failure = error
+                        pipe.stop_sending()
+                    continue
+                if failure is None:
+                    yield version
+                else:
+                    failure.done_after.append(version)
+        if failure is not None:
+            raise failure
 
     def remove(self, package, version, skip):
         """Remove a version; ``skip`` is False, True (default reason) or a reason string."""
@@ -153,35 +198,6 @@ class MrChaseClient:
         except zmq.ZMQError as error:
             raise MrChaseUnavailable(self.address, f"cannot talk to Mr Chase at {self.address}: {error}") from None
 
-    def _pipeline(self, frames):
-        """Send read-only request frames with up to PIPELINE_DEPTH in flight; return the reply frames in order.
-
-        Each reply must come within the timeout of the one before it (or of
-        the first send), as each answer of a sequential exchange must.
-        """
-        self._check_ipc_endpoint()
-        sock = zmq.Context.instance().socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        replies = []
-        sent = 0
-        try:
-            sock.connect(self.address)
-            while len(replies) < len(frames):
-                deadline = time.monotonic() + self.timeout
-                while sent < len(frames) and sent - len(replies) < PIPELINE_DEPTH:
-                    sock.send_multipart([b"", frames[sent]], zmq.NOBLOCK)
-                    sent += 1
-                if not sock.poll(_remaining_ms(deadline), zmq.POLLIN):
-                    raise MrChaseTimeout(self.address, self.timeout)
-                replies.append(_unwrap(sock.recv_multipart(zmq.NOBLOCK), self.address))
-        except zmq.Again:
-            raise MrChaseTimeout(self.address, self.timeout) from None
-        except zmq.ZMQError as error:
-            raise MrChaseUnavailable(self.address, f"cannot talk to Mr Chase at {self.address}: {error}") from None
-        finally:
-            sock.close(linger=0)
-        return replies
-
     def _connect(self):
         """Return the open REQ socket, making a fresh one when the last was dropped."""
         if self._socket is None:
@@ -226,6 +242,60 @@ class MrChaseClient:
             raise MrChaseUnavailable(self.address, f"{path} is not a socket: is import_queue ({self.address}) right?")
         if not os.access(path, os.W_OK):
             raise MrChaseUnavailable(self.address, _permission_message(path, self.address))
+
+
+class _Pipeline:
+    """A DEALER socket for one sequence of requests, with up to ``depth`` of them in flight.
+
+    ``next_reply`` returns the reply frames in the order of the requests:
+    each must come within the timeout of the one before it (or of the first
+    send), as each answer of a one-at-a-time exchange must.
+    """
+
+    def __init__(self, client, frames, depth=PIPELINE_DEPTH):
+        self.client = client
+        self.frames = list(frames)
+        self.depth = depth
+        self.sent = 0
+        self.received = 0
+        self._socket = None
+
+    def __enter__(self):
+        self.client._check_ipc_endpoint()
+        self._socket = zmq.Context.instance().socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        try:
+            self._socket.connect(self.client.address)
+        except zmq.ZMQError as error:
+            self._socket.close(linger=0)
+            raise MrChaseUnavailable(
+                self.client.address, f"cannot connect to Mr Chase at {self.client.address}: {error}"
+            ) from None
+        return self
+
+    def __exit__(self, *exc_info):
+        self._socket.close(linger=0)
+
+    def stop_sending(self):
+        """Send nothing more; the replies to what was sent can still be read."""
+        del self.frames[self.sent :]
+
+    def next_reply(self):
+        address, timeout = self.client.address, self.client.timeout
+        deadline = time.monotonic() + timeout
+        try:
+            while self.sent < len(self.frames) and self.sent - self.received < self.depth:
+                self._socket.send_multipart([b"", self.frames[self.sent]], zmq.NOBLOCK)
+                self.sent += 1
+            if not self._socket.poll(_remaining_ms(deadline), zmq.POLLIN):
+                raise MrChaseTimeout(address, timeout)
+            reply = _unwrap(self._socket.recv_multipart(zmq.NOBLOCK), address)
+        except zmq.Again:
+            raise MrChaseTimeout(address, timeout) from None
+        except zmq.ZMQError as error:
+            raise MrChaseUnavailable(address, f"cannot talk to Mr Chase at {address}: {error}") from None
+        self.received += 1
+        return reply
 
 
 def _unwrap(frames, address):

@@ -24,6 +24,10 @@ class MrChaseError(Exception):
     def __init__(self, address, message):
         super().__init__(message)
         self.address = address
+        #: set by pipelined removals: versions confirmed removed after this failure
+        self.done_after = []
+        #: set by pipelined removals: versions sent but not answered (Mr Chase may have removed them)
+        self.unanswered = []
 
 
 class MrChaseUnavailable(MrChaseError):

@@ -78,7 +78,7 @@ def test_the_requests_are_in_flight_together(ipc_dir):
     sock.bind(address)
 
     def serve():
-        held = [sock.recv_multipart() for _ in range(3)]
+        held = [sock.recv_multipart() for _request in range(3)]
         for identity, empty, frame in held:
             sock.send_multipart([identity, empty, status_of(frame)])
 
@@ -91,3 +91,55 @@ def test_the_requests_are_in_flight_together(ipc_dir):
     finally:
         thread.join(5)
         sock.close(linger=0)
+
+
+def test_a_status_answered_out_of_place_is_refused(peer):
+    server = peer(lambda request: status_of(json.dumps(["STATUS", "foo", "2.0"]).encode()))
+    with MrChaseClient(server.address, 5) as client, pytest.raises(MrChaseProtocolError) as raised:
+        client.statuses("foo", ["1.0"])
+    assert "answer for version '2.0' in the place of '1.0'" in str(raised.value)
+
+
+def removal_peer(peer, answer_for):
+    """A peer answering REMOVE of each version with ``answer_for(version)`` (bytes, or None for no answer)."""
+    return peer(lambda request: answer_for(json.loads(request)[2]))
+
+
+VERSIONS = ["1.0", "1.1", "1.2", "1.3", "1.4"]
+
+
+def test_remove_all_yields_each_version_as_it_is_done(peer):
+    server = removal_peer(peer, lambda version: b'["DONE"]')
+    with MrChaseClient(server.address, 5) as client:
+        assert list(client.remove_all("foo", VERSIONS, True)) == VERSIONS
+    assert server.sent("REMOVE") == [["REMOVE", "foo", version, True] for version in VERSIONS]
+
+
+def test_remove_all_of_nothing_sends_nothing(peer):
+    server = removal_peer(peer, lambda version: b'["DONE"]')
+    with MrChaseClient(server.address, 5) as client:
+        assert list(client.remove_all("foo", [], True)) == []
+    assert server.requests == []
+
+
+def test_remove_all_stops_sending_at_an_error_and_says_what_was_on_its_way(peer):
+    server = removal_peer(peer, lambda version: b'["ERROR", "disk full"]' if version == "1.1" else b'["DONE"]')
+    done = []
+    with MrChaseClient(server.address, 5) as client, pytest.raises(MrChaseRequestError) as raised:
+        for version in client.remove_all("foo", VERSIONS, False):
+            done.append(version)
+    assert done == ["1.0"]
+    assert str(raised.value) == "disk full"
+    assert raised.value.done_after == ["1.2"]
+    assert [request[2] for request in server.sent("REMOVE")] == ["1.0", "1.1", "1.2"]
+
+
+def test_remove_all_names_what_was_sent_but_not_answered(peer):
+    server = removal_peer(peer, lambda version: b'["DONE"]' if version == "1.0" else None)
+    done = []
+    with MrChaseClient(server.address, 0.2) as client, pytest.raises(MrChaseTimeout) as raised:
+        for version in client.remove_all("foo", VERSIONS, False):
+            done.append(version)
+    assert done == ["1.0"]
+    assert raised.value.unanswered == ["1.1", "1.2"]
+    assert [request[2] for request in server.sent("REMOVE")] == ["1.0", "1.1", "1.2"]
