@@ -20,7 +20,9 @@ IT_STATE ?= /tmp/piwheels-ops-it
 
 .PHONY: test pytest sanity units integration lint bench soak demo demo-stop demo-check venv clean
 
-test: pytest lint sanity units integration demo-check
+# every suite runs even when an earlier one fails (-k); make test fails if any did
+test: venv
+	$(MAKE) -k pytest lint sanity units integration demo-check
 
 venv: $(VENV)/.installed
 

@@ -35,7 +35,8 @@ def run(installed: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_tarball_ships_the_service_and_no_test_output(installed):
     (tarball,) = installed.glob("piwheels-ops-*.tar.gz")
-    names = tarfile.open(tarball).getnames()
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
     assert "roles/mr_chase/files/mr_chase/removal.py" in names
     assert "plugins/modules/piw_remove.py" in names
     assert not [n for n in names if n.startswith("tests/output") or "__pycache__" in n]
