@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 from chase_helpers import SERVICE_PATH, MrChase, make_config  # noqa: E402
 from reliability_helpers import FIGURES, SOAK, as_user, make_traversable  # noqa: E402
 
+from piwheels_testbed import Cluster  # noqa: E402
+
 
 def pytest_terminal_summary(terminalreporter):
     if not FIGURES:
@@ -37,6 +39,32 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section(f"reliability figures ({'soak' if SOAK else 'bounded'})")
     for test, figures in FIGURES.items():
         terminalreporter.write_line(f"{test}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """This suite's own PostgreSQL, outside pytest's base temporary directory.
+
+    Overrides the fixture of tests/conftest.py: pytest keeps only the three
+    newest ``/tmp/pytest-of-<user>/pytest-N`` directories and deletes older
+    ones when another session starts, even while they are in use, so on a
+    machine where several pytest sessions run (developers, CI jobs) a long
+    soak lost its database server half way.  A stop/start test also needs a
+    data directory no one else resets to 0700.
+    """
+    if os.environ.get("PIW_TEST_DSN"):
+        cluster = Cluster()
+        yield cluster
+        cluster.close()
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="piw-rel-pg-", dir="/tmp"))
+    cluster = Cluster(data_dir)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(cluster.socket_dir, ignore_errors=True)
 
 
 @pytest.fixture
