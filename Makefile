@@ -41,7 +41,7 @@ pytest: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/ansible-lint
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH ANSIBLE_ROLES_PATH=$(COLLECTION)/tests/integration/targets $(BIN)/ansible-lint
 	# ansible-lint leaves a cache in the collection that ansible-test would check
 	rm -rf $(COLLECTION)/.ansible
 

@@ -3,6 +3,8 @@
 # run changes nothing, a changed setting restarts the service and takes
 # effect, and the systemd unit it writes passes systemd-analyze verify.
 set -euxo pipefail
+# the setup target is a role next to this one
+export ANSIBLE_ROLES_PATH=..
 # ansible-test runs this from the target directory and passes the inventory in
 # INVENTORY_PATH; the settings `make integration` wrote are two levels up.
 set -- -i "${INVENTORY_PATH}" -e @../../integration_config.yml "$@"

@@ -3,6 +3,8 @@
 # it refuses to remove without confirmation, removes with it, prints a summary,
 # and a second run changes nothing.
 set -euxo pipefail
+# the setup target is a role next to this one
+export ANSIBLE_ROLES_PATH=..
 set -- -e @../../integration_config.yml "$@"
 inventory="${OUTPUT_DIR}/runbook-inventory.yml"
 queue="ipc://$(sed -n 's/^piw_state_dir: //p' ../../integration_config.yml)/run/piw-import"
