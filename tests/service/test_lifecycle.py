@@ -8,8 +8,12 @@ import stat
 import subprocess
 import sys
 
+import pytest
 import yaml
 from chase_helpers import SERVICE_PATH, MrChase, make_config, scalar, snapshot_db
+
+#: the clean-up after a removal's reply (deleting its staged wheels) held up for this long
+SLOW_CLEANUP = {"MR_CHASE_DELAY_AT": "cleaning:1.5"}
 
 
 def test_socket_file_has_socket_mode(repository, ipc_dir):
@@ -32,6 +36,61 @@ def test_sigterm_exits_cleanly_and_removes_the_socket(mr_chase, ipc_dir):
     assert mr_chase.wait_exit(5) == 0
     assert not (ipc_dir / "q").exists()
     assert "Mr Chase stopped" in mr_chase.log()
+
+
+def test_second_instance_on_the_same_queue_exits_1_and_the_first_keeps_serving(mr_chase, repository, ipc_dir):
+    # ZeroMQ's ipc bind would replace the first one's socket file and take its queue
+    second = subprocess.run([sys.executable, "-m", "mr_chase", "--config", str(mr_chase.config_path)],
+                            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(SERVICE_PATH)),
+                            timeout=30)
+    assert second.returncode == 1
+    assert f"another Mr Chase is already listening on {mr_chase.address}" in second.stderr
+    assert (ipc_dir / "q").exists()
+    assert mr_chase.client("PING") == ["PONG", "0.1.0"]
+    assert mr_chase.proc.poll() is None
+
+
+def test_a_stale_socket_file_does_not_stop_the_start(repository, ipc_dir):
+    chase = MrChase(make_config(repository, ipc_dir), ipc_dir).start(env={"MR_CHASE_CRASH_AT": "moving"})
+    assert chase.send_expecting_exit(b'["REMOVE", "alpha", "1.0", true]') == 70  # killed: its socket file stays
+    assert (ipc_dir / "q").exists()
+    chase.start()
+    try:
+        assert chase.client("PING") == ["PONG", "0.1.0"]
+    finally:
+        assert chase.stop() == 0
+
+
+def staged(repository) -> list:
+    return list((repository.output_path / ".mr-chase" / "staging").iterdir())
+
+
+def test_wheels_leave_the_served_tree_by_done_and_staging_is_empty_by_the_next_reply(repository, ipc_dir):
+    chase = MrChase(make_config(repository, ipc_dir), ipc_dir).start(env=SLOW_CLEANUP)
+    files = repository.manifest.files("alpha", "1.0")
+    try:
+        assert chase.client("REMOVE", "alpha", "1.0", True) == ["DONE"]
+        assert not [f for f in files if (repository.simple / "alpha" / f).exists()]
+        assert not set(files) & set((repository.simple / "alpha" / "index.html").read_text().split('"'))
+        assert staged(repository)  # the clean-up is still under way (held up by the hook)
+        assert chase.client("PING") == ["PONG", "0.1.0"]
+        assert not staged(repository)
+        assert not (repository.output_path / ".mr-chase" / "journal.json").exists()
+    finally:
+        assert chase.stop() == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_clean_stop_finishes_the_pending_cleanup(repository, ipc_dir, signum):
+    chase = MrChase(make_config(repository, ipc_dir), ipc_dir).start(env=SLOW_CLEANUP)
+    assert chase.client("REMOVE", "alpha", "1.0", True) == ["DONE"]
+    assert staged(repository)
+    chase.proc.send_signal(signum)
+    assert chase.wait_exit(10) == 0
+    assert not staged(repository)
+    assert not (repository.output_path / ".mr-chase" / "journal.json").exists()
+    assert not (ipc_dir / "q").exists()
+    assert "recovered" not in chase.log()
 
 
 def test_database_restart_costs_one_request(mr_chase, repository, pg_cluster):

@@ -1,7 +1,8 @@
 """``python -m mr_chase --config FILE``: load the configuration, set up logging, serve.
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when the queue cannot be
-bound, 2 when the configuration is unusable (the message names the key).
+bound (or another Mr Chase already listens on it), 2 when the configuration is
+unusable (the message names the key).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import zmq
 
 from . import __version__
 from .config import Config, ConfigError, load_config
-from .service import Service
+from .service import AlreadyListening, Service
 
 
 def setup_logging(config: Config) -> None:
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config)
     try:
         Service(config).run()
+    except AlreadyListening as exc:
+        logging.getLogger("mr_chase").error("%s; not starting", exc)
+        print(f"mr_chase: {exc}", file=sys.stderr)
+        return 1
     except zmq.ZMQError as exc:
         logging.getLogger("mr_chase").error("cannot bind %s: %s", config.import_queue, exc)
         print(f"mr_chase: cannot bind {config.import_queue}: {exc}", file=sys.stderr)

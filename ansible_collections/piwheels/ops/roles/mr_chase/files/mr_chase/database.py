@@ -115,20 +115,25 @@ class Database:
             raise NotFound(f"unknown package {package}")
         return row[0]
 
-    def versions(self, package: str) -> list[str]:
-        return [r[0] for r in self._all("SELECT version FROM versions WHERE package = %s", (package,))]
-
-    def version_row(self, package: str, version: str, lock: bool = False) -> tuple[str, bool]:
-        """(skip, yanked) of a version; with ``lock``, hold its row until the transaction ends."""
-        self.package_skip(package)
-        query = "SELECT skip, yanked FROM versions WHERE package = %s AND version = %s"
-        row = self._one(query + (" FOR UPDATE" if lock else ""), (package, version))
+    def package_status(self, package: str) -> tuple[str, list[str]]:
+        """(skip, versions) of a package, in one round trip."""
+        row = self._prepared(PACKAGE_STATUS, (package,))
         if row is None:
-            raise NotFound(f"unknown package version {package} {version}")
+            raise NotFound(f"unknown package {package}")
         return row[0], row[1]
 
-    def build_count(self, package: str, version: str) -> int:
-        return self._one("SELECT count(*) FROM builds WHERE package = %s AND version = %s", (package, version))[0]
+    def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], int]:
+        """(skip, yanked, builds, sorted file names, downloads) of a version, in one round trip."""
+        row = self._prepared(VERSION_STATUS, {"package": package, "version": version})
+        if row is None:
+            raise NotFound(f"unknown package {package}")
+        if not row[0]:
+            raise NotFound(f"unknown package version {package} {version}")
+        return row[1], row[2], row[3], row[4], row[5]
+
+    def _prepared(self, query: str, params: Sequence | dict) -> tuple | None:
+        """One row of a query the server keeps planned (STATUS is asked before every removal)."""
+        return self.conn.execute(query, params, prepare=True).fetchone()
 
     def version_files(self, package: str, version: str) -> list[str]:
         rows = self._all(
@@ -137,21 +142,6 @@ class Database:
             (package, version),
         )
         return [r[0] for r in rows]
-
-    def download_count(self, filenames: list[str]) -> int:
-        if not filenames:
-            return 0
-        return self._one("SELECT count(*) FROM downloads WHERE filename = ANY(%s)", (filenames,))[0]
-
-    def package_files(self, package: str) -> list[tuple[str, str, str | None, bool]]:
-        """(filename, filehash, requires_python, yanked) of every file of the package, for its index page."""
-        return self._all(
-            "SELECT f.filename, f.filehash, f.requires_python, v.yanked "
-            "FROM builds b JOIN files f ON f.build_id = b.build_id "
-            "JOIN versions v ON v.package = b.package AND v.version = b.version "
-            "WHERE b.package = %s ORDER BY f.filename",
-            (package,),
-        )
 
     # -- writes -------------------------------------------------------------
 
@@ -221,6 +211,24 @@ class Database:
             self.conn.execute("UPDATE packages SET skip = %s WHERE package = %s", (reason, package))
             return row[0], True
 
+
+#: STATUS of a package: its skip reason and its versions (unsorted: Python sorts them naturally)
+PACKAGE_STATUS = ("SELECT p.skip, ARRAY(SELECT v.version FROM versions v WHERE v.package = p.package) "
+                  "FROM packages p WHERE p.package = %s")
+
+#: STATUS of a version: no row for an unknown package, a row whose first column is false for an unknown version
+VERSION_STATUS = """
+WITH f AS (
+    SELECT f.filename FROM builds b JOIN files f ON f.build_id = b.build_id
+    WHERE b.package = %(package)s AND b.version = %(version)s
+)
+SELECT v.version IS NOT NULL, v.skip, v.yanked,
+       (SELECT count(*) FROM builds b WHERE b.package = %(package)s AND b.version = %(version)s),
+       ARRAY(SELECT filename FROM f ORDER BY filename),
+       (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f))
+FROM packages p LEFT JOIN versions v ON v.package = p.package AND v.version = %(version)s
+WHERE p.package = %(package)s
+"""
 
 #: The version's deletes as one statement (see Database.delete_version); always at least one row:
 #: (downloads deleted, builds deleted, skip rows updated, then one file of the package per row or NULLs).

@@ -133,6 +133,7 @@ class Journal:
 
     def clean(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
         """Delete the staged wheels of a committed removal, then the journal."""
+        checkpoint("cleaning")
         for _original, staged in entry.moves:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staged)

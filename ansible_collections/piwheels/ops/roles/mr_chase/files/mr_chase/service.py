@@ -8,9 +8,11 @@ within a fraction of a second; the request in hand is finished first.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,7 +44,18 @@ log = logging.getLogger(__name__)
 #: ZeroMQ drops (without a reply) peers that send more than this; between
 #: MAX_FRAME_BYTES and this the service answers "invalid message"
 HARD_CAP_BYTES = 1 << 20
+#: how long a blocking receive waits before the loop looks at the stop flag again
 POLL_MS = 200
+#: the one request whose reply never changes: answered without decoding or encoding anything
+PING_FRAME = b'["PING"]'
+PONG_FRAME = encode_reply("PONG", __version__)
+#: requests that change something are logged at info; PING and STATUS (the module asks STATUS
+#: before every REMOVE, the role PINGs) at debug, so the log is not a line per probe
+LOG_LEVELS = {"REMOVE": logging.INFO, "SKIP": logging.INFO}
+
+
+class AlreadyListening(Exception):
+    """Another live Mr Chase holds the queue's socket file; binding would steal its queue."""
 
 
 def checkpoint_from_env() -> Callable[[str], None]:
@@ -50,7 +63,8 @@ def checkpoint_from_env() -> Callable[[str], None]:
     MR_CHASE_FAIL_AT=<step> raises there.  Unset (as in production) it does nothing."""
     crash_at = os.environ.get("MR_CHASE_CRASH_AT")
     fail_at = os.environ.get("MR_CHASE_FAIL_AT")
-    if not crash_at and not fail_at:
+    delay_at, _sep, delay = os.environ.get("MR_CHASE_DELAY_AT", "").partition(":")
+    if not crash_at and not fail_at and not delay_at:
         return no_checkpoint
 
     def checkpoint(step: str) -> None:
@@ -58,6 +72,8 @@ def checkpoint_from_env() -> Callable[[str], None]:
             os._exit(70)
         if step == fail_at:
             raise RuntimeError(f"failure injected at {step}")
+        if step == delay_at:  # MR_CHASE_DELAY_AT=<step>:<seconds> slows that step down
+            time.sleep(float(delay or 1))
 
     return checkpoint
 
@@ -76,6 +92,10 @@ class Service:
 
     def handle(self, frames: list[bytes]) -> bytes:
         """The reply to one message (a list of frames); never raises."""
+        if frames == [PING_FRAME]:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("['PING'] -> %s", PONG_FRAME.decode())
+            return PONG_FRAME
         started = time.monotonic()
         if len(frames) != 1:
             reply = invalid(f"a message is one frame, not {len(frames)}")
@@ -91,8 +111,10 @@ class Service:
         except Exception:  # an error path that failed in turn (say, a reply that cannot be encoded)
             log.exception("request %s: the error reply itself failed", request.type)
             reply = error("internal error: see the Mr Chase log")
-        log.info("%s -> %s (%.1f ms)", [request.type, *request.args], reply[:200].decode("utf-8", "replace"),
-                 (time.monotonic() - started) * 1000)
+        level = LOG_LEVELS.get(request.type, logging.DEBUG)
+        if log.isEnabledFor(level):
+            log.log(level, "%s -> %s (%.1f ms)", [request.type, *request.args], reply[:200].decode("utf-8", "replace"),
+                    (time.monotonic() - started) * 1000)
         return reply
 
     def _dispatch(self, request: Request) -> bytes:
@@ -150,16 +172,14 @@ class Service:
             return error(f"internal error: {exc}")
 
     def _status(self, package: str, version: str | None) -> dict:
+        """One query (one round trip to PostgreSQL) for either form of STATUS."""
         with self.db.guard():
             if version is None:
-                skip = self.db.package_skip(package)
-                versions = sorted(self.db.versions(package), key=natural_key)
-                return {"package": package, "skip": skip, "versions": versions}
-            skip, yanked = self.db.version_row(package, version)
-            files = self.db.version_files(package, version)
+                skip, versions = self.db.package_status(package)
+                return {"package": package, "skip": skip, "versions": sorted(versions, key=natural_key)}
+            skip, yanked, builds, files, downloads = self.db.version_status(package, version)
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
-                    "builds": self.db.build_count(package, version), "files": files,
-                    "downloads": self.db.download_count(files)}
+                    "builds": builds, "files": files, "downloads": downloads}
 
     def _skip(self, request: Request, package: str, reason: str) -> bytes:
         with self.db.guard():
@@ -193,26 +213,65 @@ class Service:
         self.stopping = True
 
     def run(self) -> None:
+        self.refuse_if_taken()
         self.recover()
         context = zmq.Context()
         sock = context.socket(zmq.REP)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, HARD_CAP_BYTES)
+        # a blocking receive with a timeout (one call per request, not a poll and then a receive)
+        sock.setsockopt(zmq.RCVTIMEO, POLL_MS)
+        bound = False
         try:
             self._bind(sock)
+            bound = True
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
-            while not self.stopping:
-                if sock.poll(POLL_MS, zmq.POLLIN):
-                    frames = sock.recv_multipart()
-                    sock.send(self.handle(frames))
+            self._serve(sock)
         finally:
             sock.close()
             context.term()
+            self.remover.flush()  # a stop never leaves a removal's staged wheels or journal behind
             self.db.close()
-            self._remove_socket_file()
+            if bound:
+                self._remove_socket_file()
             log.info("Mr Chase stopped")
+
+    def _serve(self, sock: zmq.Socket) -> None:
+        """Answer requests until asked to stop; the last removal's clean-up ends before the next request."""
+        handle, flush = self.handle, self.remover.flush
+        while not self.stopping:
+            try:
+                frames = sock.recv_multipart()
+            except zmq.Again:
+                continue
+            sock.send(handle(frames))
+            flush()
+
+    def refuse_if_taken(self) -> None:
+        """Raise AlreadyListening when a live process accepts connections on the queue's socket file.
+
+        ZeroMQ's ipc bind unlinks an existing socket file and binds a new
+        one, so a second Mr Chase would silently take the queue from the
+        first, which would keep running, unreachable.  A plain connect tells
+        a live listener from a stale file (connection refused) or none.
+        """
+        path = self.config.ipc_path
+        if path is None:
+            return
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(2)
+            probe.connect(str(path))
+        except OSError as exc:
+            if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
+                return
+            raise AlreadyListening(f"cannot tell whether another Mr Chase listens on {self.config.import_queue}: "
+                                   f"{exc.strerror or exc}") from exc
+        finally:
+            probe.close()
+        raise AlreadyListening(f"another Mr Chase is already listening on {self.config.import_queue}")
 
     def _bind(self, sock: zmq.Socket) -> None:
         """Bind with a umask that leaves the socket file private, then set socket_mode."""
@@ -235,4 +294,4 @@ class Service:
                 path.unlink()
 
 
-__all__ = ["Service", "MAX_FRAME_BYTES", "HARD_CAP_BYTES"]
+__all__ = ["AlreadyListening", "Service", "MAX_FRAME_BYTES", "HARD_CAP_BYTES"]
