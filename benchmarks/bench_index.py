@@ -1,7 +1,7 @@
 """Issue 8 (item 4): the index page rewrite for a package with 2,000 files against a plain write of the same bytes.
 
 ``mr_chase``: what a removal does for the page once it has the package's
-rows: ``tree.render_page`` (escaping, sha256, data-requires-python and
+rows: ``tree.page_pieces`` (escaping, sha256, data-requires-python and
 data-yanked attributes), ``Tree.write_temp_page`` next to the page and
 ``os.replace`` into place (so a client never reads half a page).  The
 page's fsync is excluded on both sides: Mr Chase runs it while the database
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, bar_plot, median_ms, print_table, write_csv  # noqa: E402
-from mr_chase.tree import Tree, render_page  # noqa: E402
+from mr_chase.tree import Tree, page_pieces, render_page  # noqa: E402
 
 PACKAGE = "bigpkg"
 
@@ -64,7 +64,7 @@ def main() -> int:
                         stream.write(data)
                 else:
                     token = f"{r:08x}"
-                    temp = tree.write_temp_page(PACKAGE, token, render_page(PACKAGE, page_rows))
+                    temp = tree.write_temp_page(PACKAGE, token, page_pieces(PACKAGE, page_rows))
                     os.replace(temp, tree.page(PACKAGE))
                 if r >= 5:
                     times[method].append(time.perf_counter() - started)

@@ -234,7 +234,7 @@ WHERE p.package = %(package)s
 #: (downloads deleted, builds deleted, skip rows updated, then one file of the package per row or NULLs).
 DELETE_VERSION = """
 WITH pkg AS (
-    SELECT f.filename, f.filehash, f.requires_python, v.yanked, b.version
+    SELECT f.filename, rtrim(f.filehash) AS filehash, f.requires_python, v.yanked, b.version
     FROM builds b JOIN files f ON f.build_id = b.build_id
     JOIN versions v ON v.package = b.package AND v.version = b.version
     WHERE b.package = %(package)s

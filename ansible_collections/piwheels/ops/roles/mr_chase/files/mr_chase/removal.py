@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from .database import Database, Deleted
 from .journal import Entry, Journal
 from .protocol import DEFAULT_SKIP_REASON
-from .tree import Tree, fsync_dir, fsync_file, render_page
+from .tree import Tree, fsync_dir, fsync_file, page_pieces
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Remover:
         found by the rename failing, not by a separate look-up.
         """
         tree, package = self.tree, entry.package
-        tree.write_temp_page(package, entry.token, render_page(package, deleted.remaining))
+        tree.write_temp_page(package, entry.token, page_pieces(package, deleted.remaining))
         missing = []
         for filename in deleted.files:
             original, staged = tree.wheel(package, filename), tree.staged(entry.token, filename)
