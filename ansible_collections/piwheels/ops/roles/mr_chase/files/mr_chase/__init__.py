@@ -13,6 +13,7 @@ journal   the crash journal that makes a removal all or nothing
 audit     the JSON-lines audit log
 removal   one REMOVE, step by step
 service   the request loop
+ping      the readiness probe the role runs after a start (python -m mr_chase.ping)
 """
 
 from __future__ import annotations
