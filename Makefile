@@ -44,10 +44,12 @@ lint: venv
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH ANSIBLE_ROLES_PATH=$(COLLECTION)/tests/integration/targets $(BIN)/ansible-lint
 	# ansible-lint leaves a cache in the collection that ansible-test would check
 	rm -rf $(COLLECTION)/.ansible
+	@echo "lint: ruff and ansible-lint (production profile) passed"
 
 sanity: venv $(GET_PIP_CACHE)
 	rm -rf $(COLLECTION)/.ansible
 	$(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_PY)
+	@echo "sanity: every ansible-test sanity test passed"
 
 units: venv $(GET_PIP_CACHE)
 	$(ANSIBLE_TEST) units $(ANSIBLE_TEST_PY)
@@ -55,6 +57,7 @@ units: venv $(GET_PIP_CACHE)
 integration: venv $(GET_PIP_CACHE)
 	printf "piw_repo_root: %s\npiw_testbed_python: %s\npiw_state_dir: %s\n" "$(ROOT)" "$(BIN)/python" "$(IT_STATE)" > $(COLLECTION)/tests/integration/integration_config.yml
 	$(ANSIBLE_TEST) integration $(ANSIBLE_TEST_PY)
+	@echo "integration: every ansible-test integration target passed"
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
@@ -72,6 +75,7 @@ demo-stop: venv
 demo-check:
 	$(MAKE) demo
 	$(MAKE) demo-stop
+	@echo "demo: make demo ran end to end and was stopped"
 
 clean:
 	rm -rf $(VENV) .demo $(COLLECTION)/tests/output
