@@ -35,7 +35,9 @@ def service(repository, ipc_dir):
     svc.recover()
 
     def call(*message):
-        return json.loads(svc.handle([json.dumps(list(message)).encode()]))
+        reply = svc.handle([json.dumps(list(message)).encode()])
+        svc.remover.flush()  # as the socket loop does once the reply is sent
+        return json.loads(reply)
 
     call.service = svc
     yield call

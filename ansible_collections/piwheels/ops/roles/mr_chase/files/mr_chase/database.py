@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -145,7 +145,8 @@ class Database:
 
     # -- writes -------------------------------------------------------------
 
-    def delete_version(self, package: str, version: str, skip: bool | str, default_reason: str) -> Deleted:
+    def delete_version(self, package: str, version: str, skip: bool | str, default_reason: str,
+                       overlap: Callable[[], None] | None = None) -> Deleted:
         """Inside :meth:`removal`: lock the version, collect its files, delete, mark skipped.
 
         Two statements, pipelined into one round trip with BEGIN.  The first
@@ -158,6 +159,10 @@ class Database:
         the wheels to unlink are collected before their rows go.  Every
         part uses an index: versions_pk, builds_pkgver, files_builds,
         downloads_files.
+
+        ``overlap`` runs after the statements are sent and before their
+        results are awaited (in :meth:`removal`'s pipeline the server works
+        on them meanwhile): the removal writes its journal there.
         """
         conn, key = self.conn, (package, version)
         update = skip is True or (isinstance(skip, str) and bool(skip))
@@ -166,6 +171,8 @@ class Database:
         lock = conn.execute("SELECT skip FROM versions WHERE package = %s AND version = %s FOR UPDATE", key)
         work = conn.execute(DELETE_VERSION, {"package": package, "version": version, "update": update,
                                              "replace": replace, "reason": reason})
+        if overlap is not None:
+            overlap()
         if self._pipeline is not None:
             self._pipeline.sync()
         row = lock.fetchone()

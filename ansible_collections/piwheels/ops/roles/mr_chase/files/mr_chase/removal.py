@@ -6,12 +6,12 @@ moved aside and the page written before COMMIT, and nothing is deleted
 from disk until the database has committed.  The journal (journal.py) covers
 a crash at any point in between.
 
-The two slow waits of a removal are the database and fsync; where one does
-not depend on the other they overlap: the journal is written and fsynced
-while the database runs the deletes, and the new page and the package
-directory are fsynced while the database commits.  Deleting the staged
+The journal is written and fsynced while PostgreSQL runs the removal's
+statements (they are sent in a pipeline and their results awaited only
+afterwards), so the two waits overlap without a second thread; the new page
+and the package directory are fsynced before COMMIT.  Deleting the staged
 wheels (unlinks, whose cost depends on the file system's own journal) is
-done after the reply, before the next removal starts.  Everything a crash
+done after the reply, before the next request is read.  Everything a crash
 recovery relies on is still on disk in the order journal.py describes.
 """
 
@@ -21,8 +21,8 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from .database import Database, Deleted
 from .journal import Entry, Journal
@@ -67,62 +67,55 @@ class Remover:
         self.journal = journal
         self.checkpoint = checkpoint
         self._entry: Entry | None = None
-        #: one thread for the fsyncs that overlap with the database's work (a thread per removal costs more)
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mr-chase-io")
-        self._cleanup: Future | None = None
+        #: what is left of the last removal once its reply is sent (see flush)
+        self._cleanup: Callable[[], None] | None = None
 
     def remove(self, package: str, version: str, skip: bool | str) -> Result:
         self.flush()
         with self.db.guard():
             self.journal.recover(self.db)  # settle an earlier removal whose commit outcome was unknown
         entry = self._plan(package, version)
-        journalled = self._io.submit(self.journal.write, entry)
-        synced: Future | None = None
         self._entry = None
         committing = False
         try:
             with self.db.guard(), self.db.removal():
-                try:
-                    deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON)
-                finally:
-                    journalled.result()  # no file is touched before the journal is on disk
+                # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
+                deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON,
+                                                 overlap=partial(self.journal.write, entry))
                 self._entry = entry
                 self.checkpoint("journal_written")
                 result = Result(deleted.builds > 0 or deleted.skip_changed, target_skip(deleted.previous_skip, skip),
                                 deleted.builds, deleted.files, deleted.downloads)
                 if deleted.files:
                     result.missing = self._move_aside(entry, deleted)
-                    synced = self._io.submit(self._sync, entry)
+                    self._sync(entry)
                 committing = True
         except BaseException:
-            self._wait(journalled)  # the journal must be complete (or failed) before it is dropped
-            self._wait(synced)
             self._failed(committing)
             raise
         entry, self._entry = self._entry, None
-        self._wait(synced)
         if deleted.files:
             self.checkpoint("committed")
             self.journal.replace_page(entry)
             self.checkpoint("page_replaced")
-            self._cleanup = self._io.submit(self.journal.clean, entry, self.checkpoint)
+            self._cleanup = partial(self.journal.clean, entry, self.checkpoint)
         else:
-            self._cleanup = self._io.submit(self.journal.drop)  # nothing was moved, no page written
+            self._cleanup = self.journal.drop  # nothing was moved, no page written
         return result
 
     def flush(self) -> None:
-        """Wait for the clean-up of the last removal (deleting its staged wheels and journal).
+        """Finish the last removal: delete its staged wheels and its journal.
 
-        The clean-up runs after the reply: the wheels left the served tree at
-        COMMIT and the page is already rewritten, so the client need not wait
-        for the unlinks.  Every removal starts by calling this, so removals
-        never overlap; a clean-up that failed leaves the journal, which the
-        next removal's recovery settles.
+        The service calls this once the reply is sent: the wheels left the
+        served tree at COMMIT and the page is already rewritten, so the
+        client need not wait for the unlinks.  Every removal starts by
+        calling this too, so removals never overlap; a clean-up that failed
+        leaves the journal, which the next removal's recovery settles.
         """
         cleanup, self._cleanup = self._cleanup, None
         if cleanup is not None:
             try:
-                cleanup.result()
+                cleanup()
             except Exception as exc:
                 log.error("cleaning up after a removal failed (%s); recovery will finish it", exc)
 
@@ -140,15 +133,6 @@ class Remover:
             self.journal.undo(entry)
         else:
             self.journal.drop()  # the journal (if written at all) planned nothing that happened
-
-    @staticmethod
-    def _wait(future: Future | None) -> None:
-        """Wait for overlapped file work; a failure of the page's fsync costs durability, not the removal."""
-        if future is not None:
-            try:
-                future.result()
-            except OSError as exc:
-                log.error("file system error while removing: %s", exc)
 
     def _settle_unknown_commit(self) -> None:
         """COMMIT failed in flight: ask the database (possibly later) whether it happened."""
@@ -181,6 +165,6 @@ class Remover:
         return missing
 
     def _sync(self, entry: Entry) -> None:
-        """Make the new page's content and the moves out of the package directory durable (overlaps COMMIT)."""
+        """Make the new page's content and the moves out of the package directory durable (before COMMIT)."""
         fsync_file(self.tree.absolute(entry.temp_page))
         fsync_dir(self.tree.package_dir(entry.package))
