@@ -40,6 +40,14 @@ class Deleted:
     remaining: list[tuple[str, str, str | None, bool]]
 
 
+class Removal:
+    """The open transaction of :meth:`Database.removal`: ``while_committing`` (set inside it)
+    runs once COMMIT is sent, before its outcome is awaited."""
+
+    def __init__(self) -> None:
+        self.while_committing: Callable[[], None] | None = None
+
+
 class Database:
     """A lazily (re)connected psycopg connection and the queries Mr Chase needs."""
 
@@ -90,16 +98,44 @@ class Database:
         return self.conn.transaction()
 
     @contextmanager
-    def removal(self) -> Iterator[None]:
+    def removal(self) -> Iterator[Removal]:
         """A transaction in pipeline mode: BEGIN and all of :meth:`delete_version` cost one
-        round trip, COMMIT one more; a removal is as cheap as the deletes themselves."""
-        conn = self.conn
-        with conn.pipeline() as pipeline, conn.transaction():
+        round trip, COMMIT one more; a removal is as cheap as the deletes themselves.
+
+        BEGIN and COMMIT are plain statements so that the work the caller sets
+        as ``while_committing`` runs after COMMIT is sent and before its
+        outcome is awaited (the server writes its WAL meanwhile).  Leaving the
+        block by an exception rolls back; a connection that cannot roll back
+        is closed (the server then aborts the transaction).
+        """
+        conn, state = self.conn, Removal()
+        with conn.pipeline() as pipeline:
             self._pipeline = pipeline
             try:
-                yield
+                conn.execute("BEGIN")
+                try:
+                    yield state
+                except BaseException:
+                    self._roll_back()
+                    raise
+                conn.execute("COMMIT")
+                if state.while_committing is not None:
+                    state.while_committing()
+                pipeline.sync()
             finally:
                 self._pipeline = None
+
+    def _roll_back(self) -> None:
+        """psycopg's own rollback: it leaves an aborted pipeline and forgets the statements it
+        prepared in the transaction, as leaving a psycopg Transaction by an exception does."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            return
+        try:
+            conn.rollback()
+        except psycopg.Error as exc:
+            log.warning("rollback failed (%s); dropping the connection", _first_line(exc))
+            self.discard()
 
     def _one(self, query: str, params: Sequence = ()) -> tuple | None:
         return self.conn.execute(query, params).fetchone()

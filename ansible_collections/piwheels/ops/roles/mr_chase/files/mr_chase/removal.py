@@ -8,8 +8,8 @@ a crash at any point in between.
 
 The journal is written and fsynced while PostgreSQL runs the removal's
 statements (they are sent in a pipeline and their results awaited only
-afterwards), so the two waits overlap without a second thread; the new page
-and the package directory are fsynced before COMMIT.  Deleting the staged
+afterwards), so the two waits overlap without a second thread; likewise the
+new page and the package directory are fsynced while COMMIT runs.  Deleting the staged
 wheels (unlinks, whose cost depends on the file system's own journal) is
 done after the reply, before the next request is read.  Everything a crash
 recovery relies on is still on disk in the order journal.py describes.
@@ -78,7 +78,7 @@ class Remover:
         self._entry = None
         committing = False
         try:
-            with self.db.guard(), self.db.removal():
+            with self.db.guard(), self.db.removal() as transaction:
                 # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
                 deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON,
                                                  overlap=partial(self.journal.write, entry))
@@ -88,7 +88,7 @@ class Remover:
                                 deleted.builds, deleted.files, deleted.downloads)
                 if deleted.files:
                     result.missing = self._move_aside(entry, deleted)
-                    self._sync(entry)
+                    transaction.while_committing = partial(self._sync, entry)
                 committing = True
         except BaseException:
             self._failed(committing)
@@ -165,6 +165,10 @@ class Remover:
         return missing
 
     def _sync(self, entry: Entry) -> None:
-        """Make the new page's content and the moves out of the package directory durable (before COMMIT)."""
-        fsync_file(self.tree.absolute(entry.temp_page))
-        fsync_dir(self.tree.package_dir(entry.package))
+        """Make the new page's content and the moves out of the package directory durable (while COMMIT runs,
+        before the page goes into place); a failure costs durability, not the removal."""
+        try:
+            fsync_file(self.tree.absolute(entry.temp_page))
+            fsync_dir(self.tree.package_dir(entry.package))
+        except OSError as exc:
+            log.error("file system error while removing: %s", exc)
