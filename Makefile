@@ -15,8 +15,9 @@ ANSIBLE_TEST := cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/ansible-test
 ANSIBLE_TEST_PY := --venv --python 3.11 --color no
 # ansible-test's pip bootstrap script, see tools/get_pip_offline.py
 GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
-# integration tests keep their PostgreSQL and Mr Chase here (short: ipc paths are limited)
-IT_STATE ?= /tmp/piwheels-ops-it
+# integration tests keep their PostgreSQL and Mr Chase here, one directory per
+# checkout (short: ipc socket paths are limited to about 107 bytes)
+IT_STATE ?= /tmp/piw-it-$(shell printf %s "$(ROOT)" | md5sum | cut -c1-8)
 
 .PHONY: test pytest sanity units integration lint bench soak demo demo-stop demo-check venv clean
 

@@ -36,12 +36,21 @@ class Cluster:
             import pgserver  # only needed when we start our own server
 
             data_dir = Path(data_dir or tempfile.mkdtemp(prefix="piw-pg-"))
+            _forget_dead_server(data_dir)
             self._server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
             self.socket_dir = data_dir.with_name(data_dir.name + "-socket")
             self.admin_dsn = f"host={self.socket_dir} user=postgres dbname=postgres"
-            if not (self.socket_dir / ".s.PGSQL.5432").exists():
+            if self._listening_dir() != self.socket_dir:
                 self.stop()
                 self.start()
+
+    def _listening_dir(self) -> Path | None:
+        """The socket directory of the running server (line 5 of postmaster.pid).
+
+        Not the presence of a socket file: a killed server leaves its socket behind.
+        """
+        lines = (self._server.pgdata / "postmaster.pid").read_text().splitlines()
+        return Path(lines[4]) if len(lines) > 4 else None
 
     def dsn(self, database: str) -> str:
         """The DSN of ``database`` on this server."""
@@ -72,6 +81,26 @@ class Cluster:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def _forget_dead_server(data_dir: Path) -> None:
+    """Remove the postmaster.pid of a server that was killed (dead, or a zombie).
+
+    pgserver takes a zombie for a running server (where PID 1 does not reap
+    orphans, as in containers), and PostgreSQL refuses to start while the
+    lock file names a pid that still exists; neither holds for a killed server.
+    """
+    pid_file = data_dir / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        state = "gone"
+    if state in ("gone", "Z", "X"):
+        pid_file.unlink()
 
 
 def create_database(cluster: Cluster, name: str | None = None, *, schema: bool = True) -> str:
