@@ -159,6 +159,15 @@ class FakeMrChase:
         canonical, state = self._version(name, version)
         return ["STATUS", dict(state, package=canonical, version=version, files=sorted(state["files"]))]
 
+    def refuse_removal_of(self, version, message="database unavailable: connection lost"):
+        """Answer ERROR to a REMOVE of ``version``, as a Mr Chase losing its database would."""
+        original = self.do_REMOVE
+
+        def refuse(name, asked, skip):
+            return ["ERROR", message] if asked == version else original(name, asked, skip)
+
+        self.do_REMOVE = refuse
+
     def do_REMOVE(self, name, version, skip):
         state = self._version(name, version)[1]
         state.update(builds=0, files=[], downloads=0)

@@ -9,14 +9,7 @@ from ansible_collections.piwheels.ops.plugins.modules import piw_remove
 
 
 def test_a_failure_in_the_middle_names_the_removal_already_on_its_way(run_module, mr_chase):
-    original = mr_chase.do_REMOVE
-
-    def refuse_the_second(name, version, skip):
-        if version == "1.1":
-            return ["ERROR", "database unavailable: connection lost"]
-        return original(name, version, skip)
-
-    mr_chase.do_REMOVE = refuse_the_second
+    mr_chase.refuse_removal_of("1.1")
     result = run_module(piw_remove, dict(package="Gamma", version=["1.0", "1.1", "1.2"],
                                          import_queue=mr_chase.peer.address))
     assert result["failed"] is True
