@@ -54,7 +54,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests/service"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from chase_helpers import MrChase, make_config  # noqa: E402
 

@@ -55,7 +55,7 @@ import psycopg
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, bar_plot, median_ms, print_table, start_chase, stop, write_csv  # noqa: E402
+from common import RESULTS, bar_plot, median_ms, print_table, start_chase, write_csv  # noqa: E402
 
 from piwheels_testbed import Cluster, RepositorySpec, build_repository, create_database, drop_database  # noqa: E402
 from piwheels_testbed.wheels import wheel_bytes, wheel_filename  # noqa: E402
@@ -238,7 +238,8 @@ def measure(cluster: Cluster, downloads: int, builds: int, rounds: int, warmup: 
                 "raw_ms": raw, "floor_ms": floor, "floor_sync_ms": floor_sync, "ratio": round(chase / raw, 3),
                 "floor_ratio": round(floor / raw, 3), "floor_sync_ratio": round(floor_sync / raw, 3)}
     finally:
-        stop(proc)
+        if proc is not None:
+            proc.stop()
         drop_database(cluster, dsn)
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -102,7 +102,8 @@ def main() -> int:
     finally:
         if conn is not None:
             conn.close()
-        stop(chase)
+        if chase is not None:
+            chase.stop()
         stop(echo)
         if dsn:
             drop_database(cluster, dsn)

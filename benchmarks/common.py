@@ -3,49 +3,30 @@
 from __future__ import annotations
 
 import csv
-import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import yaml
-import zmq
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_PATH = ROOT / "ansible_collections/piwheels/ops/roles/mr_chase/files"
 RESULTS = ROOT / "benchmarks/results"
-for _path in (ROOT, SERVICE_PATH):
+for _path in (ROOT, SERVICE_PATH, ROOT / "tests"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
+
+from chase_helpers import MrChase  # noqa: E402
 
 
 def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 4)
 
 
-def start_chase(dsn: str, output: Path, workdir: Path) -> subprocess.Popen:
-    """A real Mr Chase (``python -m mr_chase``) on an ipc queue in ``workdir``; returns once PING answers."""
+def start_chase(dsn: str, output: Path, workdir: Path) -> MrChase:
+    """A real Mr Chase (``python -m mr_chase``, log level info) on an ipc queue in ``workdir``, answering PING."""
     config = {"dsn": dsn, "output_path": str(output), "import_queue": f"ipc://{workdir}/q",
-              "audit_log": str(workdir / "audit.jsonl"), "log_file": str(workdir / "mr-chase.log")}
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = subprocess.Popen([sys.executable, "-m", "mr_chase", "--config", str(workdir / "config.yaml")],
-                            env=dict(os.environ, PYTHONPATH=str(SERVICE_PATH)))
-    sock = zmq.Context.instance().socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(f"ipc://{workdir}/q")
-    try:
-        sock.send(b'["PING"]')
-        deadline = time.monotonic() + 30
-        while not sock.poll(100):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("Mr Chase did not start")
-        sock.recv()
-    finally:
-        sock.close()
-    return proc
+              "audit_log": str(workdir / "audit.jsonl")}
+    return MrChase(config, workdir).start()
 
 
 def stop(proc: subprocess.Popen | None) -> None:

@@ -1,8 +1,10 @@
-"""Fixtures shared by every pytest suite: a real PostgreSQL and a sample repository.
+"""Fixtures shared by every pytest suite: a real PostgreSQL, a sample repository, a real Mr Chase.
 
 ``pg_cluster`` starts one private PostgreSQL (pgserver) for the whole session,
 or uses the server in PIW_TEST_DSN.  ``repository`` gives each test its own
 freshly made database and output tree, so tests never see each other's work.
+``mr_chase`` runs the service as a subprocess on that repository; the helpers
+it is made of live in chase_helpers.py.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from chase_helpers import ROOT, SERVICE_PATH, MrChase, make_config
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVICE_PATH = ROOT / "ansible_collections/piwheels/ops/roles/mr_chase/files"
-PROTOCOL_VECTORS = ROOT / "ansible_collections/piwheels/ops/tests/protocol_vectors.json"
 for path in (ROOT, SERVICE_PATH):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
@@ -68,3 +68,25 @@ def repository(empty_database, tmp_path, repository_spec) -> Repository:
     output = tmp_path / "www"
     manifest = build_repository(empty_database, output, repository_spec)
     return Repository(empty_database, output, manifest)
+
+
+@pytest.fixture
+def ipc_dir():
+    """A fresh directory directly under /tmp for the socket, config and log (ipc paths are limited to ~107 bytes)."""
+    path = tempfile.mkdtemp(prefix="mc-", dir="/tmp")
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def mr_chase_log_level() -> str:
+    """Override in a suite whose requests would flood a debug log."""
+    return "debug"
+
+
+@pytest.fixture
+def mr_chase(repository, ipc_dir, mr_chase_log_level):
+    """A running Mr Chase subprocess on the test's repository."""
+    chase = MrChase(make_config(repository, ipc_dir, log_level=mr_chase_log_level), ipc_dir).start()
+    yield chase
+    chase.stop()

@@ -18,19 +18,13 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
-
-from chase_helpers import SERVICE_PATH, MrChase, make_config  # noqa: E402
-from reliability_helpers import FIGURES, SOAK, as_user, make_traversable  # noqa: E402
-
-from piwheels_testbed import Cluster  # noqa: E402
+from chase_helpers import SERVICE_PATH, MrChase, make_config
+from reliability_helpers import FIGURES, SOAK, as_user, make_traversable
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -41,46 +35,10 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{test}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
 
-@pytest.fixture(scope="session")
-def pg_cluster():
-    """This suite's own PostgreSQL, outside pytest's base temporary directory.
-
-    Overrides the fixture of tests/conftest.py: pytest keeps only the three
-    newest ``/tmp/pytest-of-<user>/pytest-N`` directories and deletes older
-    ones when another session starts, even while they are in use, so on a
-    machine where several pytest sessions run (developers, CI jobs) a long
-    soak lost its database server half way.  A stop/start test also needs a
-    data directory no one else resets to 0700.
-    """
-    if os.environ.get("PIW_TEST_DSN"):
-        cluster = Cluster()
-        yield cluster
-        cluster.close()
-        return
-    data_dir = Path(tempfile.mkdtemp(prefix="piw-rel-pg-", dir="/tmp"))
-    cluster = Cluster(data_dir)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        shutil.rmtree(cluster.socket_dir, ignore_errors=True)
-
-
 @pytest.fixture
-def ipc_dir():
-    """A short, fresh directory under /tmp for the ipc socket, config and logs (ipc paths are short)."""
-    path = tempfile.mkdtemp(prefix="mcr-", dir="/tmp")
-    yield Path(path)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def mr_chase(repository, ipc_dir):
-    """A running Mr Chase subprocess on the test's repository (log level info: the fuzzer is loud)."""
-    chase = MrChase(make_config(repository, ipc_dir, log_level="info"), ipc_dir).start()
-    yield chase
-    chase.stop()
+def mr_chase_log_level() -> str:
+    """The fuzzer and the load test are loud: log requests at info, not debug."""
+    return "info"
 
 
 # -- a service account, as on a real master: Mr Chase never runs as root there ------------------------------------

@@ -1,31 +1,13 @@
-"""Fixtures for the Mr Chase tests; the helpers they use live in chase_helpers.py."""
+"""The in-process Mr Chase of the service tests (``ipc_dir`` and ``mr_chase`` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
-from chase_helpers import MrChase, make_config
+from chase_helpers import make_config
 from mr_chase.config import parse_config
 from mr_chase.service import Service
-
-
-@pytest.fixture
-def ipc_dir():
-    path = tempfile.mkdtemp(prefix="mc-", dir="/tmp")
-    yield Path(path)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def mr_chase(repository, ipc_dir):
-    """A running Mr Chase subprocess on the test's repository."""
-    chase = MrChase(make_config(repository, ipc_dir), ipc_dir).start()
-    yield chase
-    chase.stop()
 
 
 @pytest.fixture

@@ -67,11 +67,16 @@ class Database:
             try:
                 self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
             except psycopg.OperationalError as exc:
-                raise DatabaseUnavailable(_first_line(exc)) from exc
+                raise DatabaseUnavailable(first_line(exc)) from exc
             # a removal waiting on a lock held elsewhere fails instead of hanging the queue
             self._conn.execute("SET lock_timeout = '10s'")
             log.info("connected to the database")
         return self._conn
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open (it may still turn out broken when next used)."""
+        return self._conn is not None
 
     def discard(self) -> None:
         """Forget a broken connection so the next request opens a fresh one."""
@@ -91,7 +96,7 @@ class Database:
             lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))  # noqa: UP038 (3.8)
             if lost or (self._conn is not None and (self._conn.broken or self._conn.closed)):
                 self.discard()
-                raise DatabaseUnavailable(_first_line(exc)) from exc
+                raise DatabaseUnavailable(first_line(exc)) from exc
             raise
 
     def transaction(self) -> psycopg.Transaction:
@@ -134,7 +139,7 @@ class Database:
         try:
             conn.rollback()
         except psycopg.Error as exc:
-            log.warning("rollback failed (%s); dropping the connection", _first_line(exc))
+            log.warning("rollback failed (%s); dropping the connection", first_line(exc))
             self.discard()
 
     def _one(self, query: str, params: Sequence = ()) -> tuple | None:
@@ -238,7 +243,7 @@ class Database:
         are moved back, which keeps the tree consistent with the database.)
         """
         with self.transaction():
-            self.conn.execute(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
+            self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}ms",))
             self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
                               (package, version))
             return not self.version_files(package, version)
@@ -298,6 +303,7 @@ ORDER BY pkg.filename
 """
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's text (psycopg's messages run on with hints and context)."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]

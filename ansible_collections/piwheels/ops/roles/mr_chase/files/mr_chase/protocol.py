@@ -36,12 +36,7 @@ def _name(field: str) -> Callable[[Any], str]:
             raise ProtocolError(f"{field} must be a string")
         if not value:
             raise ProtocolError(f"{field} must not be empty")
-        if len(value) > LIMITS[field]:
-            raise ProtocolError(f"{field} longer than {LIMITS[field]} characters")
-        if _CONTROL.search(value):
-            raise ProtocolError(f"{field} contains a control character")
-        if _SURROGATE.search(value):
-            raise ProtocolError(f"{field} contains a lone surrogate (not valid Unicode)")
+        _check_text(field, value, LIMITS[field])
         if "/" in value or "\\" in value or ".." in value:
             raise ProtocolError(f"{field} could escape the output tree")
         return value
@@ -56,12 +51,17 @@ def _reason(value: Any) -> str:
 
 
 def _check_reason(value: str) -> str:
-    if len(value) > LIMITS["skip"]:
-        raise ProtocolError(f"skip reason longer than {LIMITS['skip']} characters")
+    return _check_text("skip reason", value, LIMITS["skip"])
+
+
+def _check_text(what: str, value: str, limit: int) -> str:
+    """What names and reasons share: a column length, no control characters, valid Unicode."""
+    if len(value) > limit:
+        raise ProtocolError(f"{what} longer than {limit} characters")
     if _CONTROL.search(value):
-        raise ProtocolError("skip reason contains a control character")
+        raise ProtocolError(f"{what} contains a control character")
     if _SURROGATE.search(value):
-        raise ProtocolError("skip reason contains a lone surrogate (not valid Unicode)")
+        raise ProtocolError(f"{what} contains a lone surrogate (not valid Unicode)")
     return value
 
 

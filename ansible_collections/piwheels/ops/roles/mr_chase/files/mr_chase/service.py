@@ -23,7 +23,7 @@ import zmq
 from . import __version__
 from .audit import AuditLog
 from .config import Config
-from .database import Database, DatabaseUnavailable, NotFound
+from .database import Database, DatabaseUnavailable, NotFound, first_line
 from .journal import Journal
 from .protocol import (
     MAX_FRAME_BYTES,
@@ -129,7 +129,7 @@ class Service:
         safe to repeat (STATUS reads, SKIP and REMOVE are idempotent, and a
         REMOVE first settles any journal its failed attempt left).
         """
-        had_connection = getattr(self.db, "_conn", None) is not None
+        had_connection = self.db.connected
         try:
             return self._answer(request)
         except DatabaseUnavailable as exc:
@@ -149,14 +149,14 @@ class Service:
     def _answer(self, request: Request) -> bytes:
         """The reply to a valid request; raises only DatabaseUnavailable."""
         try:
-            if request.type == "PING":
-                return encode_reply("PONG", __version__)
+            if request.type == "PING":  # spelled other than PING_FRAME (say, with spaces)
+                return PONG_FRAME
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
                 return encode_reply("STATUS", self._status(package, request.args[1]))
             if request.type == "SKIP":
-                return self._skip(request, package, request.args[1])
-            return self._remove(request, package, *request.args[1:])
+                return self._skip(package, request.args[1])
+            return self._remove(package, *request.args[1:])
         except NotFound as exc:
             return error(str(exc))
         except DatabaseUnavailable:
@@ -166,7 +166,7 @@ class Service:
             return error(f"file system error: {exc.strerror or exc}: {exc.filename}")
         except psycopg.Error as exc:
             log.error("database error: %s", exc)
-            return error(f"database error: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
+            return error(f"database error: {first_line(exc)}")
         except Exception as exc:  # the loop must survive anything a request triggers
             log.exception("request %s failed", request.type)
             return error(f"internal error: {exc}")
@@ -181,7 +181,7 @@ class Service:
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
                     "builds": builds, "files": files, "downloads": downloads}
 
-    def _skip(self, request: Request, package: str, reason: str) -> bytes:
+    def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():
             previous, changed = self.db.set_package_skip(package, reason)
         if changed:
@@ -189,7 +189,7 @@ class Service:
                               skip=reason, builds=0, files=[], downloads=0)
         return encode_reply("DONE")
 
-    def _remove(self, request: Request, package: str, version: str, skip: Any) -> bytes:
+    def _remove(self, package: str, version: str, skip: Any) -> bytes:
         result = self.remover.remove(package, version, skip)
         if result.changed:
             self.audit.record(["REMOVE", package, version, skip], "done", package=package, version=version,

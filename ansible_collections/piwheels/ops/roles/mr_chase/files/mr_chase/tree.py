@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 PAGE = (
     "<!DOCTYPE html>\n<html>\n<head><title>Links for {package}</title></head>\n<body>\n"
@@ -78,21 +78,22 @@ def render_page(package: str, rows: Iterable[tuple[str, str, str | None, bool]])
     return "".join(page_pieces(package, rows))
 
 
-def fsync_dir(path: str) -> None:
+def _sync_path(path: str, sync: Callable[[int], None]) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        sync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: str) -> None:
+    """fsync a directory: the renames into and out of it survive a power loss."""
+    _sync_path(path, os.fsync)
 
 
 def fsync_file(path: str) -> None:
     """fdatasync a file written earlier (its content; its name is the directory's business)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
+    _sync_path(path, os.fdatasync)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -106,7 +107,7 @@ def write_durably(path: str, data: bytes) -> None:
     """Write ``path`` and fsync it, so whoever relies on it after a crash finds the whole content."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -20,7 +20,7 @@ import psycopg
 import yaml
 import zmq
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SERVICE_PATH = ROOT / "ansible_collections/piwheels/ops/roles/mr_chase/files"
 PROTOCOL_VECTORS = ROOT / "ansible_collections/piwheels/ops/tests/protocol_vectors.json"
 
