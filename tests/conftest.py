@@ -22,17 +22,33 @@ for path in (ROOT, SERVICE_PATH):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from piwheels_testbed import Cluster, RepositorySpec, build_repository, create_database, drop_database  # noqa: E402
+from piwheels_testbed import (  # noqa: E402
+    SERVICE_ROLE,
+    Cluster,
+    RepositorySpec,
+    build_repository,
+    create_database,
+    drop_database,
+    role_dsn,
+)
 from piwheels_testbed.repository import Manifest  # noqa: E402
 
 
 @dataclass
 class Repository:
-    """A database and output tree made for one test."""
+    """A database and output tree made for one test.
+
+    ``dsn`` is a superuser's, for setting up and checking; Mr Chase gets
+    ``service_dsn``, its own role with exactly the documented grants.
+    """
 
     dsn: str
     output_path: Path
     manifest: Manifest
+
+    @property
+    def service_dsn(self) -> str:
+        return role_dsn(self.dsn, SERVICE_ROLE)
 
     @property
     def simple(self) -> Path:

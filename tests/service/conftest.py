@@ -18,7 +18,7 @@ def service(repository, ipc_dir):
 
     def call(*message):
         reply = svc.handle([json.dumps(list(message)).encode()])
-        svc.remover.flush()  # as the socket loop does once the reply is sent
+        svc.after_reply()  # as the socket loop does once the reply is sent
         return json.loads(reply)
 
     call.service = svc
