@@ -67,8 +67,7 @@ def project_json(package: str, versions: list[str], rows: list[tuple]) -> dict:
     for version, filename, filehash, requires_python, yanked, location in rows:
         releases[version]["yanked"] = yanked
         releases[version]["files"][filename] = {
-            "url": f"{location}/{package}/{filename}" if location != "/simple" else f"/simple/{package}/{filename}",
-            "hash": filehash, "requires_python": requires_python}
+            "url": f"{location}/{package}/{filename}", "hash": filehash, "requires_python": requires_python}
     return {"package": package, "releases": releases}
 
 

@@ -9,6 +9,7 @@ it is made of live in chase_helpers.py.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -106,3 +107,22 @@ def mr_chase(repository, ipc_dir, mr_chase_log_level):
     chase = MrChase(make_config(repository, ipc_dir, log_level=mr_chase_log_level), ipc_dir).start()
     yield chase
     chase.stop()
+
+
+@pytest.fixture
+def service(repository, ipc_dir):
+    """Mr Chase in-process (no socket): ``service(*message)`` -> reply, through the same handler."""
+    from mr_chase.config import parse_config
+    from mr_chase.service import Service
+
+    svc = Service(parse_config(make_config(repository, ipc_dir)))
+    svc.recover()
+
+    def call(*message):
+        reply = svc.handle([json.dumps(list(message)).encode()])
+        svc.after_reply()  # as the socket loop does once the reply is sent
+        return json.loads(reply)
+
+    call.service = svc
+    yield call
+    svc.db.close()
