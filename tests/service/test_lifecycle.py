@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import yaml
-from chase_helpers import SERVICE_PATH, MrChase, make_config, scalar, snapshot_db
+from chase_helpers import SERVICE_PATH, MrChase, journal_pending, make_config, scalar, snapshot_db
 
 #: the clean-up after a removal's reply (deleting its staged wheels) held up for this long
 SLOW_CLEANUP = {"MR_CHASE_DELAY_AT": "cleaning:1.5"}
@@ -76,7 +76,7 @@ def test_wheels_leave_the_served_tree_by_done_and_staging_is_empty_by_the_next_r
         assert staged(repository)  # the clean-up is still under way (held up by the hook)
         assert chase.client("PING") == ["PONG", "0.1.0"]
         assert not staged(repository)
-        assert not (repository.output_path / ".mr-chase" / "journal.json").exists()
+        assert not journal_pending(repository.output_path)
     finally:
         assert chase.stop() == 0
 
@@ -89,7 +89,7 @@ def test_a_clean_stop_finishes_the_pending_cleanup(repository, ipc_dir, signum):
     chase.proc.send_signal(signum)
     assert chase.wait_exit(10) == 0
     assert not staged(repository)
-    assert not (repository.output_path / ".mr-chase" / "journal.json").exists()
+    assert not journal_pending(repository.output_path)
     assert not (ipc_dir / "q").exists()
     assert "recovered" not in chase.log()
 

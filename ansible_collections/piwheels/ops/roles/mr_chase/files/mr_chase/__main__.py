@@ -20,6 +20,7 @@ from .config import Config, ConfigError, load_config
 from .listener import AddressTaken
 from .privileges import MissingPrivileges
 from .service import AddressLost, Service
+from .tree import StateLocked
 
 
 def setup_logging(config: Config) -> None:
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config)
     try:
         Service(config).run()
-    except (AddressTaken, AddressLost) as exc:
+    except (AddressTaken, AddressLost, StateLocked) as exc:
         return fail(config, 1, str(exc))
     except MissingPrivileges as exc:
         grants = "\n".join(exc.statements)

@@ -27,6 +27,10 @@ class DatabaseUnavailable(Exception):
     """PostgreSQL cannot be reached or the connection broke; reply ``database unavailable: ...``."""
 
 
+class Locked(Exception):
+    """Another transaction holds a row the request needs for longer than lock_timeout."""
+
+
 class NotFound(Exception):
     """The request names a package or version the database does not have."""
 
@@ -52,10 +56,14 @@ class Deleted:
 
 class Removal:
     """The open transaction of :meth:`Database.removal`: ``while_committing`` (set inside it)
-    runs once COMMIT is sent, before its outcome is awaited."""
+    runs once COMMIT is sent, before its outcome is awaited; with ``reread`` set to a package,
+    ``committed_files`` is that package's files as committed (read right after COMMIT, in the same
+    round trip), builds other transactions committed meanwhile included."""
 
     def __init__(self) -> None:
         self.while_committing: Callable[[], None] | None = None
+        self.reread: str | None = None
+        self.committed_files: list[PageFile] = []
 
 
 class Database:
@@ -81,7 +89,8 @@ class Database:
         """Open the connection and check the role's privileges (MissingPrivileges when any is lacking)."""
         if self._conn is None:
             try:
-                self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
+                self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout,
+                                             **KEEPALIVES)
             except psycopg.OperationalError as exc:
                 raise DatabaseUnavailable(first_line(exc)) from exc
             try:
@@ -89,8 +98,10 @@ class Database:
             except privileges.MissingPrivileges:
                 self.discard()
                 raise
-            # a removal waiting on a lock held elsewhere fails instead of hanging the queue
-            self._conn.execute("SET lock_timeout = '10s'")
+            # a removal waiting on a lock held elsewhere, or a statement on a stalled server, fails
+            # instead of hanging the queue
+            self._conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
+            self._conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'")
             log.info("connected to the database")
 
     @property
@@ -112,12 +123,28 @@ class Database:
         """Turn a lost connection into DatabaseUnavailable and drop the connection."""
         try:
             yield
+        except psycopg.errors.LockNotAvailable as exc:
+            raise Locked(f"locked by another transaction for over {LOCK_TIMEOUT_S} s ({self.lock_holder()}); "
+                         "try again when it has finished") from exc
         except psycopg.Error as exc:
             lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))  # noqa: UP038 (3.8)
+            if isinstance(exc, psycopg.errors.QueryCanceled) and self._conn is not None and not self._conn.broken:
+                raise DatabaseUnavailable(f"a statement took over {STATEMENT_TIMEOUT_S} s and was cancelled "
+                                          "(is the database server stalled?)") from exc
             if lost or (self._conn is not None and (self._conn.broken or self._conn.closed)):
                 self.discard()
                 raise DatabaseUnavailable(first_line(exc)) from exc
             raise
+
+    def lock_holder(self) -> str:
+        """The oldest other open transaction on the database, which is most likely the one holding the lock."""
+        try:
+            row = self.conn.execute(OLDEST_TRANSACTION).fetchone()
+        except psycopg.Error:
+            return "its holder could not be looked up"
+        if row is None:
+            return "it has finished since"
+        return f"oldest open transaction: backend pid {row[0]}, user {row[1]}, {row[2]} s old"
 
     def transaction(self) -> psycopg.Transaction:
         return self.conn.transaction()
@@ -144,9 +171,12 @@ class Database:
                     self._roll_back()
                     raise
                 conn.execute("COMMIT")
+                reread = conn.execute(PACKAGE_FILES, (state.reread,)) if state.reread else None
                 if state.while_committing is not None:
                     state.while_committing()
                 pipeline.sync()
+                if reread is not None:
+                    state.committed_files = [PageFile(*row) for row in reread.fetchall()]
             finally:
                 self._pipeline = None
 
@@ -280,6 +310,25 @@ class Database:
             self.conn.execute("UPDATE packages SET skip = %s WHERE package = %s", (reason, package))
             return row[0], True
 
+
+LOCK_TIMEOUT_S = 10
+STATEMENT_TIMEOUT_S = 20
+#: a TCP connection to a server that stopped answering is given up within about 20 s (no effect on unix sockets)
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 3, "keepalives_count": 3,
+              "tcp_user_timeout": 20000}
+OLDEST_TRANSACTION = """
+SELECT pid, usename, extract(epoch FROM now() - xact_start)::int FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+ORDER BY xact_start LIMIT 1
+"""
+
+#: every file of a package, as its page lists them (the fields of a PageFile)
+PACKAGE_FILES = """
+SELECT f.filename, rtrim(f.filehash), f.requires_python, v.yanked, b.version, f.location
+FROM builds b JOIN files f ON f.build_id = b.build_id
+JOIN versions v ON v.package = b.package AND v.version = b.version
+WHERE b.package = %s
+"""
 
 #: STATUS of a package: its skip reason and its versions (unsorted: Python sorts them naturally)
 PACKAGE_STATUS = ("SELECT p.skip, ARRAY(SELECT v.version FROM versions v WHERE v.package = p.package) "

@@ -21,7 +21,7 @@ import zmq
 from . import __version__
 from .audit import AuditLog
 from .config import Config
-from .database import Database, DatabaseUnavailable, NotFound, first_line
+from .database import Database, DatabaseUnavailable, Locked, NotFound, first_line
 from .journal import Entry, Journal
 from .listener import inode, refuse_if_taken
 from .notifier import MasterNotifier, remove_version, rewrite_pages
@@ -36,7 +36,7 @@ from .protocol import (
     error,
     invalid,
 )
-from .removal import Remover, no_checkpoint
+from .removal import OutcomeUnknown, Remover, no_checkpoint
 from .tree import Tree
 from .versions import version_key
 
@@ -55,6 +55,10 @@ PONG_FRAME = encode_reply("PONG", __version__)
 LOG_LEVELS = {"REMOVE": logging.INFO, "SKIP": logging.INFO}
 #: seconds between checks that the queue's socket file is still the one this service bound
 WATCH_INTERVAL = 5.0
+#: seconds between attempts to settle a pending journal while idle, and the longest one waits for a row lock
+SETTLE_INTERVAL, SETTLE_WAIT = 1.0, 2.0
+#: at start-up, well below the role's start timeout (30 s): the socket is bound after this at the latest
+START_SETTLE_WAIT = 5.0
 
 
 class AddressLost(Exception):
@@ -86,7 +90,7 @@ class Service:
         self.config = config
         self.db = Database(config.dsn)
         self.tree = Tree(config.output_path)
-        self.journal = Journal(self.tree, on_committed=self._recovered)
+        self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside)
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint or checkpoint_from_env())
@@ -104,6 +108,8 @@ class Service:
                 log.debug("['PING'] -> %s", PONG_FRAME.decode())
             return PONG_FRAME
         started = time.monotonic()
+        if self.journal.exists():  # an outcome still unknown is settled before anything is answered
+            self.settle_pending(SETTLE_WAIT)
         if len(frames) != 1:
             reply = invalid(f"a message is one frame, not {len(frames)}")
             log.warning("request of %d frames: %s", len(frames), reply.decode())
@@ -168,6 +174,9 @@ class Service:
             return error(str(exc))
         except DatabaseUnavailable:
             raise
+        except (Locked, OutcomeUnknown) as exc:
+            log.error("%s", exc)
+            return error(str(exc))
         except MissingPrivileges as exc:
             log.error("%s; as a superuser, run:\n%s", exc, "\n".join(exc.statements))
             return error(f"database error: {exc}; the GRANT statements are in the Mr Chase log")
@@ -187,11 +196,16 @@ class Service:
             if version is None:
                 skip, versions = self.db.package_status(package)
                 return {"package": package, "skip": skip, "versions": sorted(versions, key=version_key),
-                        "site_refresh": self.notifier.enabled}
+                        "site_refresh": self.notifier.enabled, "settling": self._settling(package, None)}
             skip, yanked, builds, files, archived, downloads = self.db.version_status(package, version)
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
                     "builds": builds, "files": files, "archived": archived, "downloads": downloads,
-                    "site_refresh": self.notifier.enabled}
+                    "site_refresh": self.notifier.enabled, "settling": self._settling(package, version)}
+
+    def _settling(self, package: str, version: str | None) -> bool:
+        """Whether a removal of the package (that version, if given) awaits the database's word on its outcome."""
+        entry = self.journal.pending() if self.journal.exists() else None
+        return entry is not None and entry.package == package and version in (None, entry.version)
 
     def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():
@@ -212,8 +226,27 @@ class Service:
         return encode_reply("DONE")
 
     def _recovered(self, entry: Entry) -> None:
-        """A removal a crash interrupted turned out committed: piw-master has not heard of it yet."""
+        """A removal whose outcome was unknown (a crash, a connection lost at COMMIT) turned out committed:
+        audit it now, and tell piw-master, which has not heard of it."""
+        self.audit.record(["REMOVE", entry.package, entry.version], "done (settled by recovery)",
+                          package=entry.package, version=entry.version, files=[m[0].rsplit("/", 1)[-1]
+                                                                               for m in entry.moves])
         self.notifier.submit(remove_version(entry.package, entry.version, ""))
+
+    def _set_aside(self, path: str, reason: str) -> None:
+        self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
+
+    def settle_pending(self, wait: float) -> None:
+        """Try to settle a pending journal now; a database that cannot say yet leaves it for the next try."""
+        try:
+            with self.db.guard():
+                self.journal.recover(self.db, wait=wait)
+        except (DatabaseUnavailable, Locked) as exc:
+            log.debug("pending removal not settled yet: %s", exc)
+        except MissingPrivileges:
+            raise
+        except Exception:  # a journal must never stop the service: the log has the details
+            log.exception("settling the pending removal failed")
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
@@ -231,12 +264,19 @@ class Service:
     def recover(self) -> None:
         """Check the database role and settle a removal a crash left half done, before serving anything."""
         self.tree.prepare()
+        self.tree.lock()
+        self.journal.create()
         try:
             with self.db.guard():
                 self.db.connect()  # a role without the privileges it needs stops the start here
-                self.journal.recover(self.db)
         except DatabaseUnavailable as exc:
-            log.error("cannot settle the journal yet, the database is unavailable: %s", exc)
+            log.error("the database is unavailable (%s); serving anyway, requests fail until it is back", exc)
+            return
+        if self.journal.exists():
+            self.settle_pending(START_SETTLE_WAIT)
+            if self.journal.exists():
+                log.warning("a removal's outcome is not settled yet (waited %g s for the database); serving now "
+                            "and settling it every %g s while idle", START_SETTLE_WAIT, SETTLE_INTERVAL)
 
     def request_stop(self, signum: int = 0, frame: Any = None) -> None:
         log.info("signal %d: stopping after the request in hand", signum)
@@ -273,14 +313,19 @@ class Service:
     def _serve(self, sock: zmq.Socket) -> None:
         """Answer requests until asked to stop; the last removal's clean-up ends before the next request."""
         handle, after_reply = self.handle, self.after_reply
-        next_watch = time.monotonic() + WATCH_INTERVAL
+        next_settle = time.monotonic()
+        next_watch = next_settle + WATCH_INTERVAL
         while not self.stopping:
             try:
                 frames = sock.recv_multipart()
             except zmq.Again:
-                if time.monotonic() >= next_watch:
+                now = time.monotonic()
+                if now >= next_watch:
                     self._check_address()
-                    next_watch = time.monotonic() + WATCH_INTERVAL
+                    next_watch = now + WATCH_INTERVAL
+                if now >= next_settle and self.journal.exists():
+                    self.settle_pending(SETTLE_WAIT)
+                    next_settle = time.monotonic() + SETTLE_INTERVAL
                 continue
             sock.send(handle(frames))
             after_reply()
