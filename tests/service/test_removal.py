@@ -115,7 +115,8 @@ def test_skip_only_on_an_empty_version_is_a_change(service, repository, ipc_dir)
 def test_status_shows_the_difference(service, repository):
     before = service("STATUS", "alpha", "1.0")
     assert before == ["STATUS", {"package": "alpha", "version": "1.0", "skip": "", "yanked": False, "builds": 1,
-                                 "files": ALPHA_10, "archived": [], "downloads": 6, "site_refresh": False, "settling": False}]
+                                 "files": ALPHA_10, "archived": [], "downloads": 6, "site_refresh": False,
+                                 "settling": False}]
     service("REMOVE", "Alpha", "1.0", True)
     assert service("STATUS", "alpha", "1.0") == ["STATUS", {
         "package": "alpha", "version": "1.0", "skip": "removed by request", "yanked": False,

@@ -137,14 +137,15 @@ class Database:
             raise
 
     def lock_holder(self) -> str:
-        """The oldest other open transaction on the database, which is most likely the one holding the lock."""
+        """Who holds row locks on versions (pg_locks is readable by every role; the queries of other
+        roles' sessions are not, so the backend pid and user are what can be named)."""
         try:
-            row = self.conn.execute(OLDEST_TRANSACTION).fetchone()
+            rows = self.conn.execute(VERSION_LOCK_HOLDERS).fetchall()
         except psycopg.Error:
             return "its holder could not be looked up"
-        if row is None:
+        if not rows:
             return "it has finished since"
-        return f"oldest open transaction: backend pid {row[0]}, user {row[1]}, {row[2]} s old"
+        return "held by " + ", ".join(f"backend pid {pid} (user {user})" for pid, user in rows)
 
     def transaction(self) -> psycopg.Transaction:
         return self.conn.transaction()
@@ -316,10 +317,11 @@ STATEMENT_TIMEOUT_S = 20
 #: a TCP connection to a server that stopped answering is given up within about 20 s (no effect on unix sockets)
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 3, "keepalives_count": 3,
               "tcp_user_timeout": 20000}
-OLDEST_TRANSACTION = """
-SELECT pid, usename, extract(epoch FROM now() - xact_start)::int FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
-ORDER BY xact_start LIMIT 1
+VERSION_LOCK_HOLDERS = """
+SELECT l.pid, a.usename FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid)
+WHERE l.relation = 'versions'::regclass AND l.granted AND l.pid <> pg_backend_pid()
+  AND l.mode IN ('RowShareLock', 'RowExclusiveLock')
+ORDER BY l.pid LIMIT 3
 """
 
 #: every file of a package, as its page lists them (the fields of a PageFile)

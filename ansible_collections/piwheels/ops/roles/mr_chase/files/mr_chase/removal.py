@@ -192,6 +192,7 @@ class Remover:
     def _sync(self, entry: Entry) -> None:
         """Make the new page's content and the moves out of the package directory into staging durable (while
         COMMIT runs, before the page goes into place); a failure costs durability, not the removal."""
+        self.checkpoint("committing")
         try:
             fsync_file(self.tree.absolute(entry.temp_page))
             fsync_dir(self.tree.staging_dir(entry.token))
