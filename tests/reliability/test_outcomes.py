@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -157,3 +158,21 @@ def test_start_up_binds_within_seconds_while_a_pending_removal_waits_for_a_lock(
     assert "not settled yet" in chase.log()
     assert chase.stop() == 0
     report("start_with_locked_journal", answered_s=round(answered_in, 2))
+
+
+def test_a_stalled_database_gets_a_reply_naming_it_and_the_service_recovers(mr_chase, repository):
+    """SIGSTOP on Mr Chase's PostgreSQL backend: no server-side timeout can fire; the client's deadline does."""
+    assert mr_chase.client("STATUS", "alpha", "1.0")[0] == "STATUS"  # connected
+    backend = scalar(repository.dsn, "SELECT pid FROM pg_stat_activity WHERE usename = 'mr_chase'")
+    os.kill(backend, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        reply = Client(mr_chase.address, timeout=60)("STATUS", "alpha", "1.0")
+        waited = time.monotonic() - started
+    finally:
+        os.kill(backend, signal.SIGCONT)
+    assert reply[0] == "ERROR" and "did not answer within" in reply[1], reply
+    assert waited < 30
+    assert mr_chase.client("PING")[0] == "PONG"
+    assert mr_chase.client("STATUS", "alpha", "1.0")[0] == "STATUS"  # a fresh connection
+    report("stalled_database", reply_s=round(waited, 1))

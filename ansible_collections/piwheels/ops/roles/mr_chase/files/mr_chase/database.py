@@ -19,12 +19,17 @@ import psycopg
 
 from . import privileges
 from .page import LOCAL, PageFile
+from .stall import StallWatch
 
 log = logging.getLogger(__name__)
 
 
 class DatabaseUnavailable(Exception):
     """PostgreSQL cannot be reached or the connection broke; reply ``database unavailable: ...``."""
+
+
+class DatabaseStalled(DatabaseUnavailable):
+    """The server took the connection but stopped answering; retrying at once would stall again."""
 
 
 class Locked(Exception):
@@ -74,6 +79,7 @@ class Database:
         self._connect_timeout = connect_timeout
         self._conn: psycopg.Connection | None = None
         self._pipeline: psycopg.Pipeline | None = None
+        self._stall = StallWatch(STALL_LIMIT_S, self._socket_fd)
 
     # -- connection ---------------------------------------------------------
 
@@ -118,11 +124,16 @@ class Database:
 
     close = discard
 
+    def _socket_fd(self) -> int | None:
+        conn = self._conn
+        return None if conn is None or conn.closed else conn.pgconn.socket
+
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Turn a lost connection into DatabaseUnavailable and drop the connection."""
+        """Bound the calls inside in time (StallWatch); turn a lost connection into DatabaseUnavailable."""
         try:
-            yield
+            with self._stall:
+                yield
         except psycopg.errors.LockNotAvailable as exc:
             raise Locked(f"locked by another transaction for over {LOCK_TIMEOUT_S} s ({self.lock_holder()}); "
                          "try again when it has finished") from exc
@@ -133,6 +144,9 @@ class Database:
                                           "(is the database server stalled?)") from exc
             if lost or (self._conn is not None and (self._conn.broken or self._conn.closed)):
                 self.discard()
+                if self._stall.fired:
+                    raise DatabaseStalled(f"the database did not answer within {STALL_LIMIT_S} s (is the "
+                                              "server stalled?); the connection was dropped") from exc
                 raise DatabaseUnavailable(first_line(exc)) from exc
             raise
 
@@ -314,6 +328,8 @@ class Database:
 
 LOCK_TIMEOUT_S = 10
 STATEMENT_TIMEOUT_S = 20
+#: the client's own limit on one guarded call, for a server too stalled to enforce statement_timeout
+STALL_LIMIT_S = 25
 #: a TCP connection to a server that stopped answering is given up within about 20 s (no effect on unix sockets)
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 3, "keepalives_count": 3,
               "tcp_user_timeout": 20000}

@@ -21,7 +21,7 @@ import zmq
 from . import __version__
 from .audit import AuditLog
 from .config import Config
-from .database import Database, DatabaseUnavailable, Locked, NotFound, first_line
+from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .journal import Entry, Journal
 from .listener import inode, refuse_if_taken
 from .notifier import MasterNotifier, remove_version, rewrite_pages
@@ -146,7 +146,7 @@ class Service:
         try:
             return self._answer(request)
         except DatabaseUnavailable as exc:
-            if not had_connection:
+            if not had_connection or isinstance(exc, DatabaseStalled):
                 return self._unavailable(exc)
             log.warning("database connection lost (%s); retrying %s on a fresh one", exc, request.type)
         try:
