@@ -14,6 +14,7 @@ import threading
 import time
 
 import psycopg
+import pytest
 from chase_helpers import SERVICE_PATH, Client, MrChase, journal_pending, make_config, page_links, scalar
 from reliability_helpers import report
 from test_database_faults import start_again
@@ -176,3 +177,54 @@ def test_a_stalled_database_gets_a_reply_naming_it_and_the_service_recovers(mr_c
     assert mr_chase.client("PING")[0] == "PONG"
     assert mr_chase.client("STATUS", "alpha", "1.0")[0] == "STATUS"  # a fresh connection
     report("stalled_database", reply_s=round(waited, 1))
+
+
+def test_a_build_committed_during_a_removal_stays_on_the_page(repository, ipc_dir):
+    """A builder imports a build of another version while a removal runs: the page put in place lists it."""
+    chase = MrChase(make_config(repository, ipc_dir), ipc_dir).start(env={"MR_CHASE_DELAY_AT": "moved:1.5"})
+    replies: list = []
+    sender = threading.Thread(target=lambda: replies.append(chase.client("REMOVE", "alpha", "1.0", False)))
+    sender.start()
+    time.sleep(0.5)  # the removal's statement has run; its page is written from that snapshot
+    new = "alpha-1.2-cp311-cp311-linux_armv7l.whl"
+    with psycopg.connect(repository.dsn) as conn:
+        build = conn.execute("INSERT INTO builds (package, version, built_by, duration, abi_tag) "
+                             "VALUES ('alpha', '1.2', 1, '1 minute', 'cp311') RETURNING build_id").fetchone()[0]
+        conn.execute("INSERT INTO files (filename, build_id, filesize, filehash, package_tag, package_version_tag, "
+                     "py_version_tag, abi_tag, platform_tag) VALUES (%s, %s, 1, %s, 'alpha', '1.2', 'cp311', "
+                     "'cp311', 'linux_armv7l')", (new, build, "1" * 64))
+    (repository.simple / "alpha" / new).write_bytes(b"x")
+    sender.join(30)
+    try:
+        assert replies == [["DONE"]]
+        links = page_links(repository, "alpha")
+        assert new in links
+        assert not set(repository.manifest.files("alpha", "1.0")) & set(links)
+    finally:
+        chase.stop()
+
+
+def test_a_full_disk_names_the_path(repository, ipc_dir, tmp_path):
+    """The page cannot be written: the reply names the file, nothing changes, the service keeps serving."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.decode().strip()}")
+    try:
+        tree = mount / "www"
+        subprocess.run(["cp", "-a", str(repository.output_path), str(tree)], check=True)
+        chase = MrChase(make_config(repository, ipc_dir, output_path=str(tree)), ipc_dir).start()
+        filler = mount / "filler"
+        subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k"], capture_output=True)
+        try:
+            reply = chase.client("REMOVE", "alpha", "1.0", False)
+            assert reply[0] == "ERROR" and "No space left on device" in reply[1], reply
+            assert f": {tree}/" in reply[1], reply  # the file, not "None"
+            assert scalar(repository.dsn, "SELECT count(*) FROM builds WHERE package = 'alpha' AND version = '1.0'")
+            filler.unlink()
+            assert chase.client("REMOVE", "alpha", "1.0", False) == ["DONE"]
+        finally:
+            chase.stop()
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)

@@ -157,3 +157,16 @@ def test_log_file_records_requests(repository, ipc_dir):
     text = (ipc_dir / "service.log").read_text()
     assert "['REMOVE', 'gamma', '1.0', False] -> [\"DONE\"]" in text
     assert "invalid request" in text
+
+
+def test_the_service_log_follows_rotation(repository, ipc_dir):
+    """logrotate renames the log away: the next line goes to a new file at the configured path."""
+    log_file = ipc_dir / "service.log"
+    chase = MrChase(make_config(repository, ipc_dir, log_file=str(log_file), log_level="info"), ipc_dir).start()
+    try:
+        log_file.rename(ipc_dir / "service.log.1")
+        assert chase.client("REMOVE", "gamma", "1.0", False) == ["DONE"]
+        assert "REMOVE" in log_file.read_text()
+        assert "REMOVE" not in (ipc_dir / "service.log.1").read_text()
+    finally:
+        assert chase.stop() == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import sys
 
 import zmq
@@ -26,7 +27,8 @@ from .tree import StateLocked
 def setup_logging(config: Config) -> None:
     if config.log_file is not None:
         config.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(config.log_file, encoding="utf-8")
+        # reopened when logrotate moves the file away (no copytruncate, no signal needed)
+        handler: logging.Handler = logging.handlers.WatchedFileHandler(config.log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
