@@ -74,7 +74,8 @@ def test_wheels_leave_the_served_tree_by_done_and_staging_is_empty_by_the_next_r
         assert not [f for f in files if (repository.simple / "alpha" / f).exists()]
         assert not set(files) & set((repository.simple / "alpha" / "index.html").read_text().split('"'))
         assert staged(repository)  # the clean-up is still under way (held up by the hook)
-        assert chase.client("PING") == ["PONG", "0.1.0"]
+        assert chase.client("PING") == ["PONG", "0.1.0"]  # answered at once, clean-up or not
+        assert chase.client("STATUS", "alpha", None)[0] == "STATUS"  # the next request waits for it
         assert not staged(repository)
         assert not journal_pending(repository.output_path)
     finally:

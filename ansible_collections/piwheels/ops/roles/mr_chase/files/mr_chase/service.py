@@ -1,8 +1,9 @@
-"""The request loop: one REP socket, one request at a time, one reply each.
+"""The service: what each request gets, and the service's life (look, recover, bind, serve, stop).
 
 Every request gets exactly one reply, whatever it holds, and no request can
-stop the loop.  The socket is polled with a timeout so SIGTERM is noticed
-within a fraction of a second; the request in hand is finished first.
+stop the service.  The socket loop (loop.py) answers PING itself and hands
+every other request, one at a time, to ``handle``; SIGTERM is noticed within
+a fraction of a second and the request in hand is finished first.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .config import Config
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .journal import Entry, Journal
 from .listener import inode, refuse_if_taken
+from .loop import RequestLoop
 from .notifier import MasterNotifier, remove_version, rewrite_pages
 from .privileges import MissingPrivileges
 from .protocol import (
@@ -45,8 +47,6 @@ log = logging.getLogger(__name__)
 #: ZeroMQ drops (without a reply) peers that send more than this; between
 #: MAX_FRAME_BYTES and this the service answers "invalid message"
 HARD_CAP_BYTES = 1 << 20
-#: how long a blocking receive waits before the loop looks at the stop flag again
-POLL_MS = 200
 #: the one request whose reply never changes: answered without decoding or encoding anything
 PING_FRAME = b'["PING"]'
 PONG_FRAME = encode_reply("PONG", __version__)
@@ -98,6 +98,7 @@ class Service:
         #: the notification of the request in hand, put in the outbox once its reply is sent
         self._notice: list | None = None
         self._bound: tuple[int, int] | None = None
+        self._next_watch = time.monotonic() + WATCH_INTERVAL
 
     # -- requests -------------------------------------------------------------
 
@@ -287,11 +288,9 @@ class Service:
         self.recover()
         self.notifier.start()
         context = zmq.Context()
-        sock = context.socket(zmq.REP)
+        sock = context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, HARD_CAP_BYTES)
-        # a blocking receive with a timeout (one call per request, not a poll and then a receive)
-        sock.setsockopt(zmq.RCVTIMEO, POLL_MS)
         bound = False
         try:
             self._bind(sock)
@@ -299,7 +298,7 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
-            self._serve(sock)
+            RequestLoop(self, sock, context, PING_FRAME, PONG_FRAME, self._watch_address, SETTLE_INTERVAL).run()
         finally:
             sock.close()
             context.term()
@@ -310,28 +309,18 @@ class Service:
                 self._remove_socket_file()
             log.info("Mr Chase stopped")
 
-    def _serve(self, sock: zmq.Socket) -> None:
-        """Answer requests until asked to stop; the last removal's clean-up ends before the next request."""
-        handle, after_reply = self.handle, self.after_reply
-        next_settle = time.monotonic()
-        next_watch = next_settle + WATCH_INTERVAL
-        while not self.stopping:
-            try:
-                frames = sock.recv_multipart()
-            except zmq.Again:
-                now = time.monotonic()
-                if now >= next_watch:
-                    self._check_address()
-                    next_watch = now + WATCH_INTERVAL
-                if now >= next_settle and self.journal.exists():
-                    self.settle_pending(SETTLE_WAIT)
-                    next_settle = time.monotonic() + SETTLE_INTERVAL
-                continue
-            sock.send(handle(frames))
-            after_reply()
+    def idle(self) -> None:
+        """The worker has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any."""
+        if self.journal.exists():
+            self.settle_pending(SETTLE_WAIT)
 
-    def _check_address(self) -> None:
-        """Raise AddressLost when the socket file is no longer the one bound (another process bound over it)."""
+    def _watch_address(self) -> None:
+        """Every WATCH_INTERVAL: raise AddressLost when the socket file is no longer the one bound
+        (another process bound over it)."""
+        now = time.monotonic()
+        if now < self._next_watch:
+            return
+        self._next_watch = now + WATCH_INTERVAL
         path = self.config.ipc_path
         if path is not None and inode(str(path)) != self._bound:
             raise AddressLost(f"the socket file of {self.config.import_queue} was replaced or removed by another "
