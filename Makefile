@@ -92,6 +92,11 @@ integration-clean: venv
 	rm -f $(IT_STATE)/created-piwheels-user
 	@echo "integration-clean: Mr Chase and PostgreSQL of $(IT_STATE) stopped"
 
+# sanity and units under each ansible-core release of MATRIX_VERSIONS, each in
+# its own venv and HOME under .matrix/; the results replace README.md's table
+matrix: venv
+	$(BIN)/python tools/matrix.py --readme README.md $(MATRIX_VERSIONS)
+
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
 
