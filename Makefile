@@ -49,9 +49,10 @@ pytest: venv
 lint: venv
 	$(BIN)/ruff check .
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH ANSIBLE_ROLES_PATH=$(COLLECTION)/tests/integration/targets $(BIN)/ansible-lint
+	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
 	# ansible-lint leaves a cache in the collection that ansible-test would check
 	rm -rf $(COLLECTION)/.ansible
-	@echo "lint: ruff and ansible-lint (production profile) passed"
+	@echo "lint: ruff, ansible-lint (production profile) and antsibull-changelog lint passed"
 
 sanity: venv
 	$(TEST_HOME_READY)
@@ -96,6 +97,15 @@ integration-clean: venv
 # its own venv and HOME under .matrix/; the results replace README.md's table
 matrix: venv
 	$(BIN)/python tools/matrix.py --readme README.md $(MATRIX_VERSIONS)
+
+# Adds every fragment in changelogs/fragments to the release named by galaxy.yml's
+# version (a release that exists already takes the new fragments and today's date)
+# and regenerates CHANGELOG.rst; plugins are re-read so new modules are listed.
+changelog: venv
+	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release --update-existing --reload-plugins
+	rm -f $(COLLECTION)/changelogs/.plugin-cache.yaml
+	@echo "changelog: CHANGELOG.rst released for version $$(sed -n 's/^version: //p' $(COLLECTION)/galaxy.yml)"
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
