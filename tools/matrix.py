@@ -75,7 +75,7 @@ def passed_detail(test: str, log: str) -> str:
     if test == "units":
         summary = re.findall(r"^=+ (.*passed.*) in [0-9.]+s", log, re.MULTILINE)
         return summary[-1] if summary else "passed"
-    ran = len(re.findall(r"^Running sanity test '", log, re.MULTILINE))
+    ran = len(re.findall(r"^Running sanity test [\"']", log, re.MULTILINE))
     return f"{ran} tests passed"
 
 
