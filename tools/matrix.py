@@ -6,8 +6,10 @@ For each minor release it installs the newest ansible-core of that series the
 package index offers into .matrix/<minor>/venv, prepares a private HOME in
 .matrix/<minor>/home (so ansible-test's ~/.ansible/test is never shared, see
 tools/ansible_test_home.py), and runs `ansible-test sanity` and
-`ansible-test units` with `--venv --python 3.11`, one after the other, each
-log in .matrix/<minor>/<test>.log.  The results go to .matrix/results.md as a
+`ansible-test units` with `--venv --python 3.11`, then the sanity tests that
+depend on the Python version (compile, import) on the oldest Python the
+modules support on managed hosts (tests/config.yml), one after the other, each
+log in .matrix/<minor>/<check>.log.  The results go to .matrix/results.md as a
 Markdown table and, with --readme, replace the table between the
 `<!-- matrix:begin -->` and `<!-- matrix:end -->` markers of that file.
 
@@ -29,8 +31,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = ROOT / "ansible_collections/piwheels/ops"
 MATRIX = ROOT / ".matrix"
-TESTS = ("sanity", "units")
 PYTHON = "3.11"
+# the oldest Python of tests/config.yml's modules.python_requires
+TARGET_PYTHON = "3.8"
+# column name -> ansible-test arguments
+CHECKS = {
+    "sanity": ["sanity", "--python", PYTHON],
+    "units": ["units", "--python", PYTHON],
+    "target": ["sanity", "--test", "compile", "--test", "import", "--python", TARGET_PYTHON],
+}
 BEGIN, END = "<!-- matrix:begin -->", "<!-- matrix:end -->"
 
 
@@ -67,8 +76,23 @@ def failed_tests(log: str) -> str:
     summary = re.findall(r"^=+ (.*(?:passed|failed|error).*) in [0-9.]+s", log, re.MULTILINE)
     if summary:
         return summary[-1]
+    # pytest stopped before running anything, e.g. a conftest that does not import
+    error = re.search(r"^E\s+(\S.*)$", log, re.MULTILINE)
+    if error:
+        return error.group(1)
     lines = [line for line in log.splitlines() if line.startswith("ERROR:")]
     return lines[-1] if lines else "failed (see the log)"
+
+
+def interpreter_dir(version: str) -> Path | None:
+    """The directory of a working ``python<version>``: on PATH, or a pyenv version pyenv's shims do not select."""
+    candidates = [shutil.which(f"python{version}")]
+    pyenv = Path("~/.pyenv/versions").expanduser()
+    candidates += sorted(str(p) for p in pyenv.glob(f"{version}.*/bin/python{version}"))
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return Path(candidate).parent
+    return None
 
 
 def passed_detail(test: str, log: str) -> str:
@@ -84,11 +108,19 @@ def run_test(minor: str, core: str, python: Path, test: str) -> Run:
     sh(python, ROOT / "tools/ansible_test_home.py", home, python)
     shutil.rmtree(COLLECTION / ".ansible", ignore_errors=True)  # ansible-lint's cache, which sanity would check
     bin_dir = python.parent
-    env = dict(os.environ, HOME=str(home), PATH=f"{bin_dir}:{os.environ['PATH']}")
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    if test == "target":
+        target_dir = interpreter_dir(TARGET_PYTHON)
+        if target_dir is None:
+            print(f"matrix: ansible-core {core}: no Python {TARGET_PYTHON} here, {test} not run", flush=True)
+            return Run(minor, core, test, False, f"not run: no Python {TARGET_PYTHON}")
+        path = f"{bin_dir}:{target_dir}:{os.environ['PATH']}"
+    env = dict(os.environ, HOME=str(home), PATH=path)
     log_path = MATRIX / minor / f"{test}.log"
-    print(f"matrix: ansible-core {core}: ansible-test {test} (log: {log_path.relative_to(ROOT)})", flush=True)
+    print(f"matrix: ansible-core {core}: ansible-test {' '.join(CHECKS[test])} (log: {log_path.relative_to(ROOT)})",
+          flush=True)
     with log_path.open("w") as log:
-        result = subprocess.run([bin_dir / "ansible-test", test, "--venv", "--python", PYTHON, "--color", "no"],
+        result = subprocess.run([bin_dir / "ansible-test", *CHECKS[test], "--venv", "--color", "no"],
                                 cwd=COLLECTION, env=env, stdout=log, stderr=subprocess.STDOUT)
     text = log_path.read_text()
     passed = result.returncode == 0
@@ -100,17 +132,18 @@ def run_test(minor: str, core: str, python: Path, test: str) -> Run:
 def table(runs: list[Run]) -> str:
     today = datetime.date.today().isoformat()
     lines = [
-        f"`make matrix` on {today}, controller and test Python {PYTHON}:",
+        f"`make matrix` on {today}:",
         "",
-        "| ansible-core | sanity | units |",
-        "|---|---|---|",
+        f"| ansible-core | sanity (Python {PYTHON}) | units (Python {PYTHON}) "
+        f"| compile and import on target Python {TARGET_PYTHON} |",
+        "|---|---|---|---|",
     ]
     by_core: dict[str, dict[str, Run]] = {}
     for run in runs:
         by_core.setdefault(run.core, {})[run.test] = run
     for core, tests in by_core.items():
         cells = [f"{'pass' if r.passed else 'FAIL'} ({r.detail})" if (r := tests.get(t)) else "not run"
-                 for t in TESTS]
+                 for t in CHECKS]
         lines.append(f"| {core} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -132,7 +165,7 @@ def main(argv: list[str]) -> int:
     runs: list[Run] = []
     for minor in args.minors:
         python, core = make_venv(minor)
-        runs.extend(run_test(minor, core, python, test) for test in TESTS)
+        runs.extend(run_test(minor, core, python, test) for test in CHECKS)
     text = table(runs)
     MATRIX.mkdir(exist_ok=True)
     (MATRIX / "results.md").write_text(text)
