@@ -132,7 +132,7 @@ import_queue:
   description: The queue address, when the task failed talking to Mr Chase.
   returned: failure
   type: str
-  sample: ipc:///tmp/piw-import
+  sample: ipc:///run/mr-chase/queue
 """
 
 from ansible.module_utils.basic import AnsibleModule

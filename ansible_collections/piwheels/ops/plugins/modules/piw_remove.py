@@ -118,7 +118,7 @@ EXAMPLES = r"""
   piwheels.ops.piw_remove:
     package: foo
     version: "5.0.0"
-    import_queue: ipc:///run/piwheels/import
+    import_queue: ipc:///run/mr-chase-staging/queue
     timeout: 10
 """
 
@@ -201,7 +201,7 @@ import_queue:
   description: The queue address, when the task failed talking to Mr Chase.
   returned: failure
   type: str
-  sample: ipc:///tmp/piw-import
+  sample: ipc:///run/mr-chase/queue
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -24,6 +24,7 @@ on its way, is carried out, and the caller is told which.
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 import time
 import traceback
@@ -54,9 +55,11 @@ else:
     HAS_ZMQ = True
     ZMQ_IMPORT_ERROR = None
 
-__all__ = ("HAS_ZMQ", "PIPELINE_DEPTH", "REMOVE_DEPTH", "ZMQ_IMPORT_ERROR", "MrChaseClient")
+__all__ = ("DEFAULT_SERVICE_USER", "HAS_ZMQ", "PIPELINE_DEPTH", "REMOVE_DEPTH", "ZMQ_IMPORT_ERROR", "MrChaseClient")
 
 _IPC = "ipc://"
+#: the user Mr Chase runs as unless told otherwise (the role's mr_chase_user)
+DEFAULT_SERVICE_USER = "piwheels"
 #: how many pipelined STATUS requests may wait in Mr Chase's queue at once
 PIPELINE_DEPTH = 32
 #: how many REMOVEs may be on their way at once: the one Mr Chase works on and the next
@@ -66,9 +69,11 @@ REMOVE_DEPTH = 2
 class MrChaseClient:
     """Requests to one Mr Chase; use as a context manager so the socket is always closed."""
 
-    def __init__(self, address, timeout):
+    def __init__(self, address, timeout, service_user=DEFAULT_SERVICE_USER):
+        """``service_user`` is who must own an ipc socket file (root may too): see ``_check_ipc_endpoint``."""
         self.address = address
         self.timeout = float(timeout)
+        self.service_user = service_user
         self._socket = None
 
     def __enter__(self):
@@ -218,11 +223,14 @@ class MrChaseClient:
         return self._socket
 
     def _check_ipc_endpoint(self):
-        """Explain a missing or forbidden ipc socket file instead of letting ZeroMQ time out on it.
+        """Refuse an ipc socket file that is missing, forbidden, not a socket or not Mr Chase's.
 
-        ZeroMQ connects lazily, so without this check both cases look like
-        "did not answer within 30 s", which sends the operator looking at
-        the service rather than at the path or at ``become``.
+        ZeroMQ connects lazily, so without this check a missing or forbidden
+        file looks like "did not answer within 30 s", which sends the
+        operator looking at the service rather than at the path or at
+        ``become``.  The owner check is the client's half of the access
+        control: anyone may bind a path in a shared directory first, and a
+        fake server would be told what to remove and could answer DONE.
         """
         if not self.address.startswith(_IPC):
             return
@@ -230,7 +238,7 @@ class MrChaseClient:
         if path.startswith("@"):
             return  # Linux abstract socket: there is no file to check
         try:
-            mode = os.stat(path).st_mode
+            info = os.stat(path)
         except FileNotFoundError:
             raise MrChaseUnavailable(
                 self.address,
@@ -238,10 +246,40 @@ class MrChaseClient:
             ) from None
         except PermissionError:
             raise MrChaseUnavailable(self.address, _permission_message(path, self.address)) from None
-        if not stat.S_ISSOCK(mode):
+        if not stat.S_ISSOCK(info.st_mode):
             raise MrChaseUnavailable(self.address, f"{path} is not a socket: is import_queue ({self.address}) right?")
+        self._check_owner(path, info.st_uid)
         if not os.access(path, os.W_OK):
             raise MrChaseUnavailable(self.address, _permission_message(path, self.address))
+
+    def _check_owner(self, path, uid):
+        """The socket file must belong to the service user or root, whoever runs the task."""
+        expected = _uid_of(self.service_user)
+        if uid in (0, expected):
+            return
+        wanted = f"uid {expected}" if expected is not None else "no such user"
+        raise MrChaseUnavailable(
+            self.address,
+            f"refusing to talk to {path}: the socket is owned by {_name_of(uid)} (uid {uid}), not by the "
+            f"service user {self.service_user} ({wanted}) or root, so it may not be Mr Chase; "
+            f"check import_queue ({self.address}) and service_user",
+        )
+
+
+def _uid_of(user):
+    """The uid of a user name, or None when the host has no such user."""
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
+
+
+def _name_of(uid):
+    """The user name of a uid, or ``?`` when it has none (a uid without a passwd entry)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "?"
 
 
 class _Pipeline:
