@@ -30,7 +30,9 @@ import time
 import traceback
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import (
+    PACKAGE_OPTIONAL,
     PACKAGE_STATUS,
+    VERSION_OPTIONAL,
     VERSION_STATUS,
     InvalidReply,
     check_status,
@@ -94,8 +96,8 @@ class MrChaseClient:
 
     def status(self, package, version=None):
         """Return the STATUS object of a package (version None) or of one of its versions."""
-        fields = PACKAGE_STATUS if version is None else VERSION_STATUS
-        return self._call("STATUS", "STATUS", package, version, fields=fields)[1]
+        shape = (PACKAGE_STATUS, PACKAGE_OPTIONAL) if version is None else (VERSION_STATUS, VERSION_OPTIONAL)
+        return self._call("STATUS", "STATUS", package, version, shape=shape)[1]
 
     def statuses(self, package, versions):
         """Return {version: STATUS object} for several versions of a package, in the order asked, pipelined.
@@ -110,7 +112,7 @@ class MrChaseClient:
             received = [pipe.next_reply() for _version in versions]
         statuses = {}
         for index, version in enumerate(versions):
-            status = self._check(received[index], "STATUS", "STATUS", VERSION_STATUS)[1]
+            status = self._check(received[index], "STATUS", "STATUS", (VERSION_STATUS, VERSION_OPTIONAL))[1]
             if status["version"] != version:
                 why = f"answer for version {status['version']!r} in the place of {version!r}"
                 raise MrChaseProtocolError(self.address, describe_frame(received[index]), why)
@@ -161,11 +163,12 @@ class MrChaseClient:
         """Mark the whole package skipped with ``reason``; an empty reason clears the mark."""
         self._call("DONE", "SKIP", package, reason)
 
-    def _call(self, expected, *message, fields=None):
+    def _call(self, expected, *message, shape=None):
         """Send one request and return its decoded reply, which must be ``expected`` or ERROR.
 
-        ``fields`` is the STATUS shape (codec.VERSION_STATUS or PACKAGE_STATUS)
-        the reply's object must have.
+        ``shape`` is the STATUS shape the reply's object must have: the
+        required and the optional fields (codec.VERSION_STATUS and
+        VERSION_OPTIONAL, or the PACKAGE_ ones).
         """
         frame = encode_request(*message)
         try:
@@ -173,9 +176,9 @@ class MrChaseClient:
         except BaseException:
             self.close()
             raise
-        return self._check(received, expected, message[0], fields)
+        return self._check(received, expected, message[0], shape)
 
-    def _check(self, received, expected, request_type, fields=None):
+    def _check(self, received, expected, request_type, shape=None):
         """Decode a reply frame to a request of ``request_type``; it must be ``expected`` or ERROR."""
         try:
             reply = decode_reply(received)
@@ -183,8 +186,8 @@ class MrChaseClient:
                 raise MrChaseRequestError(self.address, reply[1])
             if reply[0] != expected:
                 raise InvalidReply(f"expected {expected} in answer to {request_type}")
-            if fields is not None:
-                check_status(reply[1], fields)
+            if shape is not None:
+                check_status(reply[1], *shape)
         except InvalidReply as error:
             raise MrChaseProtocolError(self.address, describe_frame(received), str(error)) from None
         return reply

@@ -50,7 +50,11 @@ def test_every_valid_reply_vector(vectors, peer):
                 assert raised.value.message == vector["reply"][1]
                 continue
             result = call_for(client, vector)
-        expected = {"DONE": None, "PONG": vector["reply"][-1], "STATUS": vector["reply"][-1]}
+        if vector["reply"][0] == "STATUS":
+            # what a 0.1 Mr Chase leaves out is filled in; what it said is kept as it was
+            assert result.items() >= vector["reply"][1].items(), vector
+            continue
+        expected = {"DONE": None, "PONG": vector["reply"][-1]}
         assert result == expected[vector["reply"][0]], vector
 
 
