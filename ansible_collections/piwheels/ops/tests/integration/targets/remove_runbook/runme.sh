@@ -7,7 +7,7 @@ set -euxo pipefail
 export ANSIBLE_ROLES_PATH=..
 set -- -e @../../integration_config.yml "$@"
 inventory="${OUTPUT_DIR}/runbook-inventory.yml"
-queue="ipc://$(sed -n 's/^piw_state_dir: //p' ../../integration_config.yml)/run/piw-import"
+queue="ipc://$(sed -n 's/^piw_state_dir: //p' ../../integration_config.yml)/run/mr-chase/queue"
 cat >"$inventory" <<INVENTORY
 piwheels_master:
   hosts:
