@@ -60,7 +60,15 @@ from chase_helpers import MrChase, make_config  # noqa: E402
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import MrChaseClient  # noqa: E402
 from ansible_collections.piwheels.ops.plugins.modules.piw_remove import carry_out, survey  # noqa: E402
-from piwheels_testbed import Cluster, RepositorySpec, build_repository, create_database, drop_database  # noqa: E402
+from piwheels_testbed import (  # noqa: E402
+    SERVICE_ROLE,
+    Cluster,
+    RepositorySpec,
+    build_repository,
+    create_database,
+    drop_database,
+    role_dsn,
+)
 
 RESULTS = ROOT / "benchmarks/results"
 CALLBACKS = ROOT / "benchmarks/callback_plugins"
@@ -92,6 +100,11 @@ class Repo:
 
     def __post_init__(self):
         self.free = list(self.packages)
+
+    @property
+    def service_dsn(self) -> str:
+        """Mr Chase's own role with its documented grants, never the superuser."""
+        return role_dsn(self.dsn, SERVICE_ROLE)
 
     def take(self) -> str:
         """A package nothing has been removed from yet."""

@@ -1,7 +1,7 @@
 """Issue 8 (item 4): the index page rewrite for a package with 2,000 files against a plain write of the same bytes.
 
 ``mr_chase``: what a removal does for the page once it has the package's
-rows: ``tree.page_pieces`` (escaping, sha256, data-requires-python and
+rows: ``page.page_pieces`` (escaping, sha256, data-requires-python and
 data-yanked attributes), ``Tree.write_temp_page`` next to the page and
 ``os.replace`` into place (so a client never reads half a page).  The
 page's fsync is excluded on both sides: Mr Chase runs it while the database
@@ -24,19 +24,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, bar_plot, median_ms, print_table, write_csv  # noqa: E402
-from mr_chase.tree import Tree, page_pieces, render_page  # noqa: E402
+from mr_chase.page import PageFile, page_pieces, render_page  # noqa: E402
+from mr_chase.tree import Tree  # noqa: E402
 
 PACKAGE = "bigpkg"
 
 
-def rows(files: int) -> list[tuple[str, str, str | None, bool]]:
-    """(filename, filehash, requires_python, yanked) as the database returns them."""
+def rows(files: int) -> list[PageFile]:
+    """The package's files as the database returns them (in no particular order)."""
     out = []
     for i in range(files):
         version = f"{i // 20}.{i % 20}.0"
         filename = f"{PACKAGE}-{version}-cp3{i % 12}-cp3{i % 12}-linux_armv7l.whl"
-        out.append((filename, hashlib.sha256(filename.encode()).hexdigest(), ">=3.7" if i % 3 else None, i % 50 == 0))
-    return sorted(out)
+        out.append(PageFile(filename, hashlib.sha256(filename.encode()).hexdigest(), ">=3.7" if i % 3 else None,
+                            i % 50 == 0, version, "/simple"))
+    return out
 
 
 def main() -> int:

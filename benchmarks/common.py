@@ -17,14 +17,19 @@ for _path in (ROOT, SERVICE_PATH, ROOT / "tests"):
 
 from chase_helpers import MrChase  # noqa: E402
 
+from piwheels_testbed import SERVICE_ROLE, role_dsn  # noqa: E402
+
 
 def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 4)
 
 
 def start_chase(dsn: str, output: Path, workdir: Path) -> MrChase:
-    """A real Mr Chase (``python -m mr_chase``, log level info) on an ipc queue in ``workdir``, answering PING."""
-    config = {"dsn": dsn, "output_path": str(output), "import_queue": f"ipc://{workdir}/q",
+    """A real Mr Chase (``python -m mr_chase``, log level info) on an ipc queue in ``workdir``, answering PING.
+
+    It connects as its own role with the documented grants, never as the superuser of ``dsn``.
+    """
+    config = {"dsn": role_dsn(dsn, SERVICE_ROLE), "output_path": str(output), "import_queue": f"ipc://{workdir}/q",
               "audit_log": str(workdir / "audit.jsonl")}
     return MrChase(config, workdir).start()
 

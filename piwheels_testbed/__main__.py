@@ -2,9 +2,13 @@
 
     python -m piwheels_testbed up --state DIR --output DIR [--preset small] [--database piwheels]
         start a private PostgreSQL under DIR (it keeps running, and a running
-        one is reused), make the database with the schema (or empty it when it
-        exists) and the sample repository, print {"dsn": ..., "output_path": ...}
-        as JSON (also saved as DIR/<database>.json)
+        one is reused), make the database with the schema and upstream's grants
+        (or empty it when it exists) and the sample repository, print as JSON
+        (also saved as DIR/<database>.json): "dsn" (Mr Chase's own role, with
+        exactly its documented grants), "admin_dsn" (a superuser, for setup and
+        checks), "piwheels_dsn" (piw-master's SELECT-only account), "output_path"
+    python -m piwheels_testbed master --queue ADDRESS --dsn DSN --output DIR [--record FILE]
+        play piw-master's import queue (see master.py) until SIGTERM
     python -m piwheels_testbed down --state DIR
         stop that PostgreSQL
 """
@@ -14,10 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from .postgres import Cluster, reset_database
+from .master import StandInMaster
+from .postgres import MASTER_ROLE, SERVICE_ROLE, Cluster, reset_database, role_dsn
 from .repository import PRESETS, build_repository
 
 
@@ -30,7 +37,8 @@ def up(state: Path, output: Path, preset: str, database: str) -> dict:
     if (output / "simple").exists():
         shutil.rmtree(output / "simple")
     manifest = build_repository(dsn, output, PRESETS[preset])
-    result = {"dsn": dsn, "output_path": str(output.resolve()),
+    result = {"dsn": role_dsn(dsn, SERVICE_ROLE), "admin_dsn": dsn, "piwheels_dsn": role_dsn(dsn, MASTER_ROLE),
+              "output_path": str(output.resolve()),
               "packages": {p: sorted(v) for p, v in manifest.packages.items()}}
     (state / f"{database}.json").write_text(json.dumps(result, indent=2))
     return result
@@ -51,12 +59,31 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--database", default="piwheels")
     stop = commands.add_parser("down")
     stop.add_argument("--state", type=Path, required=True)
+    master = commands.add_parser("master")
+    master.add_argument("--queue", required=True)
+    master.add_argument("--dsn", required=True)
+    master.add_argument("--output", type=Path, required=True)
+    master.add_argument("--record", type=Path)
     args = parser.parse_args(argv)
     if args.command == "up":
         print(json.dumps(up(args.state.resolve(), args.output, args.preset, args.database)))
+    elif args.command == "master":
+        serve_master(args)
     else:
         down(args.state.resolve())
     return 0
+
+
+def serve_master(args: argparse.Namespace) -> None:
+    """Run the stand-in master in the foreground until SIGTERM or SIGINT."""
+    stand_in = StandInMaster(args.queue, args.dsn, args.output, args.record)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    stand_in.start()
+    print(f"stand-in piw-master listening on {args.queue}", flush=True)
+    stopping.wait()
+    stand_in.stop()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,17 @@ import psycopg
 from psycopg import sql
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+SERVICE_PATH = Path(__file__).resolve().parents[1] / "ansible_collections/piwheels/ops/roles/mr_chase/files"
+#: piw-master's database account (SELECT only) and Mr Chase's own role
+MASTER_ROLE, SERVICE_ROLE = "piwheels", "mr_chase"
+#: upstream's initdb (create_piwheels.sql): PUBLIC loses everything, piw-master's account may only read
+UPSTREAM_GRANTS = """
+REVOKE ALL PRIVILEGES ON DATABASE {db} FROM PUBLIC;
+REVOKE ALL PRIVILEGES ON SCHEMA public FROM PUBLIC;
+GRANT CONNECT, TEMP ON DATABASE {db} TO {role};
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};
+"""
 
 
 class Cluster:
@@ -104,16 +116,41 @@ def _forget_dead_server(data_dir: Path) -> None:
 
 
 def create_database(cluster: Cluster, name: str | None = None, *, schema: bool = True) -> str:
-    """Create an empty database (with the piwheels schema) and return its DSN."""
+    """Create an empty database (with the piwheels schema and upstream's grants) and return its superuser DSN.
+
+    The grants are upstream's model: PUBLIC may do nothing, the account
+    ``piwheels`` (piw-master's) may CONNECT and SELECT, and ``mr_chase`` gets
+    exactly the privileges Mr Chase documents (mr_chase.privileges), so no
+    test can pass on a privilege a real master would not give.
+    """
     name = name or f"piw_{secrets.token_hex(6)}"
     with psycopg.connect(cluster.admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        for role in (MASTER_ROLE, SERVICE_ROLE):
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
     dsn = cluster.dsn(name)
     if schema:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(SCHEMA_SQL.read_text())
+            conn.execute(sql.SQL(UPSTREAM_GRANTS).format(db=sql.Identifier(name), role=sql.Identifier(MASTER_ROLE)))
+            _grant_service_privileges(conn, SERVICE_ROLE)
     return dsn
+
+
+def _grant_service_privileges(conn: psycopg.Connection, role: str) -> None:
+    """The grants the role's README documents, from the service's own list."""
+    if str(SERVICE_PATH) not in sys.path:
+        sys.path.insert(0, str(SERVICE_PATH))
+    from mr_chase.privileges import grant
+
+    grant(conn, role)
+
+
+def role_dsn(dsn: str, role: str) -> str:
+    """The DSN of the same database for another (non-superuser) role."""
+    return psycopg.conninfo.make_conninfo(dsn, user=role)
 
 
 def reset_database(cluster: Cluster, name: str) -> str:
@@ -128,7 +165,10 @@ def reset_database(cluster: Cluster, name: str) -> str:
         return create_database(cluster, name)
     dsn = cluster.dsn(name)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE packages, versions, builds, files, dependencies, downloads RESTART IDENTITY CASCADE")
+        if conn.execute("SELECT to_regclass('package_names')").fetchone()[0] is None:  # made by an older testbed
+            return create_database(cluster, name)
+        conn.execute("TRUNCATE packages, package_names, versions, builds, files, dependencies, downloads "
+                     "RESTART IDENTITY CASCADE")
     return dsn
 
 

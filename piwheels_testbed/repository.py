@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
+from .scribe import simple_page, write_pages
 from .wheels import wheel_bytes, wheel_filename
 
 SAMPLE_NAMES = ("alpha", "beta-tools", "gamma")
@@ -90,6 +90,10 @@ def build_repository(dsn: str, output_path: str | Path, spec: RepositorySpec | N
         _insert_rows(conn, spec, manifest, simple)
     for package in manifest.packages:
         write_index_page(simple, package, manifest)
+    if spec.write_wheels:  # the project pages and JSON too, for the tests of the whole site
+        with psycopg.connect(dsn) as conn:
+            for package in manifest.packages:
+                write_pages(conn, Path(output_path), package)
     write_root_index(simple, manifest)
     return manifest
 
@@ -169,20 +173,11 @@ def _insert_downloads(cur: psycopg.Cursor, spec: RepositorySpec, manifest: Manif
 
 
 def write_index_page(simple: Path, package: str, manifest: Manifest) -> None:
-    """The PEP 503 page for ``package`` as piwheels writes it (independent of Mr Chase)."""
-    links = []
-    for version, entries in manifest.packages[package].items():
-        for entry in entries:
-            attrs = f'href="{entry.filename}#sha256={entry.filehash}"'
-            if entry.requires_python:
-                attrs += f' data-requires-python="{html.escape(entry.requires_python)}"'
-            if (package, version) in manifest.yanked:
-                attrs += ' data-yanked=""'
-            links.append(f"<a {attrs}>{entry.filename}</a><br>")
-    page = ("<!DOCTYPE html>\n<html>\n<head><title>Links for {0}</title></head>\n"
-            "<body>\n<h1>Links for {0}</h1>\n{1}\n</body>\n</html>\n")
+    """The simple page of ``package`` as piw-master writes it (the testbed's own writer, not Mr Chase's)."""
+    rows = [(version, entry.filename, entry.filehash, entry.requires_python, (package, version) in manifest.yanked,
+             "/simple") for version, entries in manifest.packages[package].items() for entry in entries]
     (simple / package).mkdir(exist_ok=True)
-    (simple / package / "index.html").write_text(page.format(package, "\n".join(links)))
+    (simple / package / "index.html").write_text(simple_page(package, rows), encoding="utf-8")
 
 
 def write_root_index(simple: Path, manifest: Manifest) -> None:

@@ -27,6 +27,16 @@ CREATE TABLE versions (
         REFERENCES packages (package) ON DELETE CASCADE
 );
 
+CREATE TABLE package_names (
+    package VARCHAR(200) NOT NULL,
+    name    VARCHAR(200) NOT NULL,
+    seen    TIMESTAMP DEFAULT '1970-01-01 00:00:00' NOT NULL,
+    CONSTRAINT package_names_pk PRIMARY KEY (name),
+    CONSTRAINT package_names_package_fk FOREIGN KEY (package)
+        REFERENCES packages ON DELETE CASCADE
+);
+CREATE INDEX package_names_package ON package_names (package, seen DESC);
+
 CREATE TABLE builds (
     build_id  SERIAL NOT NULL,
     package   VARCHAR(200) NOT NULL,

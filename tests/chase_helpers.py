@@ -31,7 +31,7 @@ def load_vectors() -> dict:
 
 def make_config(repository, ipc_dir: Path, **extra) -> dict:
     config = {
-        "dsn": repository.dsn,
+        "dsn": repository.service_dsn,
         "output_path": str(repository.output_path),
         "import_queue": f"ipc://{ipc_dir}/q",
         "audit_log": str(ipc_dir / "audit.jsonl"),
@@ -170,7 +170,7 @@ class Links(HTMLParser):
 
 
 def page_links(repository, package: str) -> dict[str, dict]:
-    """filename -> attributes of its link on the package's index page."""
+    """filename -> attributes of its link on the package's index page (href: {location}/{package}/{filename})."""
     parser = Links()
     parser.feed((repository.simple / package / "index.html").read_text())
-    return {link["href"].split("#", 1)[0]: link for link in parser.links}
+    return {link["href"].split("#", 1)[0].rsplit("/", 1)[-1]: link for link in parser.links}

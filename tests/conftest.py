@@ -9,6 +9,7 @@ it is made of live in chase_helpers.py.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -22,17 +23,33 @@ for path in (ROOT, SERVICE_PATH):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from piwheels_testbed import Cluster, RepositorySpec, build_repository, create_database, drop_database  # noqa: E402
+from piwheels_testbed import (  # noqa: E402
+    SERVICE_ROLE,
+    Cluster,
+    RepositorySpec,
+    build_repository,
+    create_database,
+    drop_database,
+    role_dsn,
+)
 from piwheels_testbed.repository import Manifest  # noqa: E402
 
 
 @dataclass
 class Repository:
-    """A database and output tree made for one test."""
+    """A database and output tree made for one test.
+
+    ``dsn`` is a superuser's, for setting up and checking; Mr Chase gets
+    ``service_dsn``, its own role with exactly the documented grants.
+    """
 
     dsn: str
     output_path: Path
     manifest: Manifest
+
+    @property
+    def service_dsn(self) -> str:
+        return role_dsn(self.dsn, SERVICE_ROLE)
 
     @property
     def simple(self) -> Path:
@@ -90,3 +107,22 @@ def mr_chase(repository, ipc_dir, mr_chase_log_level):
     chase = MrChase(make_config(repository, ipc_dir, log_level=mr_chase_log_level), ipc_dir).start()
     yield chase
     chase.stop()
+
+
+@pytest.fixture
+def service(repository, ipc_dir):
+    """Mr Chase in-process (no socket): ``service(*message)`` -> reply, through the same handler."""
+    from mr_chase.config import parse_config
+    from mr_chase.service import Service
+
+    svc = Service(parse_config(make_config(repository, ipc_dir)))
+    svc.recover()
+
+    def call(*message):
+        reply = svc.handle([json.dumps(list(message)).encode()])
+        svc.after_reply()  # as the socket loop does once the reply is sent
+        return json.loads(reply)
+
+    call.service = svc
+    yield call
+    svc.db.close()

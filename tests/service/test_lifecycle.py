@@ -44,7 +44,8 @@ def test_second_instance_on_the_same_queue_exits_1_and_the_first_keeps_serving(m
                             capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(SERVICE_PATH)),
                             timeout=30)
     assert second.returncode == 1
-    assert f"another Mr Chase is already listening on {mr_chase.address}" in second.stderr
+    assert f"{mr_chase.address} is held by pid {mr_chase.proc.pid} (" in second.stderr
+    assert "-m mr_chase --config" in second.stderr
     assert (ipc_dir / "q").exists()
     assert mr_chase.client("PING") == ["PONG", "0.1.0"]
     assert mr_chase.proc.poll() is None

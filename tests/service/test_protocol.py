@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from mr_chase.protocol import ProtocolError, canonicalize, decode_request, encode_reply, natural_key
+from mr_chase.protocol import ProtocolError, canonicalize, decode_request, encode_reply
+from mr_chase.versions import version_key
 
 
 @pytest.mark.parametrize("name, canonical", [
@@ -39,6 +40,14 @@ def test_service_cannot_send_a_malformed_reply():
         encode_reply("STATUS", [])
 
 
-def test_natural_version_order():
-    versions = ["1.10", "1.9", "1.0", "2.0", "1.0.1", "1.0rc1"]
-    assert sorted(versions, key=natural_key) == ["1.0", "1.0.1", "1.0rc1", "1.9", "1.10", "2.0"]
+def test_versions_sort_in_pep440_order():
+    versions = ["1.10", "1.9", "1.0", "2.0", "1.0.1", "1.0rc1", "1.0.dev1", "1.0.post2", "1!0.1", "1.0+local",
+                "not a version", "1.0a1", "1.0b2.post1"]
+    assert sorted(versions, key=version_key) == [
+        "not a version", "1.0.dev1", "1.0a1", "1.0b2.post1", "1.0rc1", "1.0", "1.0+local", "1.0.post2", "1.0.1",
+        "1.9", "1.10", "2.0", "1!0.1"]
+
+
+def test_versions_that_pep440_calls_equal_sort_together():
+    assert version_key("1.0") == version_key("1.0.0") == version_key("v1.0")
+    assert version_key("1.0alpha1") == version_key("1.0a1")

@@ -51,7 +51,7 @@ def test_page_content_after_removal(service, repository):
     assert set(links) == set(entries)
     for filename, attrs in links.items():
         entry = entries[filename]
-        assert attrs["href"] == f"{filename}#sha256={entry.filehash}"
+        assert attrs["href"] == f"/simple/alpha/{filename}#sha256={entry.filehash}"
         assert attrs.get("data-requires-python") == entry.requires_python
         assert ("data-yanked" in attrs) == (filename.startswith("alpha-1.1-")), filename
         assert attrs.get("data-yanked", "") == ""
@@ -115,11 +115,11 @@ def test_skip_only_on_an_empty_version_is_a_change(service, repository, ipc_dir)
 def test_status_shows_the_difference(service, repository):
     before = service("STATUS", "alpha", "1.0")
     assert before == ["STATUS", {"package": "alpha", "version": "1.0", "skip": "", "yanked": False, "builds": 1,
-                                 "files": ALPHA_10, "downloads": 6}]
+                                 "files": ALPHA_10, "archived": [], "downloads": 6, "site_refresh": False}]
     service("REMOVE", "Alpha", "1.0", True)
     assert service("STATUS", "alpha", "1.0") == ["STATUS", {
         "package": "alpha", "version": "1.0", "skip": "removed by request", "yanked": False,
-        "builds": 0, "files": [], "downloads": 0}]
+        "builds": 0, "files": [], "archived": [], "downloads": 0, "site_refresh": False}]
     assert service("STATUS", "alpha", None)[1]["versions"] == ["1.0", "1.1", "1.2"]
 
 

@@ -13,7 +13,7 @@ import pytest
 import zmq
 from chase_helpers import MrChase, load_vectors, make_config
 
-from piwheels_testbed import build_repository, create_database, drop_database
+from piwheels_testbed import SERVICE_ROLE, build_repository, create_database, drop_database, role_dsn
 
 VECTORS = load_vectors()
 
@@ -21,6 +21,7 @@ VECTORS = load_vectors()
 class _Repo:
     def __init__(self, dsn, output_path):
         self.dsn, self.output_path = dsn, output_path
+        self.service_dsn = role_dsn(dsn, SERVICE_ROLE)
 
 
 @pytest.fixture(scope="module")

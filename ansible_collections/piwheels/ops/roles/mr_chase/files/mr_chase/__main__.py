@@ -1,8 +1,10 @@
 """``python -m mr_chase --config FILE``: load the configuration, set up logging, serve.
 
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when the queue cannot be
-bound (or another Mr Chase already listens on it), 2 when the configuration is
-unusable (the message names the key).
+bound (another live process holds it; the message names it) or was taken
+over while serving, 2 when the configuration is unusable (the message names
+the key), 3 when the database role lacks privileges (the GRANT statements
+that fix it are printed, one per line).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import zmq
 
 from . import __version__
 from .config import Config, ConfigError, load_config
-from .service import AlreadyListening, Service
+from .listener import AddressTaken
+from .privileges import MissingPrivileges
+from .service import AddressLost, Service
 
 
 def setup_logging(config: Config) -> None:
@@ -28,6 +32,14 @@ def setup_logging(config: Config) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.logging_level)
+
+
+def fail(config: Config, code: int, message: str) -> int:
+    """Log why the service stops, and say it on stderr too unless the log already goes there."""
+    logging.getLogger("mr_chase").error("%s", message)
+    if config.log_file is not None:
+        print(f"mr_chase: {message}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,14 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config)
     try:
         Service(config).run()
-    except AlreadyListening as exc:
-        logging.getLogger("mr_chase").error("%s; not starting", exc)
-        print(f"mr_chase: {exc}", file=sys.stderr)
-        return 1
+    except (AddressTaken, AddressLost) as exc:
+        return fail(config, 1, str(exc))
+    except MissingPrivileges as exc:
+        grants = "\n".join(exc.statements)
+        return fail(config, 3, f"{exc}; not starting. As a superuser (or the tables' owner), run:\n{grants}")
     except zmq.ZMQError as exc:
-        logging.getLogger("mr_chase").error("cannot bind %s: %s", config.import_queue, exc)
-        print(f"mr_chase: cannot bind {config.import_queue}: {exc}", file=sys.stderr)
-        return 1
+        return fail(config, 1, f"cannot bind {config.import_queue}: {exc}")
     return 0
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +25,7 @@ class AuditLog:
     def __init__(self, path: Path | None):
         self.path = path
         self._stream: TextIO | None = None
+        self._lock = threading.Lock()  # the master notifier records from its own thread
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -37,13 +39,14 @@ class AuditLog:
             **details,
             "outcome": outcome,
         }
-        try:
-            stream = self._open()
-            stream.write(json.dumps(line, ensure_ascii=False) + "\n")
-            stream.flush()
-        except OSError as exc:
-            log.error("cannot write the audit log %s: %s", self.path, exc)
-            self.close()
+        with self._lock:
+            try:
+                stream = self._open()
+                stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+                stream.flush()
+            except OSError as exc:
+                log.error("cannot write the audit log %s: %s", self.path, exc)
+                self.close()
 
     def _open(self) -> TextIO:
         """The open stream, or a new one if the file at ``path`` is no longer the one we hold (logrotate)."""

@@ -15,7 +15,10 @@ from typing import Any
 
 import yaml
 
-DEFAULT_QUEUE = "ipc:///tmp/piw-import"
+#: in the service's own runtime directory (systemd's RuntimeDirectory=mr-chase)
+DEFAULT_QUEUE = "ipc:///run/mr-chase/queue"
+#: piw-master's own import queue (its Mr Chase task): never ours to bind
+MASTER_IMPORT_QUEUE = "ipc:///tmp/piw-import"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -37,6 +40,9 @@ class Config:
     log_level: str = "info"
     audit_log: Path | None = None
     allow_remote_queue: bool = False
+    #: piw-master's import queue, told about every change so it rewrites the project pages (optional)
+    master_queue: str | None = None
+    master_timeout: float = 5.0
 
     @property
     def ipc_path(self) -> Path | None:
@@ -60,6 +66,8 @@ SCHEMA: dict[str, tuple] = {
     "log_level": (str, False),
     "audit_log": (str, False),
     "allow_remote_queue": (bool, False),
+    "master_queue": (str, False),
+    "master_timeout": ((int, float), False),
 }
 
 
@@ -91,12 +99,28 @@ def parse_config(data: Any) -> Config:
             continue
         value = data[key]
         # bool is an int to isinstance(); a YAML "yes" must not pass as a number
+        if key == "socket_mode" and isinstance(value, int) and not isinstance(value, bool):
+            value = _integer_mode(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise ConfigError(key, f"must be a {kind.__name__}, not {type(value).__name__}")
+            raise ConfigError(key, f"must be a {_type_name(kind)}, not {type(value).__name__}")
         if kind is str and not value:
             raise ConfigError(key, "must not be empty")
         values[key] = value
     return _build(values)
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    return "number" if isinstance(kind, tuple) else kind.__name__
+
+
+def _integer_mode(value: int) -> str:
+    """An unquoted mode, read as ansible.builtin.file reads one: YAML already took ``0660`` as octal (432).
+
+    Returned as the octal string it stands for, so one check covers both spellings.
+    """
+    if not 0 <= value <= 0o777:
+        raise ConfigError("socket_mode", f"{value} is not a file mode; write it quoted, such as \"0660\"")
+    return f"0{value:03o}"
 
 
 def _build(values: dict[str, Any]) -> Config:
@@ -115,7 +139,22 @@ def _build(values: dict[str, Any]) -> Config:
     if not queue.startswith("ipc://") and not values.get("allow_remote_queue", False):
         raise ConfigError("import_queue", f"{queue!r} is not an ipc:// address; set allow_remote_queue: true "
                                           "to accept a queue other machines may reach")
+    _check_master(values, queue)
     for key in ("output_path", "log_file", "audit_log"):
         if key in values:
             values[key] = Path(values[key])
     return Config(**values)
+
+
+def _check_master(values: dict[str, Any], queue: str) -> None:
+    """Mr Chase never binds piw-master's queue; the master's queue is a ZeroMQ address; the timeout is bounded."""
+    master = values.get("master_queue")
+    if queue in (MASTER_IMPORT_QUEUE, master):
+        raise ConfigError("import_queue", f"{queue!r} is piw-master's own import queue; give Mr Chase an address "
+                                          f"of its own, such as {DEFAULT_QUEUE}")
+    if master is not None and not re.match(r"^[a-z]+://.+", master):
+        raise ConfigError("master_queue", f"{master!r} is not a ZeroMQ address such as {MASTER_IMPORT_QUEUE}")
+    timeout = values.get("master_timeout", 5.0)
+    if not 0 < timeout <= 300:
+        raise ConfigError("master_timeout", f"must be a number of seconds between 0 and 300, not {timeout!r}")
+    values["master_timeout"] = float(timeout)

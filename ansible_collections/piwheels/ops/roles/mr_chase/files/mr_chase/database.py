@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import psycopg
 
+from . import privileges
+from .page import LOCAL, PageFile
+
 log = logging.getLogger(__name__)
 
 
@@ -36,8 +39,15 @@ class Deleted:
     skip_changed: bool
     builds: int
     downloads: int
+    #: every file of the version, and those of them that live on an archive server, not on this host
     files: list[str]
-    remaining: list[tuple[str, str, str | None, bool]]
+    archived: list[str]
+    remaining: list[PageFile]
+
+    @property
+    def local(self) -> list[str]:
+        archived = set(self.archived)
+        return [name for name in self.files if name not in archived]
 
 
 class Removal:
@@ -64,14 +74,24 @@ class Database:
         if self._conn is not None and (self._conn.closed or self._conn.broken):
             self.discard()
         if self._conn is None:
+            self.connect()
+        return self._conn
+
+    def connect(self) -> None:
+        """Open the connection and check the role's privileges (MissingPrivileges when any is lacking)."""
+        if self._conn is None:
             try:
                 self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
             except psycopg.OperationalError as exc:
                 raise DatabaseUnavailable(first_line(exc)) from exc
+            try:
+                privileges.check(self._conn)  # before any statement that needs them
+            except privileges.MissingPrivileges:
+                self.discard()
+                raise
             # a removal waiting on a lock held elsewhere fails instead of hanging the queue
             self._conn.execute("SET lock_timeout = '10s'")
             log.info("connected to the database")
-        return self._conn
 
     @property
     def connected(self) -> bool:
@@ -163,14 +183,14 @@ class Database:
             raise NotFound(f"unknown package {package}")
         return row[0], row[1]
 
-    def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], int]:
-        """(skip, yanked, builds, sorted file names, downloads) of a version, in one round trip."""
+    def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], list[str], int]:
+        """(skip, yanked, builds, sorted file names, the archived ones, downloads) of a version, in one round trip."""
         row = self._prepared(VERSION_STATUS, {"package": package, "version": version})
         if row is None:
             raise NotFound(f"unknown package {package}")
         if not row[0]:
             raise NotFound(f"unknown package version {package} {version}")
-        return row[1], row[2], row[3], row[4], row[5]
+        return row[1], row[2], row[3], row[4], row[5], row[6]
 
     def _prepared(self, query: str, params: Sequence | dict) -> tuple | None:
         """One row of a query the server keeps planned (STATUS is asked before every removal)."""
@@ -222,14 +242,15 @@ class Database:
             raise NotFound(f"unknown package version {package} {version}")
         rows = work.fetchall()
         downloads, builds, skipped = rows[0][:3]
-        files = [r[3:8] for r in rows if r[3] is not None]
+        files = [PageFile(*r[3:9]) for r in rows if r[3] is not None]
         return Deleted(
             previous_skip=row[0],
             skip_changed=skipped > 0,
             builds=builds,
             downloads=downloads,
-            files=[r[0] for r in files if r[4] == version],
-            remaining=[r[:4] for r in files if r[4] != version],
+            files=[f.filename for f in files if f.version == version],
+            archived=[f.filename for f in files if f.version == version and f.location != LOCAL],
+            remaining=[f for f in files if f.version != version],
         )
 
     def settle(self, package: str, version: str, wait: float) -> bool:
@@ -267,22 +288,24 @@ PACKAGE_STATUS = ("SELECT p.skip, ARRAY(SELECT v.version FROM versions v WHERE v
 #: STATUS of a version: no row for an unknown package, a row whose first column is false for an unknown version
 VERSION_STATUS = """
 WITH f AS (
-    SELECT f.filename FROM builds b JOIN files f ON f.build_id = b.build_id
+    SELECT f.filename, f.location FROM builds b JOIN files f ON f.build_id = b.build_id
     WHERE b.package = %(package)s AND b.version = %(version)s
 )
 SELECT v.version IS NOT NULL, v.skip, v.yanked,
        (SELECT count(*) FROM builds b WHERE b.package = %(package)s AND b.version = %(version)s),
        ARRAY(SELECT filename FROM f ORDER BY filename),
+       ARRAY(SELECT filename FROM f WHERE location <> '/simple' ORDER BY filename),
        (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f))
 FROM packages p LEFT JOIN versions v ON v.package = p.package AND v.version = %(version)s
 WHERE p.package = %(package)s
 """
 
 #: The version's deletes as one statement (see Database.delete_version); always at least one row:
-#: (downloads deleted, builds deleted, skip rows updated, then one file of the package per row or NULLs).
+#: (downloads deleted, builds deleted, skip rows updated, then one file of the package per row, as the
+#: fields of a PageFile, or NULLs).
 DELETE_VERSION = """
 WITH pkg AS (
-    SELECT f.filename, rtrim(f.filehash) AS filehash, f.requires_python, v.yanked, b.version
+    SELECT f.filename, rtrim(f.filehash) AS filehash, f.requires_python, v.yanked, b.version, f.location
     FROM builds b JOIN files f ON f.build_id = b.build_id
     JOIN versions v ON v.package = b.package AND v.version = b.version
     WHERE b.package = %(package)s
@@ -297,7 +320,7 @@ WITH pkg AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM bl), (SELECT count(*) FROM sk),
-       pkg.filename, pkg.filehash, pkg.requires_python, pkg.yanked, pkg.version
+       pkg.filename, pkg.filehash, pkg.requires_python, pkg.yanked, pkg.version, pkg.location
 FROM (SELECT 1) AS one LEFT JOIN pkg ON true
 ORDER BY pkg.filename
 """

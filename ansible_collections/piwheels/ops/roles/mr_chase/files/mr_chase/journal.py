@@ -70,9 +70,11 @@ ENTRY_FIELDS = tuple(Entry.__dataclass_fields__)
 
 
 class Journal:
-    def __init__(self, tree: Tree):
+    def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None):
         self.tree = tree
         self.path = os.path.join(tree.state, "journal.json")
+        #: told of every removal recovery finds committed (the service notifies piw-master)
+        self.on_committed = on_committed
 
     def pending(self) -> Entry | None:
         """The journal left behind, if any.
@@ -164,6 +166,8 @@ class Journal:
             committed = db.settle(entry.package, entry.version, wait)
         entry.moves = entry.moves or self.staged_moves(entry)  # a journal of an earlier release lists them
         if committed:
+            if self.on_committed is not None:  # before the journal goes: a crash in between repeats it
+                self.on_committed(entry)
             self.finish(entry)
             outcome = "finished"
         else:

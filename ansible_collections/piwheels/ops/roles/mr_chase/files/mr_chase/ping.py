@@ -1,6 +1,6 @@
 """Readiness probe: wait until Mr Chase answers PING, or give up after --timeout s.
 
-    python -m mr_chase.ping --queue ipc:///tmp/piw-import --timeout 30
+    python -m mr_chase.ping --queue ipc:///run/mr-chase/queue --timeout 30
 
 The role runs it after every start.  Each attempt uses a fresh REQ socket with
 LINGER=0: a REQ socket that missed its reply cannot send again (the ZeroMQ
@@ -16,6 +16,8 @@ import sys
 import time
 
 import zmq
+
+from .config import DEFAULT_QUEUE
 
 ATTEMPT_MS = 1000
 
@@ -36,7 +38,7 @@ def ping_once(context: zmq.Context, queue: str) -> list | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mr_chase.ping", description=__doc__.splitlines()[0])
-    parser.add_argument("--queue", default="ipc:///tmp/piw-import")
+    parser.add_argument("--queue", default=DEFAULT_QUEUE)
     parser.add_argument("--timeout", type=float, default=30)
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.timeout

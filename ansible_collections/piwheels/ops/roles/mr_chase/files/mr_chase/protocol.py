@@ -165,12 +165,3 @@ def error(message: str) -> bytes:
 
 def invalid(problem: str) -> bytes:
     return error(f"invalid message: {problem}")
-
-
-def natural_key(version: str) -> list[tuple[int, Any]]:
-    """Sort key that orders ``1.9`` before ``1.10``: digit runs compare as numbers.
-
-    Not full PEP 440 ordering (``1.0rc1`` sorts after ``1.0``); it needs no
-    third-party library and is stable, which is what STATUS promises.
-    """
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", version)]

@@ -26,8 +26,9 @@ from functools import partial
 
 from .database import Database, Deleted
 from .journal import Entry, Journal
+from .page import page_pieces
 from .protocol import DEFAULT_SKIP_REASON
-from .tree import Tree, fsync_dir, fsync_file, page_pieces
+from .tree import Tree, fsync_dir, fsync_file
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class Result:
     builds: int = 0
     files: list[str] = field(default_factory=list)
     downloads: int = 0
+    #: files whose rows went but that were never on this host (files.location is an archive server)
+    archived: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
 
@@ -85,7 +88,7 @@ class Remover:
                 self._entry = entry
                 self.checkpoint("journal_written")
                 result = Result(deleted.builds > 0 or deleted.skip_changed, target_skip(deleted.previous_skip, skip),
-                                deleted.builds, deleted.files, deleted.downloads)
+                                deleted.builds, deleted.files, deleted.downloads, deleted.archived)
                 if deleted.files:
                     result.missing = self._move_aside(entry, deleted)
                     transaction.while_committing = partial(self._sync, entry)
@@ -143,15 +146,16 @@ class Remover:
             log.error("outcome of a removal unknown (%s); the journal stays until it can be settled", exc)
 
     def _move_aside(self, entry: Entry, deleted: Deleted) -> list[str]:
-        """Write the new page, move the wheels into staging; return the ones already missing.
+        """Write the new page, move the local wheels into staging; return the ones already missing.
 
         One rename per wheel and nothing else: a wheel that is not there is
-        found by the rename failing, not by a separate look-up.
+        found by the rename failing, not by a separate look-up.  Archived
+        files (on another server) have nothing on this host to move.
         """
         tree, package = self.tree, entry.package
         tree.write_temp_page(package, entry.token, page_pieces(package, deleted.remaining))
         missing = []
-        for filename in deleted.files:
+        for filename in deleted.local:
             original, staged = tree.wheel(package, filename), tree.staged(entry.token, filename)
             try:
                 os.rename(original, staged)

@@ -8,11 +8,9 @@ within a fraction of a second; the request in hand is finished first.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +22,10 @@ from . import __version__
 from .audit import AuditLog
 from .config import Config
 from .database import Database, DatabaseUnavailable, NotFound, first_line
-from .journal import Journal
+from .journal import Entry, Journal
+from .listener import inode, refuse_if_taken
+from .notifier import MasterNotifier, remove_version, rewrite_pages
+from .privileges import MissingPrivileges
 from .protocol import (
     MAX_FRAME_BYTES,
     ProtocolError,
@@ -34,10 +35,10 @@ from .protocol import (
     encode_reply,
     error,
     invalid,
-    natural_key,
 )
 from .removal import Remover, no_checkpoint
 from .tree import Tree
+from .versions import version_key
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,12 @@ PONG_FRAME = encode_reply("PONG", __version__)
 #: requests that change something are logged at info; PING and STATUS (the module asks STATUS
 #: before every REMOVE, the role PINGs) at debug, so the log is not a line per probe
 LOG_LEVELS = {"REMOVE": logging.INFO, "SKIP": logging.INFO}
+#: seconds between checks that the queue's socket file is still the one this service bound
+WATCH_INTERVAL = 5.0
 
 
-class AlreadyListening(Exception):
-    """Another live Mr Chase holds the queue's socket file; binding would steal its queue."""
+class AddressLost(Exception):
+    """Another process replaced the queue's socket file: clients can no longer reach this service."""
 
 
 def checkpoint_from_env() -> Callable[[str], None]:
@@ -83,10 +86,14 @@ class Service:
         self.config = config
         self.db = Database(config.dsn)
         self.tree = Tree(config.output_path)
-        self.journal = Journal(self.tree)
+        self.journal = Journal(self.tree, on_committed=self._recovered)
         self.audit = AuditLog(config.audit_log)
+        self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint or checkpoint_from_env())
         self.stopping = False
+        #: the notification of the request in hand, put in the outbox once its reply is sent
+        self._notice: list | None = None
+        self._bound: tuple[int, int] | None = None
 
     # -- requests -------------------------------------------------------------
 
@@ -161,6 +168,9 @@ class Service:
             return error(str(exc))
         except DatabaseUnavailable:
             raise
+        except MissingPrivileges as exc:
+            log.error("%s; as a superuser, run:\n%s", exc, "\n".join(exc.statements))
+            return error(f"database error: {exc}; the GRANT statements are in the Mr Chase log")
         except OSError as exc:  # the output tree refused (permissions, read-only, immutable, full)
             log.error("file system error: %s", exc)
             return error(f"file system error: {exc.strerror or exc}: {exc.filename}")
@@ -176,10 +186,12 @@ class Service:
         with self.db.guard():
             if version is None:
                 skip, versions = self.db.package_status(package)
-                return {"package": package, "skip": skip, "versions": sorted(versions, key=natural_key)}
-            skip, yanked, builds, files, downloads = self.db.version_status(package, version)
+                return {"package": package, "skip": skip, "versions": sorted(versions, key=version_key),
+                        "site_refresh": self.notifier.enabled}
+            skip, yanked, builds, files, archived, downloads = self.db.version_status(package, version)
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
-                    "builds": builds, "files": files, "downloads": downloads}
+                    "builds": builds, "files": files, "archived": archived, "downloads": downloads,
+                    "site_refresh": self.notifier.enabled}
 
     def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():
@@ -187,6 +199,7 @@ class Service:
         if changed:
             self.audit.record(["SKIP", package, reason], "done", package=package, previous_skip=previous,
                               skip=reason, builds=0, files=[], downloads=0)
+            self._notice = rewrite_pages(package)
         return encode_reply("DONE")
 
     def _remove(self, package: str, version: str, skip: Any) -> bytes:
@@ -194,16 +207,33 @@ class Service:
         if result.changed:
             self.audit.record(["REMOVE", package, version, skip], "done", package=package, version=version,
                               builds=result.builds, files=result.files, downloads=result.downloads,
-                              skip=result.skip, missing_on_disk=result.missing)
+                              skip=result.skip, archived=result.archived, missing_on_disk=result.missing)
+            self._notice = remove_version(package, version, result.skip)
         return encode_reply("DONE")
+
+    def _recovered(self, entry: Entry) -> None:
+        """A removal a crash interrupted turned out committed: piw-master has not heard of it yet."""
+        self.notifier.submit(remove_version(entry.package, entry.version, ""))
+
+    def after_reply(self) -> None:
+        """What the last request left to do once its client has the reply: tell piw-master (the outbox
+        entry is on disk before the removal's journal goes), then clean up the removal."""
+        notice, self._notice = self._notice, None
+        if notice is not None:
+            try:
+                self.notifier.submit(notice)
+            except OSError as exc:
+                log.error("cannot queue the notification %s for piw-master: %s", notice, exc)
+        self.remover.flush()
 
     # -- the loop ---------------------------------------------------------------
 
     def recover(self) -> None:
-        """Settle a removal a crash left half done, before serving anything."""
+        """Check the database role and settle a removal a crash left half done, before serving anything."""
         self.tree.prepare()
         try:
             with self.db.guard():
+                self.db.connect()  # a role without the privileges it needs stops the start here
                 self.journal.recover(self.db)
         except DatabaseUnavailable as exc:
             log.error("cannot settle the journal yet, the database is unavailable: %s", exc)
@@ -213,8 +243,9 @@ class Service:
         self.stopping = True
 
     def run(self) -> None:
-        self.refuse_if_taken()
+        refuse_if_taken(self.config.import_queue, self.config.ipc_path and str(self.config.ipc_path))
         self.recover()
+        self.notifier.start()
         context = zmq.Context()
         sock = context.socket(zmq.REP)
         sock.setsockopt(zmq.LINGER, 0)
@@ -232,7 +263,8 @@ class Service:
         finally:
             sock.close()
             context.term()
-            self.remover.flush()  # a stop never leaves a removal's staged wheels or journal behind
+            self.after_reply()  # a stop never leaves a removal's staged wheels or journal behind
+            self.notifier.stop()
             self.db.close()
             if bound:
                 self._remove_socket_file()
@@ -240,38 +272,25 @@ class Service:
 
     def _serve(self, sock: zmq.Socket) -> None:
         """Answer requests until asked to stop; the last removal's clean-up ends before the next request."""
-        handle, flush = self.handle, self.remover.flush
+        handle, after_reply = self.handle, self.after_reply
+        next_watch = time.monotonic() + WATCH_INTERVAL
         while not self.stopping:
             try:
                 frames = sock.recv_multipart()
             except zmq.Again:
+                if time.monotonic() >= next_watch:
+                    self._check_address()
+                    next_watch = time.monotonic() + WATCH_INTERVAL
                 continue
             sock.send(handle(frames))
-            flush()
+            after_reply()
 
-    def refuse_if_taken(self) -> None:
-        """Raise AlreadyListening when a live process accepts connections on the queue's socket file.
-
-        ZeroMQ's ipc bind unlinks an existing socket file and binds a new
-        one, so a second Mr Chase would silently take the queue from the
-        first, which would keep running, unreachable.  A plain connect tells
-        a live listener from a stale file (connection refused) or none.
-        """
+    def _check_address(self) -> None:
+        """Raise AddressLost when the socket file is no longer the one bound (another process bound over it)."""
         path = self.config.ipc_path
-        if path is None:
-            return
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.settimeout(2)
-            probe.connect(str(path))
-        except OSError as exc:
-            if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
-                return
-            raise AlreadyListening(f"cannot tell whether another Mr Chase listens on {self.config.import_queue}: "
-                                   f"{exc.strerror or exc}") from exc
-        finally:
-            probe.close()
-        raise AlreadyListening(f"another Mr Chase is already listening on {self.config.import_queue}")
+        if path is not None and inode(str(path)) != self._bound:
+            raise AddressLost(f"the socket file of {self.config.import_queue} was replaced or removed by another "
+                              "process; stopping, as no client can reach this Mr Chase any more")
 
     def _bind(self, sock: zmq.Socket) -> None:
         """Bind with a umask that leaves the socket file private, then set socket_mode."""
@@ -286,12 +305,18 @@ class Service:
         finally:
             os.umask(old)
         os.chmod(path, self.config.socket_mode)
+        self._bound = inode(str(path))
 
     def _remove_socket_file(self) -> None:
+        """Unlink the socket file only if it is still the one this service bound (never another's)."""
         path = self.config.ipc_path
-        if path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        if path is None:
+            return
+        if inode(str(path)) != self._bound:
+            log.warning("not removing %s: it is no longer the socket file this Mr Chase bound", path)
+            return
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
-__all__ = ["AlreadyListening", "Service", "MAX_FRAME_BYTES", "HARD_CAP_BYTES"]
+__all__ = ["AddressLost", "Service", "MAX_FRAME_BYTES", "HARD_CAP_BYTES"]

@@ -12,14 +12,8 @@ is on the timed path of every REMOVE.
 
 from __future__ import annotations
 
-import html
 import os
-from collections.abc import Callable, Iterable, Iterator
-
-PAGE = (
-    "<!DOCTYPE html>\n<html>\n<head><title>Links for {package}</title></head>\n<body>\n"
-    "<h1>Links for {package}</h1>\n{links}\n</body>\n</html>\n"
-)
+from collections.abc import Callable, Iterable
 
 
 class UnsafePath(ValueError):
@@ -31,51 +25,6 @@ def safe_component(name: str) -> str:
     if not name or name.startswith(".") or "/" in name or "\\" in name or "\x00" in name:
         raise UnsafePath(f"unsafe file name {name!r}")
     return name
-
-
-#: characters html.escape(quote=True) would change; wheel names and hashes almost never hold one
-_ESCAPED = ("&", "<", ">", '"', "'")
-#: links per piece of a page: small enough that each piece reuses the memory of the one before
-#: (a page of thousands of links built as one string costs page faults for every copy of it)
-CHUNK_ROWS = 256
-
-
-def page_pieces(package: str, rows: Iterable[tuple[str, str, str | None, bool]]) -> Iterator[str]:
-    """The PEP 503 page (PEP 592 yanked markers) of the remaining (filename, hash, requires_python, yanked),
-    in pieces of CHUNK_ROWS links, to be written one after the other.
-
-    piwheels has packages with thousands of wheels, and this runs inside
-    every removal, so the work per link is one f-string and one lookup of
-    its precomputed attributes; names are escaped only in a piece that
-    holds a character that needs it (one scan per piece).
-    """
-    rows = rows if isinstance(rows, list) else list(rows)
-    head, tail = PAGE.format(package=html.escape(package), links="\0").split("\0")
-    yield head
-    plain: dict[str | None, str] = {None: "", "": ""}
-    yanked: dict[str | None, str] = {None: ' data-yanked=""', "": ' data-yanked=""'}
-    for start in range(0, len(rows), CHUNK_ROWS):
-        piece = rows[start:start + CHUNK_ROWS]
-        if _needs_escape("".join([row[0] for row in piece])):
-            piece = [(html.escape(name), *rest) for name, *rest in piece]
-        for requires_python in {row[2] for row in piece}.difference(plain):
-            plain[requires_python] = f' data-requires-python="{html.escape(requires_python)}"'
-            yanked[requires_python] = plain[requires_python] + ' data-yanked=""'
-        yield "\n".join([f'<a href="{name}#sha256={filehash}"{(yanked if gone else plain)[python]}>{name}</a><br>'
-                         for name, filehash, python, gone in piece])
-        if start + CHUNK_ROWS < len(rows):
-            yield "\n"
-    yield tail
-
-
-def _needs_escape(text: str) -> bool:
-    """Whether html.escape would change ``text``: five substring scans, far quicker than a regular expression."""
-    return any(char in text for char in _ESCAPED)
-
-
-def render_page(package: str, rows: Iterable[tuple[str, str, str | None, bool]]) -> str:
-    """The whole page as one string (see page_pieces)."""
-    return "".join(page_pieces(package, rows))
 
 
 def _sync_path(path: str, sync: Callable[[int], None]) -> None:
