@@ -15,10 +15,19 @@ options:
     description:
       - The ZeroMQ address of Mr Chase's import queue on the managed host.
       - Must match C(mr_chase_import_queue) of the P(piwheels.ops.mr_chase#role) role.
-      - For an C(ipc://) address the module checks first that the socket file exists and that the user the
-        task runs as may write to it, and says which of the two is wrong.
+      - For an C(ipc://) address the module checks first that the socket file exists, that it is owned by
+        O(service_user) or root, and that the user the task runs as may write to it, and says which is wrong.
+      - Never piw-master's own queue C(ipc:///tmp/piw-import): that is a different service with a different protocol.
     type: str
-    default: ipc:///tmp/piw-import
+    default: ipc:///run/mr-chase/queue
+  service_user:
+    description:
+      - The user Mr Chase runs as, C(mr_chase_user) of the P(piwheels.ops.mr_chase#role) role.
+      - The module refuses an C(ipc://) socket file owned by anyone but this user or root, and says who owns
+        it. Anyone may bind a path in a shared directory first; a server that is not Mr Chase must not be told
+        what to remove, nor believed when it answers.
+    type: str
+    default: piwheels
   timeout:
     description:
       - Seconds to wait for each answer from Mr Chase before the task fails with a message naming

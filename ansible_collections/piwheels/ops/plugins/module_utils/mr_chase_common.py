@@ -14,14 +14,23 @@ from __future__ import annotations
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import (
+    DEFAULT_SERVICE_USER,
     HAS_ZMQ,
     ZMQ_IMPORT_ERROR,
     MrChaseClient,
 )
 
-__all__ = ("DEFAULT_IMPORT_QUEUE", "DEFAULT_TIMEOUT", "fail_from_error", "mr_chase_argument_spec", "mr_chase_client")
+__all__ = (
+    "DEFAULT_IMPORT_QUEUE",
+    "DEFAULT_SERVICE_USER",
+    "DEFAULT_TIMEOUT",
+    "fail_from_error",
+    "mr_chase_argument_spec",
+    "mr_chase_client",
+)
 
-DEFAULT_IMPORT_QUEUE = "ipc:///tmp/piw-import"
+#: in the service's own runtime directory: never piw-master's ipc:///tmp/piw-import
+DEFAULT_IMPORT_QUEUE = "ipc:///run/mr-chase/queue"
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -29,6 +38,7 @@ def mr_chase_argument_spec():
     """The options that say where Mr Chase is and how long to wait for it."""
     return dict(
         import_queue=dict(type="str", default=DEFAULT_IMPORT_QUEUE),
+        service_user=dict(type="str", default=DEFAULT_SERVICE_USER),
         timeout=dict(type="float", default=DEFAULT_TIMEOUT),
     )
 
@@ -44,7 +54,8 @@ def mr_chase_client(module):
         module.fail_json(msg=missing_required_lib("pyzmq"), exception=ZMQ_IMPORT_ERROR)
     if module.params["timeout"] <= 0:
         module.fail_json(msg=f"timeout must be a positive number of seconds, got {module.params['timeout']:g}")
-    return MrChaseClient(module.params["import_queue"], module.params["timeout"])
+    params = module.params
+    return MrChaseClient(params["import_queue"], params["timeout"], service_user=params["service_user"])
 
 
 def fail_from_error(module, error, **result):

@@ -85,7 +85,7 @@ skip:
   type: str
   sample: ""
 versions:
-  description: Every version the package has, sorted as Mr Chase sorts them.
+  description: Every version the package has, in PEP 440 order (V(1.9) before V(1.10)).
   returned: success
   type: list
   elements: str
@@ -111,18 +111,34 @@ details:
       returned: always
       sample: 1
     files:
-      description: The wheel files of the version, sorted.
+      description: The files of the version, sorted, wherever they are kept.
       type: list
       elements: str
       returned: always
       sample: [beta_tools-1.0-py3-none-any.whl]
+    archived:
+      description:
+        - Those of RV(details.files) that are not on this host (kept on an archive server), sorted.
+        - Empty with a Mr Chase older than 0.2, which does not report them.
+      type: list
+      elements: str
+      returned: always
+      sample: []
     downloads:
       description: How many download records its files have.
       type: int
       returned: always
       sample: 3
   sample:
-    "1.0": {skip: "", yanked: false, builds: 1, files: [beta_tools-1.0-py3-none-any.whl], downloads: 3}
+    "1.0": {skip: "", yanked: false, builds: 1, files: [beta_tools-1.0-py3-none-any.whl], archived: [], downloads: 3}
+site_refresh:
+  description:
+    - Whether Mr Chase has a piw-master to notify after a change (C(mr_chase_master_queue) of the
+      P(piwheels.ops.mr_chase#role) role), so that the project pages and JSON API are rewritten too.
+    - False with a Mr Chase older than 0.2, which never notifies piw-master.
+  returned: success
+  type: bool
+  sample: true
 msg:
   description: Why the task failed.
   returned: failure
@@ -132,12 +148,13 @@ import_queue:
   description: The queue address, when the task failed talking to Mr Chase.
   returned: failure
   type: str
-  sample: ipc:///tmp/piw-import
+  sample: ipc:///run/mr-chase/queue
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     fail_from_error,
     mr_chase_argument_spec,
@@ -145,6 +162,8 @@ from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common impor
 )
 
 ALL = "all"
+# fields of a version STATUS that say nothing about the version itself
+_NOT_DETAILS = ("package", "version", "site_refresh")
 # Booleans as the command line spells them; not Ansible's full list, which has "1" and "0", both real versions.
 _TRUE_WORDS = ("true", "yes", "on")
 _FALSE_WORDS = ("false", "no", "off")
@@ -193,15 +212,16 @@ def main():
             wanted = package["versions"] if versions is None else versions
             details = {}
             for version, status in client.statuses(package["package"], wanted).items():
-                details[version] = {k: v for k, v in status.items() if k not in ("package", "version")}
+                details[version] = {k: v for k, v in status.items() if k not in _NOT_DETAILS}
         except MrChaseError as error:
             fail_from_error(module, error)
     module.exit_json(
         changed=False,
         package=package["package"],
         skip=package["skip"],
-        versions=package["versions"],
+        versions=pep440_sorted(package["versions"]),
         details=details,
+        site_refresh=package["site_refresh"],
     )
 
 

@@ -17,6 +17,11 @@ description:
     master's removal service, Mr Chase, over its ZeroMQ import queue.
   - A removal deletes every build of the version, its wheel files on disk, their file and download records,
     and rewrites the package's index page. Mr Chase does each version in one transaction, all or nothing.
+    Files kept on an archive server rather than on this host lose their rows and are reported apart, as
+    RV(versions.archived).
+  - When Mr Chase is configured with piw-master's queue, piw-master is told after each change and rewrites the
+    project page and the JSON API too (RV(site_refreshed)); otherwise the task warns that they were not refreshed.
+  - Versions are listed in PEP 440 order (V(1.9) before V(1.10)) in RV(versions), RV(msg) and the diff.
   - The module asks Mr Chase for the STATUS of the package and of every requested version before it sends
     anything that changes state. One unknown package or version fails the task and nothing is removed.
   - The task reports C(changed) only when builds, files or download records existed, or when a skip reason
@@ -118,7 +123,7 @@ EXAMPLES = r"""
   piwheels.ops.piw_remove:
     package: foo
     version: "5.0.0"
-    import_queue: ipc:///run/piwheels/import
+    import_queue: ipc:///run/mr-chase-staging/queue
     timeout: 10
 """
 
@@ -141,11 +146,20 @@ versions:
       returned: always
       sample: 1
     files:
-      description: The wheel files of the version, sorted.
+      description: The wheel files of the version on this host (their rows and the wheels on disk go), sorted.
       type: list
       elements: str
       returned: always
       sample: [beta_tools-1.0-cp37-cp37m-linux_armv7l.whl, beta_tools-1.0-py3-none-any.whl]
+    archived:
+      description:
+        - The files of the version that are not on this host (their C(files.location) is an archive server,
+          not C(/simple)), sorted. Their rows go; nothing is deleted from the archive.
+        - Empty with a Mr Chase older than 0.2, which does not report them.
+      type: list
+      elements: str
+      returned: always
+      sample: []
     downloads:
       description: How many download records the files had.
       type: int
@@ -170,6 +184,7 @@ versions:
     "1.0":
       builds: 1
       files: [beta_tools-1.0-cp37-cp37m-linux_armv7l.whl, beta_tools-1.0-py3-none-any.whl]
+      archived: []
       downloads: 6
       skip_before: ""
       skip_after: removed by request
@@ -192,6 +207,16 @@ package_skip:
       returned: always
       sample: "maintainer asked, see issue 42"
   sample: {before: "", after: "maintainer asked, see issue 42"}
+site_refreshed:
+  description:
+    - Whether piw-master was (in check mode, would be) told to rewrite the package's project page, its JSON API
+      entry and the simple index from the database: true when the task changed something and Mr Chase has a
+      piw-master to notify (C(mr_chase_master_queue) of the P(piwheels.ops.mr_chase#role) role).
+    - When the task changed something and this is false, the task also warns that the project pages and JSON
+      API were not refreshed and still list what was removed.
+  returned: success
+  type: bool
+  sample: true
 msg:
   description: A one-line summary of what was (or would be) done.
   returned: always
@@ -201,13 +226,14 @@ import_queue:
   description: The queue address, when the task failed talking to Mr Chase.
   returned: failure
   type: str
-  sample: ipc:///tmp/piw-import
+  sample: ipc:///run/mr-chase/queue
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import DEFAULT_SKIP_REASON, LIMITS
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     fail_from_error,
     mr_chase_argument_spec,
@@ -287,21 +313,17 @@ class Plan:
         """``version_statuses`` is a list of (version, STATUS); ``whole_package`` means ``version: all``."""
         self.package = package_status["package"]
         self.skip = skip
+        self.site_refresh = package_status["site_refresh"]
         self.package_skip = {
             "before": package_status["skip"],
             "after": skip_after(package_status["skip"], skip) if whole_package else package_status["skip"],
         }
-        self.versions = {}
-        for version, status in version_statuses:
-            after = skip_after(status["skip"], skip)
-            self.versions[version] = {
-                "builds": status["builds"],
-                "files": sorted(status["files"]),
-                "downloads": status["downloads"],
-                "skip_before": status["skip"],
-                "skip_after": after,
-                "changed": bool(status["builds"] or status["files"] or status["downloads"]) or after != status["skip"],
-            }
+        #: in the order asked, which is the order of the removals
+        self.versions = {
+            version: _version_plan(status, skip_after(status["skip"], skip)) for version, status in version_statuses
+        }
+        #: the versions as an operator reads them, in PEP 440 order
+        self.ordered = pep440_sorted(self.versions)
 
     @property
     def package_skip_changes(self):
@@ -312,29 +334,50 @@ class Plan:
         return self.package_skip_changes or any(v["changed"] for v in self.versions.values())
 
     def result(self):
-        return dict(changed=self.changed, package=self.package, versions=self.versions, package_skip=self.package_skip)
+        return dict(
+            changed=self.changed,
+            package=self.package,
+            versions=self.versions,
+            package_skip=self.package_skip,
+            site_refreshed=self.changed and self.site_refresh,
+        )
 
     def summary(self, check_mode):
         """One line for ``msg``: the counts an operator would put in the reply to the maintainer."""
         remove, set_ = ("would remove", "would set") if check_mode else ("removed", "set")
-        emptied = [version for version, v in self.versions.items() if v["changed"] and _has_content(v)]
-        builds = sum(self.versions[version]["builds"] for version in emptied)
-        files = sum(len(self.versions[version]["files"]) for version in emptied)
-        downloads = sum(self.versions[version]["downloads"] for version in emptied)
-        skipped = [version for version, v in self.versions.items() if v["skip_after"] != v["skip_before"]]
+        versions = [(version, self.versions[version]) for version in self.ordered]
+        emptied = [version for version, v in versions if v["changed"] and _has_content(v)]
+        skipped = [version for version, v in versions if v["skip_after"] != v["skip_before"]]
         parts = []
         if emptied:
-            parts.append(
-                f"{remove} {_count(builds, 'build')}, {_count(files, 'file')} and {_count(downloads, 'download')} "
-                f"of {self.package} {', '.join(emptied)}"
-            )
+            parts.append(f"{remove} {self._counts(emptied)} of {self.package} {', '.join(emptied)}")
         if skipped:
             parts.append(f"{set_} the skip reason of {self.package} {', '.join(skipped)}")
         if self.package_skip_changes:
             parts.append(f"{set_} the skip reason of package {self.package}")
         if not parts:
-            return f"nothing to remove from {self.package} {', '.join(self.versions) or '(no versions)'}"
+            return f"nothing to remove from {self.package} {', '.join(self.ordered) or '(no versions)'}"
         return "; ".join(parts)
+
+    def _counts(self, versions):
+        """"1 build, 3 files (1 archived, not on this host) and 6 downloads" for these versions."""
+        chosen = [self.versions[version] for version in versions]
+        archived = sum(len(v["archived"]) for v in chosen)
+        files = _count(sum(len(v["files"]) for v in chosen) + archived, "file")
+        if archived:
+            files += f" ({archived} archived, not on this host)"
+        builds = _count(sum(v["builds"] for v in chosen), "build")
+        return f"{builds}, {files} and {_count(sum(v['downloads'] for v in chosen), 'download')}"
+
+    def warnings(self, check_mode):
+        """Why the rest of the site is stale after the task, when it will be."""
+        if not self.changed or self.site_refresh:
+            return []
+        were = "would not be" if check_mode else "were not"
+        return [
+            f"the project pages and JSON API of {self.package} {were} refreshed: Mr Chase has no piw-master "
+            "to notify (mr_chase_master_queue is not set), so they still list what was removed"
+        ]
 
     def diff(self):
         """Before and after, one line per file ("package version filename") and per skip reason."""
@@ -343,14 +386,17 @@ class Plan:
             before.append(f"{self.package} skipped: {self.package_skip['before']}")
         if self.package_skip["after"]:
             after.append(f"{self.package} skipped: {self.package_skip['after']}")
-        for version, v in self.versions.items():
+        for version in self.ordered:
+            v = self.versions[version]
             if v["skip_before"]:
                 before.append(f"{self.package} {version} skipped: {v['skip_before']}")
             if v["skip_after"]:
                 after.append(f"{self.package} {version} skipped: {v['skip_after']}")
-            before.extend(f"{self.package} {version} {name}" for name in v["files"])
+            files = [f"{self.package} {version} {name}" for name in v["files"]]
+            files += [f"{self.package} {version} {name} (archived, not on this host)" for name in v["archived"]]
+            before.extend(files)
             if not v["changed"]:
-                after.extend(f"{self.package} {version} {name}" for name in v["files"])
+                after.extend(files)
         header = f"{self.package} (Mr Chase)"
         return dict(
             before="".join(line + "\n" for line in before),
@@ -360,8 +406,23 @@ class Plan:
         )
 
 
+def _version_plan(status, skip_after_removal):
+    """What goes of one version: its local wheels and, apart, the files that are not on this host."""
+    archived = sorted(status["archived"])
+    plan = {
+        "builds": status["builds"],
+        "files": sorted(set(status["files"]) - set(archived)),
+        "archived": archived,
+        "downloads": status["downloads"],
+        "skip_before": status["skip"],
+        "skip_after": skip_after_removal,
+    }
+    plan["changed"] = _has_content(plan) or skip_after_removal != status["skip"]
+    return plan
+
+
 def _has_content(version):
-    return bool(version["builds"] or version["files"] or version["downloads"])
+    return bool(version["builds"] or version["files"] or version["archived"] or version["downloads"])
 
 
 def _count(number, noun):
@@ -434,6 +495,8 @@ def main():
             fail_from_error(module, error, changed=changed)
     result = plan.result()
     result["msg"] = plan.summary(module.check_mode)
+    for warning in plan.warnings(module.check_mode):
+        module.warn(warning)
     if module._diff:
         result["diff"] = plan.diff()
     module.exit_json(**result)

@@ -24,12 +24,15 @@ on its way, is carried out, and the caller is told which.
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 import time
 import traceback
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import (
+    PACKAGE_OPTIONAL,
     PACKAGE_STATUS,
+    VERSION_OPTIONAL,
     VERSION_STATUS,
     InvalidReply,
     check_status,
@@ -54,9 +57,11 @@ else:
     HAS_ZMQ = True
     ZMQ_IMPORT_ERROR = None
 
-__all__ = ("HAS_ZMQ", "PIPELINE_DEPTH", "REMOVE_DEPTH", "ZMQ_IMPORT_ERROR", "MrChaseClient")
+__all__ = ("DEFAULT_SERVICE_USER", "HAS_ZMQ", "PIPELINE_DEPTH", "REMOVE_DEPTH", "ZMQ_IMPORT_ERROR", "MrChaseClient")
 
 _IPC = "ipc://"
+#: the user Mr Chase runs as unless told otherwise (the role's mr_chase_user)
+DEFAULT_SERVICE_USER = "piwheels"
 #: how many pipelined STATUS requests may wait in Mr Chase's queue at once
 PIPELINE_DEPTH = 32
 #: how many REMOVEs may be on their way at once: the one Mr Chase works on and the next
@@ -66,9 +71,11 @@ REMOVE_DEPTH = 2
 class MrChaseClient:
     """Requests to one Mr Chase; use as a context manager so the socket is always closed."""
 
-    def __init__(self, address, timeout):
+    def __init__(self, address, timeout, service_user=DEFAULT_SERVICE_USER):
+        """``service_user`` is who must own an ipc socket file (root may too): see ``_check_ipc_endpoint``."""
         self.address = address
         self.timeout = float(timeout)
+        self.service_user = service_user
         self._socket = None
 
     def __enter__(self):
@@ -89,8 +96,8 @@ class MrChaseClient:
 
     def status(self, package, version=None):
         """Return the STATUS object of a package (version None) or of one of its versions."""
-        fields = PACKAGE_STATUS if version is None else VERSION_STATUS
-        return self._call("STATUS", "STATUS", package, version, fields=fields)[1]
+        shape = (PACKAGE_STATUS, PACKAGE_OPTIONAL) if version is None else (VERSION_STATUS, VERSION_OPTIONAL)
+        return self._call("STATUS", "STATUS", package, version, shape=shape)[1]
 
     def statuses(self, package, versions):
         """Return {version: STATUS object} for several versions of a package, in the order asked, pipelined.
@@ -105,7 +112,7 @@ class MrChaseClient:
             received = [pipe.next_reply() for _version in versions]
         statuses = {}
         for index, version in enumerate(versions):
-            status = self._check(received[index], "STATUS", "STATUS", VERSION_STATUS)[1]
+            status = self._check(received[index], "STATUS", "STATUS", (VERSION_STATUS, VERSION_OPTIONAL))[1]
             if status["version"] != version:
                 why = f"answer for version {status['version']!r} in the place of {version!r}"
                 raise MrChaseProtocolError(self.address, describe_frame(received[index]), why)
@@ -156,11 +163,12 @@ class MrChaseClient:
         """Mark the whole package skipped with ``reason``; an empty reason clears the mark."""
         self._call("DONE", "SKIP", package, reason)
 
-    def _call(self, expected, *message, fields=None):
+    def _call(self, expected, *message, shape=None):
         """Send one request and return its decoded reply, which must be ``expected`` or ERROR.
 
-        ``fields`` is the STATUS shape (codec.VERSION_STATUS or PACKAGE_STATUS)
-        the reply's object must have.
+        ``shape`` is the STATUS shape the reply's object must have: the
+        required and the optional fields (codec.VERSION_STATUS and
+        VERSION_OPTIONAL, or the PACKAGE_ ones).
         """
         frame = encode_request(*message)
         try:
@@ -168,9 +176,9 @@ class MrChaseClient:
         except BaseException:
             self.close()
             raise
-        return self._check(received, expected, message[0], fields)
+        return self._check(received, expected, message[0], shape)
 
-    def _check(self, received, expected, request_type, fields=None):
+    def _check(self, received, expected, request_type, shape=None):
         """Decode a reply frame to a request of ``request_type``; it must be ``expected`` or ERROR."""
         try:
             reply = decode_reply(received)
@@ -178,8 +186,8 @@ class MrChaseClient:
                 raise MrChaseRequestError(self.address, reply[1])
             if reply[0] != expected:
                 raise InvalidReply(f"expected {expected} in answer to {request_type}")
-            if fields is not None:
-                check_status(reply[1], fields)
+            if shape is not None:
+                check_status(reply[1], *shape)
         except InvalidReply as error:
             raise MrChaseProtocolError(self.address, describe_frame(received), str(error)) from None
         return reply
@@ -218,11 +226,14 @@ class MrChaseClient:
         return self._socket
 
     def _check_ipc_endpoint(self):
-        """Explain a missing or forbidden ipc socket file instead of letting ZeroMQ time out on it.
+        """Refuse an ipc socket file that is missing, forbidden, not a socket or not Mr Chase's.
 
-        ZeroMQ connects lazily, so without this check both cases look like
-        "did not answer within 30 s", which sends the operator looking at
-        the service rather than at the path or at ``become``.
+        ZeroMQ connects lazily, so without this check a missing or forbidden
+        file looks like "did not answer within 30 s", which sends the
+        operator looking at the service rather than at the path or at
+        ``become``.  The owner check is the client's half of the access
+        control: anyone may bind a path in a shared directory first, and a
+        fake server would be told what to remove and could answer DONE.
         """
         if not self.address.startswith(_IPC):
             return
@@ -230,7 +241,7 @@ class MrChaseClient:
         if path.startswith("@"):
             return  # Linux abstract socket: there is no file to check
         try:
-            mode = os.stat(path).st_mode
+            info = os.stat(path)
         except FileNotFoundError:
             raise MrChaseUnavailable(
                 self.address,
@@ -238,10 +249,40 @@ class MrChaseClient:
             ) from None
         except PermissionError:
             raise MrChaseUnavailable(self.address, _permission_message(path, self.address)) from None
-        if not stat.S_ISSOCK(mode):
+        if not stat.S_ISSOCK(info.st_mode):
             raise MrChaseUnavailable(self.address, f"{path} is not a socket: is import_queue ({self.address}) right?")
+        self._check_owner(path, info.st_uid)
         if not os.access(path, os.W_OK):
             raise MrChaseUnavailable(self.address, _permission_message(path, self.address))
+
+    def _check_owner(self, path, uid):
+        """The socket file must belong to the service user or root, whoever runs the task."""
+        expected = _uid_of(self.service_user)
+        if uid in (0, expected):
+            return
+        wanted = f"uid {expected}" if expected is not None else "no such user"
+        raise MrChaseUnavailable(
+            self.address,
+            f"refusing to talk to {path}: the socket is owned by {_name_of(uid)} (uid {uid}), not by the "
+            f"service user {self.service_user} ({wanted}) or root, so it may not be Mr Chase; "
+            f"check import_queue ({self.address}) and service_user",
+        )
+
+
+def _uid_of(user):
+    """The uid of a user name, or None when the host has no such user."""
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
+
+
+def _name_of(uid):
+    """The user name of a uid, or ``?`` when it has none (a uid without a passwd entry)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "?"
 
 
 class _Pipeline:

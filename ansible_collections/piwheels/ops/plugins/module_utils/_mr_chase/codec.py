@@ -18,9 +18,11 @@ __all__ = (
     "DEFAULT_SKIP_REASON",
     "InvalidReply",
     "LIMITS",
+    "PACKAGE_OPTIONAL",
     "PACKAGE_STATUS",
     "REPLIES",
     "REQUESTS",
+    "VERSION_OPTIONAL",
     "VERSION_STATUS",
     "check_status",
     "decode_reply",
@@ -69,6 +71,11 @@ PACKAGE_STATUS = {
     "skip": str,
     "versions": list,
 }
+
+#: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
+#: gets the type's empty value: no archived files, no piw-master to refresh the site
+VERSION_OPTIONAL = {"archived": list, "site_refresh": bool}
+PACKAGE_OPTIONAL = {"site_refresh": bool}
 
 _SHOWN_CHARS = 200
 
@@ -119,19 +126,24 @@ def decode_reply(frame):
     return reply
 
 
-def check_status(status, fields):
+def check_status(status, fields, optional=None):
     """Check that a STATUS object carries ``fields`` (VERSION_STATUS or PACKAGE_STATUS) with their types.
 
-    Extra fields are allowed: the protocol promises "at least" these, and a
-    newer Mr Chase may say more.
+    ``optional`` (VERSION_OPTIONAL or PACKAGE_OPTIONAL) are checked when
+    present and filled in with their type's empty value when not, so the
+    modules work with a Mr Chase that predates them.  Extra fields are
+    allowed: the protocol promises "at least" these, and a newer Mr Chase
+    may say more.
     """
-    for name, kind in fields.items():
+    optional = optional or {}
+    for name, kind in optional.items():
+        status.setdefault(name, kind())
+    for name, kind in {**fields, **optional}.items():
         if name not in status:
             raise InvalidReply(f"STATUS lacks {name!r}")
         if not _matches(status[name], (kind,)):
             raise InvalidReply(f"STATUS field {name!r} has the wrong type")
-    for name in ("files", "versions"):
-        if name in fields and not all(isinstance(item, str) for item in status[name]):
+        if kind is list and not all(isinstance(item, str) for item in status[name]):
             raise InvalidReply(f"STATUS field {name!r} holds something other than strings")
     return status
 

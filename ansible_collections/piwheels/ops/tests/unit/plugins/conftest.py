@@ -108,10 +108,14 @@ class FakeMrChase:
 
     Packages gamma and beta-tools, versions 1.0, 1.1 and 1.2, one build of
     two files with three downloads each per version, as in the sample
-    repository the integration tests use.
+    repository the integration tests use.  ``site_refresh`` says whether it
+    has a piw-master to notify; ``speaks_0_1`` makes it leave out what 0.2
+    added to STATUS (``archived``, ``site_refresh``), as an older one does.
     """
 
     def __init__(self):
+        self.site_refresh = False
+        self.speaks_0_1 = False
         self.packages = {}
         for package in ("gamma", "beta-tools"):
             stem = package.replace("-", "_")
@@ -123,6 +127,7 @@ class FakeMrChase:
                         "yanked": False,
                         "builds": 1,
                         "files": [f"{stem}-{version}-{tag}.whl" for tag in ("cp37-cp37m-linux_armv7l", "py3-none-any")],
+                        "archived": [],
                         "downloads": 6,
                     }
                     for version in ("1.0", "1.1", "1.2")
@@ -155,9 +160,15 @@ class FakeMrChase:
     def do_STATUS(self, name, version):
         if version is None:
             canonical, package = self._package(name)
-            return ["STATUS", {"package": canonical, "skip": package["skip"], "versions": sorted(package["versions"])}]
-        canonical, state = self._version(name, version)
-        return ["STATUS", dict(state, package=canonical, version=version, files=sorted(state["files"]))]
+            status = {"package": canonical, "skip": package["skip"], "versions": sorted(package["versions"])}
+        else:
+            canonical, state = self._version(name, version)
+            status = dict(state, package=canonical, version=version, files=sorted(state["files"]))
+        status["site_refresh"] = self.site_refresh
+        if self.speaks_0_1:
+            status.pop("archived", None)
+            status.pop("site_refresh")
+        return ["STATUS", status]
 
     def refuse_removal_of(self, version, message="database unavailable: connection lost"):
         """Answer ERROR to a REMOVE of ``version``, as a Mr Chase losing its database would."""
@@ -170,7 +181,7 @@ class FakeMrChase:
 
     def do_REMOVE(self, name, version, skip):
         state = self._version(name, version)[1]
-        state.update(builds=0, files=[], downloads=0)
+        state.update(builds=0, files=[], archived=[], downloads=0)
         if skip is True:
             state["skip"] = state["skip"] or DEFAULT_SKIP_REASON
         elif skip:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The maintainer-request runbook (playbooks/remove.yml) as an operator runs it:
-# it refuses to remove without confirmation, removes with it, prints a summary,
-# and a second run changes nothing.
+# --check asks nothing, changes nothing and says "would"; it refuses to remove
+# without confirmation, removes with it, prints a truthful summary, and a
+# second run changes nothing; -b --become-user is honoured.
 set -euxo pipefail
 # the setup target is a role next to this one
 export ANSIBLE_ROLES_PATH=..
 set -- -e @../../integration_config.yml "$@"
 inventory="${OUTPUT_DIR}/runbook-inventory.yml"
-queue="ipc://$(sed -n 's/^piw_state_dir: //p' ../../integration_config.yml)/run/piw-import"
+state_dir="$(sed -n 's/^piw_state_dir: //p' ../../integration_config.yml)"
+queue="ipc://${state_dir}/run/mr-chase/queue"
 cat >"$inventory" <<INVENTORY
 piwheels_master:
   hosts:
@@ -19,28 +21,74 @@ INVENTORY
 
 ansible-playbook -i "${INVENTORY_PATH}" setup.yml "$@"
 runbook() { ansible-playbook -i "$inventory" piwheels.ops.remove "$@"; }
+files_left() { ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=gamma -e version="$1" -e expect_files="$2" "${@:3}"; }
 
 # A request without versions is refused with a message that says what to give.
 if runbook -e package=gamma "$@" >"${OUTPUT_DIR}/no-versions.out" 2>&1; then exit 1; fi
 grep -q 'Give -e package=NAME and -e versions=all or a list' "${OUTPUT_DIR}/no-versions.out"
 
+# --check: no prompt (stdin is closed, so a prompt would fail the run), nothing
+# removed, and the summary says what would go, with or without confirm=yes.
+for confirm in no yes; do
+    runbook --check -e package=gamma -e '{"versions": ["1.0"]}' -e confirm=$confirm "$@" </dev/null \
+        | tee "${OUTPUT_DIR}/check-$confirm.out"
+    grep -q 'Check mode: nothing was changed.' "${OUTPUT_DIR}/check-$confirm.out"
+    grep -q 'Would remove from piwheels: gamma 1.0' "${OUTPUT_DIR}/check-$confirm.out"
+    grep -q '1 build, 2 files, 6 download records' "${OUTPUT_DIR}/check-$confirm.out"
+    if grep -q 'Removed from piwheels' "${OUTPUT_DIR}/check-$confirm.out"; then exit 1; fi
+done
+files_left 1.0 2 "$@"
+
 # Without confirm=yes and without a terminal to answer on, nothing is removed.
 if runbook -e package=gamma -e '{"versions": ["1.0"]}' "$@" </dev/null >"${OUTPUT_DIR}/unconfirmed.out" 2>&1; then exit 1; fi
 grep -q 'Not confirmed: nothing was removed' "${OUTPUT_DIR}/unconfirmed.out"
 grep -q 'gamma-1.0-py3-none-any.whl' "${OUTPUT_DIR}/unconfirmed.out"
-ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=gamma -e version=1.0 -e expect_files=2 "$@"
+grep -q 'will be built again (no skip reason given)' "${OUTPUT_DIR}/unconfirmed.out"
+files_left 1.0 2 "$@"
 
 # Confirmed: removed, with a summary to paste into the request.
 runbook -e package=gamma -e '{"versions": ["1.0"], "skip_reason": "https://example.org/issue/1"}' -e confirm=yes "$@" \
     | tee "${OUTPUT_DIR}/confirmed.out"
 grep -q 'Removed from piwheels: gamma 1.0' "${OUTPUT_DIR}/confirmed.out"
-grep -q '(1 builds, 2 files, 6 download records)' "${OUTPUT_DIR}/confirmed.out"
+grep -q '(1 build, 2 files, 6 download records)' "${OUTPUT_DIR}/confirmed.out"
 grep -q '1.0 will not be built again (https://example.org/issue/1)' "${OUTPUT_DIR}/confirmed.out"
-ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=gamma -e version=1.0 -e expect_files=0 "$@"
-ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=gamma -e version=1.1 -e expect_files=2 "$@"
+grep -q 'The project page and JSON API of gamma were not refreshed: no piw-master is configured' \
+    "${OUTPUT_DIR}/confirmed.out"
+files_left 1.0 0 "$@"
+files_left 1.1 2 "$@"
 
 # The same request again: nothing changes and the runbook says so.
 runbook -e package=gamma -e '{"versions": ["1.0"], "skip_reason": "https://example.org/issue/1"}' -e confirm=yes "$@" \
     | tee "${OUTPUT_DIR}/again.out"
 grep -qE 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "${OUTPUT_DIR}/again.out"
-grep -q 'already done' "${OUTPUT_DIR}/again.out"
+grep -q 'Nothing left to remove for gamma 1.0: already done.' "${OUTPUT_DIR}/again.out"
+if grep -q 'Removed from piwheels' "${OUTPUT_DIR}/again.out"; then exit 1; fi
+
+# One version gone already, one still there, no skip reason: only the second
+# is claimed removed, and the summary says both will be built again... except
+# 1.0, which kept its skip reason from before.
+runbook -e package=gamma -e '{"versions": ["1.1", "1.0"]}' -e confirm=yes "$@" | tee "${OUTPUT_DIR}/mixed.out"
+grep -q 'Removed from piwheels: gamma 1.1"' "${OUTPUT_DIR}/mixed.out"
+grep -q 'Nothing left to remove for gamma 1.0: already done.' "${OUTPUT_DIR}/mixed.out"
+grep -q '1.1 will be built again (no skip reason given).' "${OUTPUT_DIR}/mixed.out"
+grep -q '1.0 will not be built again (https://example.org/issue/1).' "${OUTPUT_DIR}/mixed.out"
+files_left 1.1 0 "$@"
+
+# The summary lists versions in PEP 440 order and counts in the singular
+# when there is one (rendered from a result with versions 1.9 and 1.10).
+ansible-playbook -i "${INVENTORY_PATH}" summary.yml "$@"
+
+# -b --become-user decides who runs the tasks (the playbook sets no become):
+# the service user may use the socket, an outsider is refused by it. su needs
+# a shell for accounts that have none; the interpreter is the one the service
+# user can reach, the virtual environment the role made.
+as_user() {
+    runbook --check -e package=gamma -e '{"versions": ["1.2"]}' -b --become-method su --become-user "$1" \
+        -e ansible_become_flags=--shell=/bin/sh \
+        -e ansible_python_interpreter="${state_dir}/opt/mr-chase/venv/bin/python" "${@:2}" </dev/null
+}
+as_user piwheels "$@" | tee "${OUTPUT_DIR}/as-piwheels.out"
+grep -q 'Would remove from piwheels: gamma 1.2' "${OUTPUT_DIR}/as-piwheels.out"
+if as_user nobody "$@" >"${OUTPUT_DIR}/as-nobody.out" 2>&1; then exit 1; fi
+grep -q "permission denied on ${state_dir}/run/mr-chase/queue" "${OUTPUT_DIR}/as-nobody.out"
+files_left 1.2 2 "$@"

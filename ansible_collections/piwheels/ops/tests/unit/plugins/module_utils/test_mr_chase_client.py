@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import time
 
 import pytest
@@ -49,7 +50,11 @@ def test_every_valid_reply_vector(vectors, peer):
                 assert raised.value.message == vector["reply"][1]
                 continue
             result = call_for(client, vector)
-        expected = {"DONE": None, "PONG": vector["reply"][-1], "STATUS": vector["reply"][-1]}
+        if vector["reply"][0] == "STATUS":
+            # what a 0.1 Mr Chase leaves out is filled in; what it said is kept as it was
+            assert result.items() >= vector["reply"][1].items(), vector
+            continue
+        expected = {"DONE": None, "PONG": vector["reply"][-1]}
         assert result == expected[vector["reply"][0]], vector
 
 
@@ -171,3 +176,43 @@ def test_a_regular_file_is_not_a_queue(ipc_dir):
 def test_an_invalid_address_is_a_clear_error():
     with MrChaseClient("nonsense://where", 5) as client, pytest.raises(MrChaseError, match="nonsense://where"):
         client.ping()
+
+
+def _hand_socket_to_a_stranger(path):
+    """Make ``path`` a socket neither root nor the returned service user owns; the name of its owner.
+
+    As root the file is given to nobody and the service user is one the host
+    lacks; as anyone else the file is theirs and the service user is nobody.
+    """
+    if os.geteuid() == 0:
+        os.chown(path, pwd.getpwnam("nobody").pw_uid, -1)
+        return "piw-no-such-user", "nobody"
+    return "nobody", pwd.getpwuid(os.geteuid()).pw_name
+
+
+def test_a_socket_owned_by_a_stranger_is_refused_before_anything_is_sent(mr_chase):
+    path = mr_chase.peer.address[len("ipc://") :]
+    service_user, owner = _hand_socket_to_a_stranger(path)
+    client = MrChaseClient(mr_chase.peer.address, 5, service_user=service_user)
+    with client, pytest.raises(MrChaseUnavailable) as raised:
+        client.status("gamma", "1.0")
+    message = str(raised.value)
+    assert message.startswith(f"refusing to talk to {path}: the socket is owned by {owner} (uid ")
+    assert f"not by the service user {service_user} (" in message
+    assert mr_chase.peer.requests == []
+
+
+def test_a_socket_owned_by_the_service_user_is_accepted(mr_chase):
+    path = mr_chase.peer.address[len("ipc://") :]
+    if os.geteuid() == 0:
+        os.chown(path, pwd.getpwnam("nobody").pw_uid, -1)
+    owner = pwd.getpwuid(os.stat(path).st_uid).pw_name
+    with MrChaseClient(mr_chase.peer.address, 5, service_user=owner) as client:
+        assert client.ping() == "0.1.0"
+
+
+def test_a_socket_owned_by_root_is_accepted_whoever_the_service_user_is(mr_chase):
+    if os.geteuid() != 0:
+        pytest.skip("only root can make a socket file owned by root")
+    with MrChaseClient(mr_chase.peer.address, 5, service_user="piw-no-such-user") as client:
+        assert client.ping() == "0.1.0"

@@ -82,3 +82,18 @@ def test_a_huge_frame_is_shown_short():
     shown = codec.describe_frame(b"x" * 100000)
     assert len(shown) < 300
     assert "100000 bytes" in shown
+
+
+def test_fields_a_0_1_mr_chase_leaves_out_read_as_empty():
+    status = {"package": "alpha", "version": "1.0", "skip": "", "builds": 1, "files": ["a.whl"], "downloads": 0}
+    codec.check_status(status, codec.VERSION_STATUS, codec.VERSION_OPTIONAL)
+    assert status["archived"] == []
+    assert status["site_refresh"] is False
+
+
+@pytest.mark.parametrize("field, value", [("archived", "a.whl"), ("archived", [1]), ("site_refresh", 1)])
+def test_fields_of_0_2_must_have_their_types(field, value):
+    status = {"package": "alpha", "version": "1.0", "skip": "", "builds": 1, "files": [], "downloads": 0}
+    status[field] = value
+    with pytest.raises(codec.InvalidReply, match=field):
+        codec.check_status(status, codec.VERSION_STATUS, codec.VERSION_OPTIONAL)

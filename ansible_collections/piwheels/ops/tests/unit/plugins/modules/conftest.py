@@ -20,9 +20,15 @@ class ModuleExit(Exception):
 
 @pytest.fixture
 def run_module(monkeypatch):
-    """``run_module(module, args, check_mode=False, diff=False)`` -> the result dict, with ``failed`` on failure."""
+    """``run_module(module, args, check_mode=False, diff=False)`` -> the result dict, with ``failed`` on failure.
+
+    Warnings the module gave are in the result's ``warnings``, as Ansible shows them.
+    """
+    warned = []
 
     def exit_json(self, **result):
+        if warned:
+            result["warnings"] = list(warned)
         raise ModuleExit(result)
 
     def fail_json(self, msg, **result):
@@ -30,8 +36,10 @@ def run_module(monkeypatch):
 
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning: warned.append(warning))
 
     def run(module, args, check_mode=False, diff=False):
+        warned.clear()
         args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
         with patch_module_args(args), pytest.raises(ModuleExit) as raised:
             module.main()

@@ -27,6 +27,7 @@ def test_package_only(info, mr_chase):
         "skip": "",
         "versions": ["1.0", "1.1", "1.2"],
         "details": {},
+        "site_refresh": False,
     }
     assert mr_chase.peer.requests == [["STATUS", "Gamma", None]]
 
@@ -40,6 +41,7 @@ def test_every_version(info, versions):
         "yanked": False,
         "builds": 1,
         "files": ["gamma-1.0-cp37-cp37m-linux_armv7l.whl", "gamma-1.0-py3-none-any.whl"],
+        "archived": [],
         "downloads": 6,
     }
 
@@ -65,3 +67,21 @@ def test_bad_versions_fail_before_any_request(info, mr_chase, versions):
     result = info(package="gamma", versions=versions)
     assert result["failed"] is True
     assert mr_chase.peer.requests == []
+
+
+def test_versions_are_listed_in_pep_440_order(info, mr_chase):
+    gamma = mr_chase.packages["gamma"]["versions"]
+    gamma["1.10"] = gamma["1.9"] = dict(gamma["1.0"])
+    assert info(package="gamma")["versions"] == ["1.0", "1.1", "1.2", "1.9", "1.10"]
+
+
+def test_an_older_mr_chase_reads_as_no_archive_and_no_site_refresh(info, mr_chase):
+    mr_chase.speaks_0_1 = True
+    result = info(package="gamma", versions="1.0")
+    assert result["site_refresh"] is False
+    assert result["details"]["1.0"]["archived"] == []
+
+
+def test_site_refresh_is_reported_when_mr_chase_has_a_master(info, mr_chase):
+    mr_chase.site_refresh = True
+    assert info(package="gamma")["site_refresh"] is True

@@ -35,6 +35,7 @@ def test_remove_one_version_reports_what_went(remove, mr_chase):
         "1.0": {
             "builds": 1,
             "files": GAMMA_10,
+            "archived": [],
             "downloads": 6,
             "skip_before": "",
             "skip_after": "",
@@ -69,7 +70,8 @@ def test_check_mode_sends_no_remove(remove, mr_chase):
 def test_check_mode_predicts_the_real_run(remove):
     predicted = remove(package="gamma", version=["1.0", "1.2"], skip_reason="broken", check_mode=True)
     done = remove(package="gamma", version=["1.0", "1.2"], skip_reason="broken")
-    predicted.pop("msg"), done.pop("msg")
+    for words in ("msg", "warnings"):
+        predicted.pop(words), done.pop(words)
     assert predicted == done
 
 
@@ -201,3 +203,67 @@ def test_missing_pyzmq_gives_the_standard_message(run_module, monkeypatch):
     assert result["failed"] is True
     assert "Failed to import the required Python library (pyzmq)" in result["msg"]
     assert result["exception"] == "Traceback: No module named 'zmq'"
+
+
+def test_archived_files_are_reported_apart_from_the_local_ones(remove, mr_chase):
+    gamma_10 = mr_chase.packages["gamma"]["versions"]["1.0"]
+    gamma_10["files"].append("gamma-1.0-cp34-cp34m-linux_armv6l.whl")
+    gamma_10["archived"] = ["gamma-1.0-cp34-cp34m-linux_armv6l.whl"]
+    result = remove(package="gamma", version="1.0", diff=True)
+    assert result["versions"]["1.0"]["files"] == GAMMA_10
+    assert result["versions"]["1.0"]["archived"] == ["gamma-1.0-cp34-cp34m-linux_armv6l.whl"]
+    assert result["msg"] == (
+        "removed 1 build, 3 files (1 archived, not on this host) and 6 downloads of gamma 1.0"
+    )
+    assert "gamma 1.0 gamma-1.0-cp34-cp34m-linux_armv6l.whl (archived, not on this host)\n" in result["diff"]["before"]
+
+
+def test_a_version_with_only_archived_files_left_is_still_a_change(remove, mr_chase):
+    gamma_10 = mr_chase.packages["gamma"]["versions"]["1.0"]
+    gamma_10.update(builds=0, files=["gamma-1.0-cp34-cp34m-linux_armv6l.whl"], downloads=0)
+    gamma_10["archived"] = list(gamma_10["files"])
+    result = remove(package="gamma", version="1.0")
+    assert result["changed"] is True
+    assert mr_chase.peer.sent("REMOVE") == [["REMOVE", "gamma", "1.0", False]]
+
+
+def test_without_a_master_a_change_warns_that_the_project_pages_are_stale(remove, mr_chase):
+    result = remove(package="gamma", version="1.0")
+    assert result["site_refreshed"] is False
+    assert result["warnings"] == [
+        "the project pages and JSON API of gamma were not refreshed: Mr Chase has no piw-master to notify "
+        "(mr_chase_master_queue is not set), so they still list what was removed"
+    ]
+
+
+def test_with_a_master_a_change_refreshes_the_site_without_a_warning(remove, mr_chase):
+    mr_chase.site_refresh = True
+    result = remove(package="gamma", version="1.0")
+    assert result["site_refreshed"] is True
+    assert "warnings" not in result
+
+
+def test_no_change_refreshes_nothing_and_warns_of_nothing(remove, mr_chase):
+    remove(package="gamma", version="1.0")
+    again = remove(package="gamma", version="1.0")
+    assert again["site_refreshed"] is False
+    assert "warnings" not in again
+
+
+def test_an_older_mr_chase_is_read_as_one_without_a_master(remove, mr_chase):
+    mr_chase.speaks_0_1 = True
+    result = remove(package="gamma", version="1.0", check_mode=True)
+    assert result["changed"] is True
+    assert result["versions"]["1.0"]["archived"] == []
+    assert result["site_refreshed"] is False
+    assert "would not be refreshed" in result["warnings"][0]
+
+
+def test_versions_are_listed_in_pep_440_order_and_removed_in_the_order_asked(remove, mr_chase):
+    gamma = mr_chase.packages["gamma"]["versions"]
+    gamma["1.10"] = dict(gamma["1.2"], files=["gamma-1.10-py3-none-any.whl"])
+    gamma["1.9"] = dict(gamma["1.2"], files=["gamma-1.9-py3-none-any.whl"])
+    result = remove(package="gamma", version=["1.10", "1.9"], diff=True)
+    assert result["msg"] == "removed 2 builds, 2 files and 12 downloads of gamma 1.9, 1.10"
+    assert result["diff"]["before"] == "gamma 1.9 gamma-1.9-py3-none-any.whl\ngamma 1.10 gamma-1.10-py3-none-any.whl\n"
+    assert [request[2] for request in mr_chase.peer.sent("REMOVE")] == ["1.10", "1.9"]
