@@ -130,25 +130,34 @@ class Database:
 
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Bound the calls inside in time (StallWatch); turn a lost connection into DatabaseUnavailable."""
+        """Bound the calls inside in time (StallWatch) and turn a psycopg error into what it means."""
         try:
             with self._stall:
                 yield
-        except psycopg.errors.LockNotAvailable as exc:
-            raise Locked(f"locked by another transaction for over {LOCK_TIMEOUT_S} s ({self.lock_holder()}); "
-                         "try again when it has finished") from exc
         except psycopg.Error as exc:
-            lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))  # noqa: UP038 (3.8)
-            if isinstance(exc, psycopg.errors.QueryCanceled) and self._conn is not None and not self._conn.broken:
-                raise DatabaseUnavailable(f"a statement took over {STATEMENT_TIMEOUT_S} s and was cancelled "
-                                          "(is the database server stalled?)") from exc
-            if lost or (self._conn is not None and (self._conn.broken or self._conn.closed)):
-                self.discard()
-                if self._stall.fired:
-                    raise DatabaseStalled(f"the database did not answer within {STALL_LIMIT_S} s (is the "
-                                              "server stalled?); the connection was dropped") from exc
-                raise DatabaseUnavailable(first_line(exc)) from exc
-            raise
+            explained = self._explain(exc)
+            if explained is exc:
+                raise
+            raise explained from exc
+
+    def _explain(self, exc: psycopg.Error) -> Exception:
+        """Locked for a lock timeout; DatabaseUnavailable (DatabaseStalled) for a lost, cancelled or cut
+        connection, which is dropped so the next request connects afresh; anything else as it is."""
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            return Locked(f"locked by another transaction for over {LOCK_TIMEOUT_S} s ({self.lock_holder()}); "
+                          "try again when it has finished")
+        conn = self._conn
+        alive = conn is not None and not (conn.broken or conn.closed)
+        if isinstance(exc, psycopg.errors.QueryCanceled) and alive:
+            return DatabaseUnavailable(f"a statement took over {STATEMENT_TIMEOUT_S} s and was cancelled "
+                                       "(is the database server stalled?)")
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) or not alive:  # noqa: UP038 (3.8)
+            self.discard()
+            if self._stall.fired:
+                return DatabaseStalled(f"the database did not answer within {STALL_LIMIT_S} s (is the server "
+                                       "stalled?); the connection was dropped")
+            return DatabaseUnavailable(first_line(exc))
+        return exc
 
     def lock_holder(self) -> str:
         """Who holds row locks on versions (pg_locks is readable by every role; the queries of other
