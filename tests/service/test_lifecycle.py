@@ -171,3 +171,18 @@ def test_the_service_log_follows_rotation(repository, ipc_dir):
         assert "REMOVE" not in (ipc_dir / "service.log.1").read_text()
     finally:
         assert chase.stop() == 0
+
+
+@pytest.mark.parametrize("dsn", ["host=/nonexistent password=s3cr3t-test user=x dbname=y",
+                                 "postgresql://u:s3cr3t-test@/db?bogus=1",
+                                 "host=/nonexistent password='s3cr3t-test junk' user=x",
+                                 "password=s3cr3t-test junk"])
+def test_the_dsn_password_never_reaches_a_log_line_or_a_reply(repository, ipc_dir, dsn):
+    chase = MrChase(make_config(repository, ipc_dir, dsn=dsn), ipc_dir).start()
+    try:
+        reply = chase.client("STATUS", "alpha", None)
+        assert reply[0] == "ERROR" and reply[1].startswith("database unavailable"), reply
+        assert "s3cr3t" not in reply[1]
+    finally:
+        chase.stop()
+    assert "database" in chase.log() and "s3cr3t" not in chase.log()

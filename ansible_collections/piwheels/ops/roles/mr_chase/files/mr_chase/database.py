@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class Database:
         self._conn: psycopg.Connection | None = None
         self._pipeline: psycopg.Pipeline | None = None
         self._stall = StallWatch(STALL_LIMIT_S, self._socket_fd)
+        self._secrets = _secrets_of(dsn)
 
     # -- connection ---------------------------------------------------------
 
@@ -98,7 +100,7 @@ class Database:
                 self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout,
                                              **KEEPALIVES)
             except psycopg.OperationalError as exc:
-                raise DatabaseUnavailable(first_line(exc)) from exc
+                raise DatabaseUnavailable(self.masked(first_line(exc))) from exc
             try:
                 privileges.check(self._conn)  # before any statement that needs them
             except privileges.MissingPrivileges:
@@ -123,6 +125,12 @@ class Database:
             self._conn = None
 
     close = discard
+
+    def masked(self, text: str) -> str:
+        """``text`` without the DSN's password (a malformed DSN is quoted back by libpq, in pieces)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _socket_fd(self) -> int | None:
         conn = self._conn
@@ -156,7 +164,7 @@ class Database:
             if self._stall.fired:
                 return DatabaseStalled(f"the database did not answer within {STALL_LIMIT_S} s (is the server "
                                        "stalled?); the connection was dropped")
-            return DatabaseUnavailable(first_line(exc))
+            return DatabaseUnavailable(self.masked(first_line(exc)))
         return exc
 
     def lock_holder(self) -> str:
@@ -400,6 +408,17 @@ SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM bl), (SELECT count(*) FR
 FROM (SELECT 1) AS one LEFT JOIN pkg ON true
 ORDER BY pkg.filename
 """
+
+
+def _secrets_of(dsn: str) -> list[str]:
+    """The DSN's password and its words (longest first), which no message may repeat."""
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(dsn).get("password") or ""
+    except psycopg.Error:  # unparsable: take whatever follows password= or the user: of a URI
+        found = re.findall(r"password\s*=\s*(\S+)|://[^:/@]*:([^@]*)@", dsn)
+        password = " ".join(part for match in found for part in match if part)
+    words = [word for word in password.split() if len(word) >= 3]
+    return sorted({password, *words} - {""}, key=len, reverse=True)
 
 
 def first_line(exc: BaseException) -> str:
