@@ -3,6 +3,8 @@
 #   make demo         a removal on a private piwheels master, end to end
 #   make pytest | sanity | units | integration | lint   one suite
 #   make bench | soak  the long measurements (not part of make test)
+#   make matrix       sanity and units under every ansible-core release we claim (not part of make test)
+#   make changelog    release the changelog for the version in galaxy.yml (antsibull-changelog)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -11,15 +13,23 @@ ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 COLLECTION := $(ROOT)/ansible_collections/piwheels/ops
-ANSIBLE_TEST := cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/ansible-test
+# ansible-test runs under a HOME of its own, one per checkout, so that concurrent
+# runs never share ~/.ansible/test (its venvs and its pip bootstrap cache);
+# tools/ansible_test_home.py fills it (offline get-pip, the user's pip config)
+TEST_HOME := $(ROOT)/.ansible-test-home
+TEST_HOME_READY := $(BIN)/python tools/ansible_test_home.py $(TEST_HOME) $(BIN)/python
+ANSIBLE_TEST := cd $(COLLECTION) && HOME=$(TEST_HOME) PATH=$(BIN):$$PATH $(BIN)/ansible-test
 ANSIBLE_TEST_PY := --venv --python 3.11 --color no
-# ansible-test's pip bootstrap script, see tools/get_pip_offline.py
-GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 # integration tests keep their PostgreSQL and Mr Chase here, one directory per
 # checkout (short: ipc socket paths are limited to about 107 bytes)
 IT_STATE ?= /tmp/piw-it-$(shell printf %s "$(ROOT)" | md5sum | cut -c1-8)
+# `make integration IT_TARGETS=module_defaults_group` runs only those targets
+IT_TARGETS ?=
+# the ansible-core minor releases requires_ansible in meta/runtime.yml claims
+MATRIX_VERSIONS ?= 2.16 2.17 2.18 2.19
 
-.PHONY: test pytest sanity units integration lint bench soak demo demo-stop demo-check venv clean
+.PHONY: test pytest sanity units integration integration-clean lint matrix changelog bench soak demo demo-stop \
+	demo-check venv clean
 
 # every suite runs even when an earlier one fails (-k); make test fails if any did
 test: venv
@@ -33,32 +43,69 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(GET_PIP_CACHE):
-	mkdir -p $(dir $@)
-	cp tools/get_pip_offline.py $@
-
 pytest: venv
 	$(BIN)/python -m pytest tests
 
 lint: venv
 	$(BIN)/ruff check .
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH ANSIBLE_ROLES_PATH=$(COLLECTION)/tests/integration/targets $(BIN)/ansible-lint
+	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
 	# ansible-lint leaves a cache in the collection that ansible-test would check
 	rm -rf $(COLLECTION)/.ansible
-	@echo "lint: ruff and ansible-lint (production profile) passed"
+	@echo "lint: ruff, ansible-lint (production profile) and antsibull-changelog lint passed"
 
-sanity: venv $(GET_PIP_CACHE)
+sanity: venv
+	$(TEST_HOME_READY)
 	rm -rf $(COLLECTION)/.ansible
 	$(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_PY)
 	@echo "sanity: every ansible-test sanity test passed"
 
-units: venv $(GET_PIP_CACHE)
+units: venv
+	$(TEST_HOME_READY)
 	$(ANSIBLE_TEST) units $(ANSIBLE_TEST_PY)
 
-integration: venv $(GET_PIP_CACHE)
+# integration-clean runs whether the targets passed or not; the run fails if either did
+integration: venv
+	$(TEST_HOME_READY)
 	printf "piw_repo_root: %s\npiw_testbed_python: %s\npiw_state_dir: %s\n" "$(ROOT)" "$(BIN)/python" "$(IT_STATE)" > $(COLLECTION)/tests/integration/integration_config.yml
-	$(ANSIBLE_TEST) integration $(ANSIBLE_TEST_PY)
+	mkdir -p $(IT_STATE)
+	getent passwd piwheels >/dev/null || touch $(IT_STATE)/created-piwheels-user
+	status=0; ( $(ANSIBLE_TEST) integration $(ANSIBLE_TEST_PY) $(IT_TARGETS) ) || status=$$?; \
+	  $(MAKE) --no-print-directory integration-clean || status=$$((status ? status : 1)); \
+	  exit $$status
 	@echo "integration: every ansible-test integration target passed"
+
+# What the setup_mr_chase target started (paths from its defaults/main.yml):
+# Mr Chase through its ctl script, the testbed's PostgreSQL, and the piwheels
+# user when this checkout's run created it. The state directory stays for its
+# logs; the next run reuses it.
+integration-clean: venv
+	if [ -x $(IT_STATE)/opt/mr-chase/bin/mr-chase-ctl ]; then $(IT_STATE)/opt/mr-chase/bin/mr-chase-ctl stop; fi
+	if [ -f $(IT_STATE)/testbed/pgdata/postmaster.pid ]; then \
+	  env -u PIW_TEST_DSN $(BIN)/python -m piwheels_testbed down --state $(IT_STATE)/testbed; \
+	  if [ -f $(IT_STATE)/testbed/pgdata/postmaster.pid ]; then \
+	    echo "integration-clean: PostgreSQL under $(IT_STATE)/testbed is still running" >&2; exit 1; fi; \
+	fi
+	if [ -f $(IT_STATE)/created-piwheels-user ] && getent passwd piwheels >/dev/null; then \
+	  if userdel piwheels; then groupdel piwheels 2>/dev/null || true; \
+	  else echo "integration-clean: user piwheels left in place (in use by another run?)" >&2; fi; \
+	fi
+	rm -f $(IT_STATE)/created-piwheels-user
+	@echo "integration-clean: Mr Chase and PostgreSQL of $(IT_STATE) stopped"
+
+# sanity and units under each ansible-core release of MATRIX_VERSIONS, each in
+# its own venv and HOME under .matrix/; the results replace README.md's table
+matrix: venv
+	$(BIN)/python tools/matrix.py --readme README.md $(MATRIX_VERSIONS)
+
+# Adds every fragment in changelogs/fragments to the release named by galaxy.yml's
+# version (a release that exists already takes the new fragments and today's date)
+# and regenerates CHANGELOG.rst; plugins are re-read so new modules are listed.
+changelog: venv
+	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release --update-existing --reload-plugins
+	rm -f $(COLLECTION)/changelogs/.plugin-cache.yaml
+	@echo "changelog: CHANGELOG.rst released for version $$(sed -n 's/^version: //p' $(COLLECTION)/galaxy.yml)"
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py
@@ -79,4 +126,4 @@ demo-check:
 	@echo "demo: make demo ran end to end and was stopped"
 
 clean:
-	rm -rf $(VENV) .demo $(COLLECTION)/tests/output
+	rm -rf $(VENV) .demo $(COLLECTION)/tests/output $(TEST_HOME) $(ROOT)/.matrix

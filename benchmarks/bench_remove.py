@@ -11,6 +11,9 @@ to disk with sync() as a released wheel would be) and removed:
   (lock, file collection, deletes, skip, wheels moved aside, page rewritten
   and fsynced, journal fsynced, audit line; the staged wheels are deleted
   after the reply, before the next removal starts);
+* ``mr_chase_notifying``: the same with ``master_queue`` set, a second Mr
+  Chase (on a tree of its own) telling a stand-in piw-master of each removal
+  after its reply: the notification must add nothing to the round trip;
 * ``raw``: on an already open psycopg connection, one transaction deleting
   the version's download rows and builds (files and dependencies cascade)
   and setting its skip reason, as the request asks;
@@ -20,17 +23,18 @@ to disk with sync() as a released wheel would be) and removed:
   echo and the minimum file work (journal written, page written, 10 renames,
   page renamed into place), all WITHOUT fsync: a bound that ignores
   durability;
-* ``floor_sync``: ``floor`` plus the two fsyncs power-loss safety needs:
-  the journal fsynced before the first rename (a wheel moved aside must
-  never outlive a journal that names it) and the new page fdatasynced before
-  COMMIT (so the page that replaces the old one is never empty).  Mr Chase
-  also fsyncs the package directory (durability of the renames), which this
-  floor leaves out.  If Mr Chase is above 1.5x ``raw`` but close to
-  ``floor_sync``, the target is beyond what the required work allows here.
+* ``floor_sync``, the durable floor: ``floor`` plus the syncs power-loss
+  safety needs: the journal fsynced before the first rename (a wheel moved
+  aside must never outlive a journal that names it), the new page
+  fdatasynced before COMMIT (so the page that replaces the old one is never
+  empty) and the package directory fsynced (the renames out of it are
+  durable).
 
 The methods run interleaved, rotating which goes first.  Medians are reported;
-the targets: mr_chase / raw <= 1.5 in every database, and Mr Chase's own
-median growing < 1.5x from the smallest to the largest database.
+the targets: mr_chase / floor_sync <= 1.25 in every database (issue 11; the
+issue 3 target of mr_chase / raw <= 1.5 is not reachable with durable
+files, see its closing note), and Mr Chase's own median growing < 1.5x from
+the smallest to the largest database.
 
     .venv/bin/python benchmarks/bench_remove.py [--quick] [--rounds 25]
 
@@ -58,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, bar_plot, median_ms, print_table, start_chase, write_csv  # noqa: E402
 
 from piwheels_testbed import Cluster, RepositorySpec, build_repository, create_database, drop_database  # noqa: E402
+from piwheels_testbed.master import StandInMaster  # noqa: E402
 from piwheels_testbed.wheels import wheel_bytes, wheel_filename  # noqa: E402
 
 PACKAGE = "benchpkg"
@@ -66,7 +71,7 @@ DOWNLOADS_PER_FILE = 100
 #: (download rows, builds) of the background; issue 8: 10^4, 10^5, 10^6 downloads and 10^3, 10^5 builds
 DATABASES = [(10_000, 1_000), (100_000, 1_000), (1_000_000, 1_000), (1_000_000, 100_000)]
 QUICK_DATABASES = [(10_000, 1_000), (100_000, 1_000)]
-METHODS = ["mr_chase", "raw", "floor", "floor_sync"]
+METHODS = ["mr_chase", "mr_chase_notifying", "raw", "floor", "floor_sync"]
 
 
 def fill_background(dsn: str, output: Path, downloads: int, builds: int) -> None:
@@ -157,6 +162,10 @@ def floor_remove(conn: psycopg.Connection, echo: zmq.Socket, simple: Path, stagi
         for filename, _hash, v in rows:
             if v == version:
                 os.rename(simple / PACKAGE / filename, staging / filename)
+        if sync:
+            fd = os.open(simple / PACKAGE, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
     os.replace(page, simple / PACKAGE / "index.html")
     elapsed = time.perf_counter() - started
     for filename, _hash, v in rows:
@@ -191,19 +200,25 @@ def chase_remove(sock: zmq.Socket, version: str) -> float:
 def measure(cluster: Cluster, downloads: int, builds: int, rounds: int, warmup: int) -> dict:
     dsn = create_database(cluster)
     workdir = Path(tempfile.mkdtemp(prefix="mcb-", dir="/tmp"))
-    output, floor_out = workdir / "www", workdir / "floor"
+    output, notifying_out, floor_out = workdir / "www", workdir / "www2", workdir / "floor"
     (floor_out / "staging").mkdir(parents=True)
-    proc = None
+    proc = notifying = master = None
     try:
         started = time.monotonic()
         fill_background(dsn, output, downloads, builds)
         print(f"  {downloads:,} download rows, {builds:,} builds loaded in {time.monotonic() - started:.1f}s",
               flush=True)
         proc = start_chase(dsn, output, workdir)
+        master = StandInMaster(f"ipc://{workdir}/master").start()
+        (workdir / "n").mkdir()
+        notifying = start_chase(dsn, notifying_out, workdir / "n", master_queue=master.queue)
         context = zmq.Context.instance()
         sock = context.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         sock.connect(f"ipc://{workdir}/q")
+        notifying_sock = context.socket(zmq.REQ)
+        notifying_sock.setsockopt(zmq.LINGER, 0)
+        notifying_sock.connect(f"ipc://{workdir}/n/q")
         Echo(f"ipc://{workdir}/echo").start()
         echo = context.socket(zmq.REQ)
         echo.connect(f"ipc://{workdir}/echo")
@@ -213,7 +228,8 @@ def measure(cluster: Cluster, downloads: int, builds: int, rounds: int, warmup: 
             for r in range(warmup + rounds):
                 versions = {m: f"9.{r}.{i}" for i, m in enumerate(METHODS)}
                 for i, (method, version) in enumerate(versions.items()):
-                    simple = (floor_out if method.startswith("floor") else output) / "simple"
+                    simple = {"floor": floor_out, "mr_chase_notifying": notifying_out}.get(
+                        method.split("_sync")[0], output) / "simple"
                     make_target(setup, simple, version, len(METHODS) * r + i, wheels=method != "raw")
                 os.sync()  # a removed release was written long ago, not a moment before
                 order = METHODS[r % len(METHODS):] + METHODS[:r % len(METHODS)]
@@ -223,6 +239,8 @@ def measure(cluster: Cluster, downloads: int, builds: int, rounds: int, warmup: 
                     elif method.startswith("floor"):
                         elapsed = floor_remove(raw_conn, echo, floor_out / "simple", floor_out / "staging",
                                                versions[method], sync=method == "floor_sync")
+                    elif method == "mr_chase_notifying":
+                        elapsed = chase_remove(notifying_sock, versions[method])
                     else:
                         elapsed = chase_remove(sock, versions["mr_chase"])
                     if r >= warmup:
@@ -232,14 +250,21 @@ def measure(cluster: Cluster, downloads: int, builds: int, rounds: int, warmup: 
             assert leftover == 0, "a removal left download rows behind"
         assert not [p for p in (output / "simple" / PACKAGE).iterdir() if p.suffix == ".whl"], "wheels left"
         sock.close()
+        notifying_sock.close()
         echo.close()
-        chase, raw, floor, floor_sync = (median_ms(times[m]) for m in METHODS)
+        assert len(master.accepted) == warmup + rounds, "a notification did not reach the master"
+        chase, chase_notifying, raw, floor, floor_sync = (median_ms(times[m]) for m in METHODS)
         return {"download_rows": downloads, "builds": builds, "rounds": rounds, "mr_chase_ms": chase,
+                "notifying_ms": chase_notifying, "notify_cost": round(chase_notifying / chase, 3),
                 "raw_ms": raw, "floor_ms": floor, "floor_sync_ms": floor_sync, "ratio": round(chase / raw, 3),
-                "floor_ratio": round(floor / raw, 3), "floor_sync_ratio": round(floor_sync / raw, 3)}
+                "floor_ratio": round(floor / raw, 3), "floor_sync_ratio": round(floor_sync / raw, 3),
+                "chase_vs_durable_floor": round(chase / floor_sync, 3)}
     finally:
-        if proc is not None:
-            proc.stop()
+        for chase in (proc, notifying):
+            if chase is not None:
+                chase.stop()
+        if master is not None:
+            master.stop()
         drop_database(cluster, dsn)
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -263,11 +288,11 @@ def main() -> int:
     finally:
         cluster.close()
     print()
-    print_table(rows, ["download_rows", "builds", "mr_chase_ms", "raw_ms", "floor_ms", "floor_sync_ms", "ratio",
-                       "floor_ratio", "floor_sync_ratio"])
+    print_table(rows, ["download_rows", "builds", "mr_chase_ms", "notifying_ms", "raw_ms", "floor_ms",
+                       "floor_sync_ms", "ratio", "floor_sync_ratio", "chase_vs_durable_floor", "notify_cost"])
     growth = round(rows[-1]["mr_chase_ms"] / rows[0]["mr_chase_ms"], 3)
-    print(f"(medians of {rounds} interleaved rounds; targets: ratio <= 1.5 everywhere, Mr Chase growth "
-          f"smallest -> largest database < 1.5x: {growth}x)")
+    print(f"(medians of {rounds} interleaved rounds; targets: chase_vs_durable_floor <= 1.25 everywhere, "
+          f"Mr Chase growth smallest -> largest database < 1.5x: {growth}x)")
     for row in rows:
         row["mr_chase_growth"] = round(row["mr_chase_ms"] / rows[0]["mr_chase_ms"], 3)
     write_csv(args.csv, rows)
@@ -276,7 +301,7 @@ def main() -> int:
              {"Mr Chase / raw": [r["ratio"] for r in rows], "floor / raw": [r["floor_ratio"] for r in rows],
               "floor with fsyncs / raw": [r["floor_sync_ratio"] for r in rows]},
              "ratio to the raw transaction", "REMOVE (10 files, 1,000 downloads)", target=1.5)
-    met = all(row["ratio"] <= 1.5 for row in rows) and growth < 1.5
+    met = all(row["chase_vs_durable_floor"] <= 1.25 for row in rows) and growth < 1.5
     return 0 if met else 1
 
 

@@ -24,13 +24,13 @@ def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 4)
 
 
-def start_chase(dsn: str, output: Path, workdir: Path) -> MrChase:
+def start_chase(dsn: str, output: Path, workdir: Path, **extra) -> MrChase:
     """A real Mr Chase (``python -m mr_chase``, log level info) on an ipc queue in ``workdir``, answering PING.
 
     It connects as its own role with the documented grants, never as the superuser of ``dsn``.
     """
     config = {"dsn": role_dsn(dsn, SERVICE_ROLE), "output_path": str(output), "import_queue": f"ipc://{workdir}/q",
-              "audit_log": str(workdir / "audit.jsonl")}
+              "audit_log": str(workdir / "audit.jsonl"), **extra}
     return MrChase(config, workdir).start()
 
 

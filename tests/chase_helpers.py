@@ -130,6 +130,12 @@ class MrChase:
         return self.proc.wait(timeout)
 
 
+def journal_pending(output_path: Path) -> bool:
+    """Whether Mr Chase's journal holds a removal (the file itself always exists once it has started)."""
+    path = Path(output_path) / ".mr-chase" / "journal.json"
+    return path.exists() and path.stat().st_size > 0
+
+
 def scalar(dsn: str, query: str, *args):
     with psycopg.connect(dsn) as conn:
         return conn.execute(query, args).fetchone()[0]
@@ -150,9 +156,11 @@ def snapshot_db(dsn: str) -> dict:
 
 
 def snapshot_tree(root: Path) -> dict:
-    """path -> sha256 of every file under root (Mr Chase's empty state dirs excluded)."""
+    """path -> sha256 of every file under root (Mr Chase's lock file and empty journal excluded)."""
+    state = root / ".mr-chase"
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file()
+            and not (p == state / "lock" or (p == state / "journal.json" and not journal_pending(root)))}
 
 
 class Links(HTMLParser):

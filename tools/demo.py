@@ -1,21 +1,27 @@
 """`make demo`: a private piwheels master on this machine, and a removal on it.
 
 Everything lives under .demo/: a PostgreSQL (pgserver) with the sample
-repository, its wheel tree, and Mr Chase deployed by the mr_chase role as a
-supervised process.  The demo removes one version with the maintainer-request
-runbook, lets pip show that the version is gone and the others are not, and
-runs the runbook again to show that nothing changes.  Root is not needed.
+repository and upstream's grants, its wheel tree, a stand-in for piw-master's
+import queue (which rewrites the project pages when told), and Mr Chase
+deployed by the mr_chase role as a supervised process, connecting as its own
+least-privilege database role.  The demo removes one version with the
+maintainer-request runbook, lets pip show that the version is gone and the
+others are not, shows that the project JSON no longer lists it, and runs the
+runbook again to show that nothing changes.  Root is not needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import grp
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,14 +40,15 @@ def run(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess
     return subprocess.run(args, check=check, env=env, **kwargs)
 
 
-def inventory(dsn: str, output_path: str) -> Path:
+def inventory(dsn: str, output_path: str, master_queue: str) -> Path:
     """An inventory for this machine: the role's variables, every path under .demo/."""
     master = {
         "ansible_connection": "local",
         "ansible_python_interpreter": str(BIN / "python"),
         "mr_chase_dsn": dsn,
         "mr_chase_output_path": output_path,
-        "mr_chase_import_queue": f"ipc://{DEMO}/run/piw-import",
+        "mr_chase_import_queue": f"ipc://{DEMO}/run/mr-chase/queue",
+        "mr_chase_master_queue": master_queue,
         "mr_chase_user": getpass.getuser(),
         "mr_chase_group": grp.getgrgid(os.getgid()).gr_name,
         "mr_chase_manage_user": False,
@@ -51,7 +58,6 @@ def inventory(dsn: str, output_path: str) -> Path:
         "mr_chase_log_file": str(DEMO / "log/mr-chase.log"),
         "mr_chase_audit_log": str(DEMO / "log/mr-chase-audit.jsonl"),
         "mr_chase_pid_file": str(DEMO / "run/mr-chase.pid"),
-        "piw_become": False,
     }
     path = DEMO / "inventory.json"
     path.write_text(json.dumps({"piwheels_master": {"hosts": {"localhost": master}}}, indent=2))
@@ -87,7 +93,10 @@ def up() -> int:
     for package, versions in testbed["packages"].items():
         print(f"    {package}: {', '.join(versions)}")
     index = Path(testbed["output_path"]) / "simple"
-    path = inventory(testbed["dsn"], testbed["output_path"])
+
+    step("Starting a stand-in for piw-master's import queue (it rewrites the project pages when told)")
+    master_queue = start_master(testbed["piwheels_dsn"], testbed["output_path"])
+    path = inventory(testbed["dsn"], testbed["output_path"], master_queue)
 
     step("Deploying Mr Chase with the piwheels.ops.mr_chase role")
     playbook("deploy_mr_chase", path)
@@ -103,12 +112,15 @@ def up() -> int:
     step(f"After: {REMOVED} is gone, {KEPT} is still there")
     gone = not pip_finds(index, f"{PACKAGE}=={REMOVED}")
     kept = pip_finds(index, f"{PACKAGE}=={KEPT}")
+    project = Path(testbed["output_path"]) / "project" / PACKAGE / "json" / "index.json"
+    refreshed = wait_for_project_json(project)
+    print(f"    {project}: {REMOVED} {'no longer listed' if refreshed else 'STILL LISTED'}")
 
     step("The same request again changes nothing")
     again = playbook("remove", path, *extra)
     unchanged = "changed=0" in again
 
-    ok = found_before and gone and kept and unchanged
+    ok = found_before and gone and kept and refreshed and unchanged
     step("Demo " + ("succeeded" if ok else "FAILED"))
     print(f"""
     Explore:
@@ -123,7 +135,42 @@ def up() -> int:
     return 0 if ok else 1
 
 
+def start_master(dsn: str, output_path: str) -> str:
+    """The stand-in piw-master (python -m piwheels_testbed master) in the background, reading as piw-master's
+    SELECT-only account; its pid goes to .demo/run/master.pid."""
+    stop_master()
+    queue = f"ipc://{DEMO}/run/piw-master"
+    (DEMO / "run").mkdir(parents=True, exist_ok=True)
+    log = open(DEMO / "run/master.log", "ab")  # noqa: SIM115 (the child keeps it)
+    proc = subprocess.Popen([str(BIN / "python"), "-m", "piwheels_testbed", "master", "--queue", queue, "--dsn", dsn,
+                             "--output", output_path], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    (DEMO / "run/master.pid").write_text(str(proc.pid))
+    print(f"    listening on {queue} (pid {proc.pid})")
+    return queue
+
+
+def stop_master() -> None:
+    pid_file = DEMO / "run/master.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        pid_file.unlink()
+
+
+def wait_for_project_json(path: Path, timeout: float = 20.0) -> bool:
+    """Whether piw-master (the stand-in) rewrote the project JSON without the removed version's files."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = json.loads(path.read_text()) if path.exists() else {}
+        if REMOVED in data.get("releases", {}) and not data["releases"][REMOVED]["files"]:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def down() -> int:
+    stop_master()
     ctl = DEMO / "mr-chase/bin/mr-chase-ctl"
     if ctl.exists():
         run(str(ctl), "stop")

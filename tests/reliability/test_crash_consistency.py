@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import zmq
-from chase_helpers import MrChase, make_config, page_links
+from chase_helpers import MrChase, journal_pending, make_config, page_links
 from reliability_helpers import report, scaled
 
 from piwheels_testbed import RepositorySpec
@@ -95,7 +95,7 @@ def state(conn, repository, package: str, version: str, before: dict) -> str:
 
 def assert_tree_settled(repository) -> None:
     state_dir = repository.output_path / ".mr-chase"
-    assert not (state_dir / "journal.json").exists(), "a journal survived the restart"
+    assert not journal_pending(state_dir.parent), "a journal survived the restart"
     assert not list((state_dir / "staging").iterdir()), "staged wheels survived the restart"
     assert not list(repository.simple.rglob(".*.tmp")), "a temporary page survived the restart"
 

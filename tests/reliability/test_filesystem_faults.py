@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from chase_helpers import page_links, snapshot_db, snapshot_tree
+from chase_helpers import journal_pending, page_links, snapshot_db, snapshot_tree
 from reliability_helpers import report
 
 
@@ -74,7 +74,7 @@ def test_removal_the_file_system_refuses_changes_nothing(user_repository, chase_
     assert reply[0] == "ERROR" and reply[1].startswith("file system error: "), reply
     assert snapshot_db(repository.dsn) == db
     assert snapshot_tree(tree) == before
-    assert not (tree / ".mr-chase" / "journal.json").exists()
+    assert not journal_pending(tree)
     assert not list((tree / ".mr-chase" / "staging").iterdir())
     assert not list(tree.rglob("*.tmp"))
     assert chase.proc.poll() is None

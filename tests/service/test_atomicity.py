@@ -8,7 +8,7 @@ removal either complete or as if it never happened.
 from __future__ import annotations
 
 import pytest
-from chase_helpers import MrChase, make_config, page_links, scalar, snapshot_db, snapshot_tree
+from chase_helpers import MrChase, journal_pending, make_config, page_links, scalar, snapshot_db, snapshot_tree
 from mr_chase.config import parse_config
 from mr_chase.service import Service
 
@@ -63,7 +63,7 @@ def test_kill_at_each_step_then_restart_recovers(repository, ipc_dir, step):
     try:
         expected = "intact" if step in BEFORE_COMMIT else "removed"
         assert state_of(repository, files) == expected
-        assert not (repository.output_path / ".mr-chase" / "journal.json").exists()
+        assert not journal_pending(repository.output_path)
         assert not any((repository.output_path / ".mr-chase" / "staging").iterdir())
         assert not list(repository.simple.rglob("*.tmp"))
         if expected == "intact":

@@ -43,6 +43,7 @@ def test_defaults():
     ({**MINIMAL, "master_queue": 5}, "master_queue"),
     ({**MINIMAL, "master_timeout": 0}, "master_timeout"),
     ({**MINIMAL, "master_timeout": "5"}, "master_timeout"),
+    ({**MINIMAL, "import_queue": "ipc://@mr-chase"}, "import_queue"),
 ])
 def test_errors_name_the_key(data, key):
     with pytest.raises(ConfigError) as info:

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import yaml
-from chase_helpers import SERVICE_PATH, MrChase, make_config, scalar, snapshot_db
+from chase_helpers import SERVICE_PATH, MrChase, journal_pending, make_config, scalar, snapshot_db
 
 #: the clean-up after a removal's reply (deleting its staged wheels) held up for this long
 SLOW_CLEANUP = {"MR_CHASE_DELAY_AT": "cleaning:1.5"}
@@ -74,9 +74,10 @@ def test_wheels_leave_the_served_tree_by_done_and_staging_is_empty_by_the_next_r
         assert not [f for f in files if (repository.simple / "alpha" / f).exists()]
         assert not set(files) & set((repository.simple / "alpha" / "index.html").read_text().split('"'))
         assert staged(repository)  # the clean-up is still under way (held up by the hook)
-        assert chase.client("PING") == ["PONG", "0.1.0"]
+        assert chase.client("PING") == ["PONG", "0.1.0"]  # answered at once, clean-up or not
+        assert chase.client("STATUS", "alpha", None)[0] == "STATUS"  # the next request waits for it
         assert not staged(repository)
-        assert not (repository.output_path / ".mr-chase" / "journal.json").exists()
+        assert not journal_pending(repository.output_path)
     finally:
         assert chase.stop() == 0
 
@@ -89,7 +90,7 @@ def test_a_clean_stop_finishes_the_pending_cleanup(repository, ipc_dir, signum):
     chase.proc.send_signal(signum)
     assert chase.wait_exit(10) == 0
     assert not staged(repository)
-    assert not (repository.output_path / ".mr-chase" / "journal.json").exists()
+    assert not journal_pending(repository.output_path)
     assert not (ipc_dir / "q").exists()
     assert "recovered" not in chase.log()
 
@@ -157,3 +158,16 @@ def test_log_file_records_requests(repository, ipc_dir):
     text = (ipc_dir / "service.log").read_text()
     assert "['REMOVE', 'gamma', '1.0', False] -> [\"DONE\"]" in text
     assert "invalid request" in text
+
+
+def test_the_service_log_follows_rotation(repository, ipc_dir):
+    """logrotate renames the log away: the next line goes to a new file at the configured path."""
+    log_file = ipc_dir / "service.log"
+    chase = MrChase(make_config(repository, ipc_dir, log_file=str(log_file), log_level="info"), ipc_dir).start()
+    try:
+        log_file.rename(ipc_dir / "service.log.1")
+        assert chase.client("REMOVE", "gamma", "1.0", False) == ["DONE"]
+        assert "REMOVE" in log_file.read_text()
+        assert "REMOVE" not in (ipc_dir / "service.log.1").read_text()
+    finally:
+        assert chase.stop() == 0

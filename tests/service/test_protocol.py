@@ -51,3 +51,20 @@ def test_versions_sort_in_pep440_order():
 def test_versions_that_pep440_calls_equal_sort_together():
     assert version_key("1.0") == version_key("1.0.0") == version_key("v1.0")
     assert version_key("1.0alpha1") == version_key("1.0a1")
+
+
+def test_forbidden_characters_are_the_ones_the_vectors_pin():
+    """One definition of what may never appear in a name or reason, shared with the module's check."""
+    import json
+    import re
+    import sys
+
+    from chase_helpers import PROTOCOL_VECTORS
+    from mr_chase import protocol
+
+    pinned = re.compile(json.loads(PROTOCOL_VECTORS.read_text())["forbidden_characters"])
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # lone surrogates: refused by their own check
+        assert bool(pinned.match(char)) == bool(protocol._CONTROL.match(char)), hex(code)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from chase_helpers import page_links, scalar, snapshot_db, snapshot_tree
+from chase_helpers import journal_pending, page_links, scalar, snapshot_db, snapshot_tree
 
 ALPHA_10 = ["alpha-1.0-cp37-cp37-linux_armv7l.whl", "alpha-1.0-py3-none-any.whl"]
 
@@ -26,7 +26,7 @@ def test_remove_deletes_rows_files_and_links(service, repository):
         assert not (repository.simple / "alpha" / name).exists()  # out of the served tree by the reply
     service.service.remover.flush()  # the staged copies are deleted after the reply
     assert not list((repository.output_path / ".mr-chase" / "staging").iterdir())
-    assert not (repository.output_path / ".mr-chase" / "journal.json").exists()
+    assert not journal_pending(repository.output_path)
     links = page_links(repository, "alpha")
     assert set(links) == set(repository.manifest.files("alpha", "1.1") + repository.manifest.files("alpha", "1.2"))
 
@@ -115,11 +115,13 @@ def test_skip_only_on_an_empty_version_is_a_change(service, repository, ipc_dir)
 def test_status_shows_the_difference(service, repository):
     before = service("STATUS", "alpha", "1.0")
     assert before == ["STATUS", {"package": "alpha", "version": "1.0", "skip": "", "yanked": False, "builds": 1,
-                                 "files": ALPHA_10, "archived": [], "downloads": 6, "site_refresh": False}]
+                                 "files": ALPHA_10, "archived": [], "downloads": 6, "site_refresh": False,
+                                 "settling": False}]
     service("REMOVE", "Alpha", "1.0", True)
     assert service("STATUS", "alpha", "1.0") == ["STATUS", {
         "package": "alpha", "version": "1.0", "skip": "removed by request", "yanked": False,
-        "builds": 0, "files": [], "archived": [], "downloads": 0, "site_refresh": False}]
+        "builds": 0, "files": [], "archived": [], "downloads": 0, "site_refresh": False,
+        "settling": False}]
     assert service("STATUS", "alpha", None)[1]["versions"] == ["1.0", "1.1", "1.2"]
 
 

@@ -125,3 +125,22 @@ def test_router_dealer_peer_is_answered_too(live):
         assert sock.recv_multipart() == [b"", b'["PONG","0.1.0"]']
     finally:
         sock.close()
+
+
+def test_pipelined_requests_on_one_connection_are_answered_in_order(live):
+    """A DEALER (as the modules use) sends STATUS, PING, STATUS at once: a PING never overtakes."""
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(live.address)
+    try:
+        for message in (["STATUS", "alpha", None], ["PING"], ["STATUS", "gamma", None]):
+            sock.send_multipart([b"", json.dumps(message).encode()])
+        replies = []
+        for _ in range(3):
+            assert sock.poll(10_000)
+            empty, frame = sock.recv_multipart()
+            replies.append(json.loads(frame))
+        assert [r[0] for r in replies] == ["STATUS", "PONG", "STATUS"]
+        assert replies[0][1]["package"] == "alpha" and replies[2][1]["package"] == "gamma"
+    finally:
+        sock.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import sys
 
 import zmq
@@ -20,12 +21,14 @@ from .config import Config, ConfigError, load_config
 from .listener import AddressTaken
 from .privileges import MissingPrivileges
 from .service import AddressLost, Service
+from .tree import StateLocked
 
 
 def setup_logging(config: Config) -> None:
     if config.log_file is not None:
         config.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(config.log_file, encoding="utf-8")
+        # reopened when logrotate moves the file away (no copytruncate, no signal needed)
+        handler: logging.Handler = logging.handlers.WatchedFileHandler(config.log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config)
     try:
         Service(config).run()
-    except (AddressTaken, AddressLost) as exc:
+    except (AddressTaken, AddressLost, StateLocked) as exc:
         return fail(config, 1, str(exc))
     except MissingPrivileges as exc:
         grants = "\n".join(exc.statements)

@@ -136,6 +136,9 @@ def _build(values: dict[str, Any]) -> Config:
     queue = values.get("import_queue", DEFAULT_QUEUE)
     if not re.match(r"^[a-z]+://.+", queue):
         raise ConfigError("import_queue", f"{queue!r} is not a ZeroMQ address such as {DEFAULT_QUEUE}")
+    if queue.startswith("ipc://@"):
+        raise ConfigError("import_queue", f"{queue!r} is an abstract socket, which no file mode protects; "
+                                          f"use a socket file such as {DEFAULT_QUEUE}")
     if not queue.startswith("ipc://") and not values.get("allow_remote_queue", False):
         raise ConfigError("import_queue", f"{queue!r} is not an ipc:// address; set allow_remote_queue: true "
                                           "to accept a queue other machines may reach")

@@ -19,12 +19,21 @@ import psycopg
 
 from . import privileges
 from .page import LOCAL, PageFile
+from .stall import StallWatch
 
 log = logging.getLogger(__name__)
 
 
 class DatabaseUnavailable(Exception):
     """PostgreSQL cannot be reached or the connection broke; reply ``database unavailable: ...``."""
+
+
+class DatabaseStalled(DatabaseUnavailable):
+    """The server took the connection but stopped answering; retrying at once would stall again."""
+
+
+class Locked(Exception):
+    """Another transaction holds a row the request needs for longer than lock_timeout."""
 
 
 class NotFound(Exception):
@@ -52,10 +61,14 @@ class Deleted:
 
 class Removal:
     """The open transaction of :meth:`Database.removal`: ``while_committing`` (set inside it)
-    runs once COMMIT is sent, before its outcome is awaited."""
+    runs once COMMIT is sent, before its outcome is awaited; with ``reread`` set to a package,
+    ``committed_files`` is that package's files as committed (read right after COMMIT, in the same
+    round trip), builds other transactions committed meanwhile included."""
 
     def __init__(self) -> None:
         self.while_committing: Callable[[], None] | None = None
+        self.reread: str | None = None
+        self.committed_files: list[PageFile] = []
 
 
 class Database:
@@ -66,6 +79,7 @@ class Database:
         self._connect_timeout = connect_timeout
         self._conn: psycopg.Connection | None = None
         self._pipeline: psycopg.Pipeline | None = None
+        self._stall = StallWatch(STALL_LIMIT_S, self._socket_fd)
 
     # -- connection ---------------------------------------------------------
 
@@ -81,7 +95,8 @@ class Database:
         """Open the connection and check the role's privileges (MissingPrivileges when any is lacking)."""
         if self._conn is None:
             try:
-                self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
+                self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout,
+                                             **KEEPALIVES)
             except psycopg.OperationalError as exc:
                 raise DatabaseUnavailable(first_line(exc)) from exc
             try:
@@ -89,8 +104,10 @@ class Database:
             except privileges.MissingPrivileges:
                 self.discard()
                 raise
-            # a removal waiting on a lock held elsewhere fails instead of hanging the queue
-            self._conn.execute("SET lock_timeout = '10s'")
+            # a removal waiting on a lock held elsewhere, or a statement on a stalled server, fails
+            # instead of hanging the queue
+            self._conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
+            self._conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'")
             log.info("connected to the database")
 
     @property
@@ -107,17 +124,51 @@ class Database:
 
     close = discard
 
+    def _socket_fd(self) -> int | None:
+        conn = self._conn
+        return None if conn is None or conn.closed else conn.pgconn.socket
+
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Turn a lost connection into DatabaseUnavailable and drop the connection."""
+        """Bound the calls inside in time (StallWatch) and turn a psycopg error into what it means."""
         try:
-            yield
+            with self._stall:
+                yield
         except psycopg.Error as exc:
-            lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))  # noqa: UP038 (3.8)
-            if lost or (self._conn is not None and (self._conn.broken or self._conn.closed)):
-                self.discard()
-                raise DatabaseUnavailable(first_line(exc)) from exc
-            raise
+            explained = self._explain(exc)
+            if explained is exc:
+                raise
+            raise explained from exc
+
+    def _explain(self, exc: psycopg.Error) -> Exception:
+        """Locked for a lock timeout; DatabaseUnavailable (DatabaseStalled) for a lost, cancelled or cut
+        connection, which is dropped so the next request connects afresh; anything else as it is."""
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            return Locked(f"locked by another transaction for over {LOCK_TIMEOUT_S} s ({self.lock_holder()}); "
+                          "try again when it has finished")
+        conn = self._conn
+        alive = conn is not None and not (conn.broken or conn.closed)
+        if isinstance(exc, psycopg.errors.QueryCanceled) and alive:
+            return DatabaseUnavailable(f"a statement took over {STATEMENT_TIMEOUT_S} s and was cancelled "
+                                       "(is the database server stalled?)")
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) or not alive:  # noqa: UP038 (3.8)
+            self.discard()
+            if self._stall.fired:
+                return DatabaseStalled(f"the database did not answer within {STALL_LIMIT_S} s (is the server "
+                                       "stalled?); the connection was dropped")
+            return DatabaseUnavailable(first_line(exc))
+        return exc
+
+    def lock_holder(self) -> str:
+        """Who holds row locks on versions (pg_locks is readable by every role; the queries of other
+        roles' sessions are not, so the backend pid and user are what can be named)."""
+        try:
+            rows = self.conn.execute(VERSION_LOCK_HOLDERS).fetchall()
+        except psycopg.Error:
+            return "its holder could not be looked up"
+        if not rows:
+            return "it has finished since"
+        return "held by " + ", ".join(f"backend pid {pid} (user {user})" for pid, user in rows)
 
     def transaction(self) -> psycopg.Transaction:
         return self.conn.transaction()
@@ -144,9 +195,12 @@ class Database:
                     self._roll_back()
                     raise
                 conn.execute("COMMIT")
+                reread = conn.execute(PACKAGE_FILES, (state.reread,)) if state.reread else None
                 if state.while_committing is not None:
                     state.while_committing()
                 pipeline.sync()
+                if reread is not None:
+                    state.committed_files = [PageFile(*row) for row in reread.fetchall()]
             finally:
                 self._pipeline = None
 
@@ -280,6 +334,28 @@ class Database:
             self.conn.execute("UPDATE packages SET skip = %s WHERE package = %s", (reason, package))
             return row[0], True
 
+
+LOCK_TIMEOUT_S = 10
+STATEMENT_TIMEOUT_S = 20
+#: the client's own limit on one guarded call, for a server too stalled to enforce statement_timeout
+STALL_LIMIT_S = 25
+#: a TCP connection to a server that stopped answering is given up within about 20 s (no effect on unix sockets)
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 3, "keepalives_count": 3,
+              "tcp_user_timeout": 20000}
+VERSION_LOCK_HOLDERS = """
+SELECT l.pid, a.usename FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid)
+WHERE l.relation = 'versions'::regclass AND l.granted AND l.pid <> pg_backend_pid()
+  AND l.mode IN ('RowShareLock', 'RowExclusiveLock')
+ORDER BY l.pid LIMIT 3
+"""
+
+#: every file of a package, as its page lists them (the fields of a PageFile)
+PACKAGE_FILES = """
+SELECT f.filename, rtrim(f.filehash), f.requires_python, v.yanked, b.version, f.location
+FROM builds b JOIN files f ON f.build_id = b.build_id
+JOIN versions v ON v.package = b.package AND v.version = b.version
+WHERE b.package = %s
+"""
 
 #: STATUS of a package: its skip reason and its versions (unsorted: Python sorts them naturally)
 PACKAGE_STATUS = ("SELECT p.skip, ARRAY(SELECT v.version FROM versions v WHERE v.package = p.package) "

@@ -3,18 +3,26 @@
 A removal changes two things that cannot share a transaction: PostgreSQL rows
 and files on disk.  The journal bridges them.  Its order of events:
 
-1. write the journal (package, version, a token naming this removal's staged
-   files and temporary page) and fsync it, while the database runs the
+1. write the journal (package, version, a token naming this removal's staging
+   directory and temporary page) and fdatasync it, while the database runs the
    removal's statements in the open transaction (they do not depend on each
    other, so the two waits overlap); both are finished *before* a file is
    touched, so a crash can never leave a moved file that no journal mentions
    (a journal cut short by a crash does not parse, and then no file had been
    moved yet);
-2. write the temporary page, rename each wheel to ``staging/<token>.<filename>``;
-3. COMMIT, while the temporary page and the package directory are fsynced;
-4. rename the page into place; reply; then delete the staged wheels and the
-   journal (they are out of the served tree already; the next removal waits
-   for this clean-up before it starts, and recovery redoes it after a crash).
+2. write the temporary page, rename each wheel to ``staging/<token>/<filename>``;
+3. COMMIT, while the temporary page, the staging directory and the package
+   directory are fsynced (so the moves are durable whichever way COMMIT goes);
+4. rename the page into place; reply; then fsync the package directory (the
+   new page is durable before the journal that could redo it goes), delete the
+   staged wheels and empty the journal (they are out of the served tree
+   already; the next removal waits for this clean-up before it starts, and
+   recovery redoes it after a crash).
+
+The journal is one file that is never removed, only overwritten and emptied,
+so no step depends on a directory entry reaching the disk: an empty journal
+means nothing is pending.  Emptying it needs no fsync: a journal that comes
+back after a power cut is settled again, and every step is idempotent.
 
 Recovery (at start-up, and before the next removal when a commit's outcome
 was unknown) asks PostgreSQL whether the removal committed: it waits for the
@@ -32,7 +40,10 @@ aborted one deleted none, so "none left" means committed.  So:
 The staged files are found by their token in the staging directory, so the
 journal is complete before the file names are known.  If the database cannot
 be asked, the journal stays and the next attempt asks again; no file is
-deleted on a guess.
+deleted on a guess.  What cannot be settled at all (a journal that does not
+parse or names paths outside the tree, a staged entry that cannot be deleted
+or put back) is moved to ``.mr-chase/set-aside/`` with a log line and an
+audit record, so one bad entry never blocks the queue or crashes a start.
 """
 
 from __future__ import annotations
@@ -41,13 +52,17 @@ import contextlib
 import json
 import logging
 import os
+import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .database import Database
-from .tree import Tree, write_durably
+from .tree import Tree, UnsafePath, fsync_dir, naming, safe_component, write_all
 
 log = logging.getLogger(__name__)
+
+TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass
@@ -66,59 +81,96 @@ class Entry:
     moves: list[list[str]] = field(default_factory=list)
 
 
-ENTRY_FIELDS = tuple(Entry.__dataclass_fields__)
+ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page")
 
 
 class Journal:
-    def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None):
+    def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None,
+                 on_set_aside: Callable[[str, str], None] | None = None):
         self.tree = tree
         self.path = os.path.join(tree.state, "journal.json")
-        #: told of every removal recovery finds committed (the service notifies piw-master)
+        #: told of every removal recovery finds committed (the service notifies piw-master and audits it)
         self.on_committed = on_committed
+        #: told of everything set aside (what, why): the service audits it
+        self.on_set_aside = on_set_aside
+
+    def exists(self) -> bool:
+        """Whether a removal is pending (written and not yet settled)."""
+        try:
+            return os.stat(self.path).st_size > 0
+        except FileNotFoundError:
+            return False
 
     def pending(self) -> Entry | None:
-        """The journal left behind, if any.
-
-        The journal is complete and fsynced before the first file is moved,
-        so a journal that does not parse was cut short before any move: there
-        is nothing to undo and it is simply discarded.
-        """
+        """The journal left behind, if any; one that is unreadable or names paths outside the tree
+        is set aside (it was cut short before any move, or it is not ours to act on)."""
         try:
             with open(self.path, encoding="utf-8") as stream:
                 text = stream.read()
         except FileNotFoundError:
             return None
+        if not text:
+            return None
         try:
-            record = json.loads(text)
-            entry = Entry(**{key: record[key] for key in ENTRY_FIELDS if key in record})
-            # a journal of an earlier release lists its moves, relative to output_path
-            entry.moves = [[self.tree.absolute(original), self.tree.absolute(staged)]
-                           for original, staged in entry.moves]
-            return entry
-        except (ValueError, TypeError, KeyError):
-            log.warning("discarding an incomplete journal (a crash before any file was moved)")
-            os.unlink(self.path)
+            return self._parse(text)
+        except (ValueError, TypeError, KeyError, UnsafePath) as exc:
+            self._set_aside_journal(f"unusable journal ({exc})")
             return None
 
+    def _parse(self, text: str) -> Entry:
+        record = json.loads(text)
+        entry = Entry(**{key: record[key] for key in ENTRY_FIELDS if key in record})
+        if not all(isinstance(getattr(entry, key), str) for key in ENTRY_FIELDS):
+            raise TypeError("a field is not a string")
+        if not TOKEN.fullmatch(entry.token):
+            raise ValueError(f"token {entry.token!r} is not a removal token")
+        safe_component(entry.package)
+        for path in (entry.temp_page, entry.page):
+            if path:
+                self.tree.absolute(path)
+        # a journal of release 0.1 lists its moves, relative to output_path
+        entry.moves = [[self.tree.absolute(original), self.tree.absolute(staged)]
+                       for original, staged in record.get("moves", [])]
+        return entry
+
     def write(self, entry: Entry) -> None:
-        """Record the plan durably before any file is touched (one write, one fsync)."""
+        """Record the plan durably before any file is touched: one write over the last journal, one fdatasync."""
         record = asdict(entry)
         del record["moves"]
-        write_durably(self.path, json.dumps(record).encode("utf-8"))
+        data = json.dumps(record).encode("utf-8")
+        with naming(self.path):
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o640)
+            try:
+                write_all(fd, data)
+                os.ftruncate(fd, len(data))
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
 
-    def staged_moves(self, entry: Entry) -> list[list[str]]:
-        """[original, staged] of every wheel the removal ``entry`` moved into staging."""
-        prefix = entry.token + "."
-        moves = []
-        for name in os.listdir(self.tree.staging):
-            if name.startswith(prefix):
-                filename = name[len(prefix):]
-                moves.append([self.tree.wheel(entry.package, filename), os.path.join(self.tree.staging, name)])
-        return moves
+    def create(self) -> None:
+        """Make the (empty) journal file once, durably, so that writing it never changes a directory."""
+        if not os.path.exists(self.path):
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o640))
+            fsync_dir(self.tree.state)
 
     def drop(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+            os.truncate(self.path, 0)
+
+    def staged_moves(self, entry: Entry) -> list[list[str]]:
+        """[original, staged] of every wheel the removal ``entry`` moved into staging."""
+        directory = self.tree.staging_dir(entry.token)
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return self._staged_moves_of_release_0_1(entry)
+        return [[self.tree.wheel(entry.package, name), os.path.join(directory, name)] for name in names]
+
+    def _staged_moves_of_release_0_1(self, entry: Entry) -> list[list[str]]:
+        """Release 0.1 staged ``staging/<token>.<filename>``: a journal it left is still settled."""
+        prefix = entry.token + "."
+        return [[self.tree.wheel(entry.package, name[len(prefix):]), os.path.join(self.tree.staging, name)]
+                for name in os.listdir(self.tree.staging) if name.startswith(prefix)]
 
     # -- the two ways a removal ends ------------------------------------------
 
@@ -134,37 +186,85 @@ class Journal:
                 os.replace(self.tree.absolute(entry.temp_page), self.tree.absolute(entry.page))
 
     def clean(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """Delete the staged wheels of a committed removal, then the journal."""
+        """Make the page durable, delete the staged wheels of a committed removal, then empty the journal."""
         checkpoint("cleaning")
-        for _original, staged in entry.moves:
+        if entry.page:
             with contextlib.suppress(FileNotFoundError):
+                fsync_dir(os.path.dirname(self.tree.absolute(entry.page)))
+        stuck = []
+        for _original, staged in entry.moves:
+            try:
                 os.unlink(staged)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                stuck.append(f"{staged}: {exc.strerror or exc}")
         checkpoint("files_deleted")
+        self._close_staging(entry, stuck, "cannot be deleted")
         self.drop()
 
     def undo(self, entry: Entry) -> None:
         """The transaction did not commit: put every moved wheel back, drop the temporary page."""
+        stuck = []
         for original, staged in entry.moves:
-            source, target = staged, original
-            if os.path.exists(source) and not os.path.exists(target):
-                os.rename(source, target)
+            if os.path.lexists(staged) and not os.path.lexists(original):
+                try:
+                    os.rename(staged, original)
+                except OSError as exc:
+                    stuck.append(f"{staged}: {exc.strerror or exc}")
         if entry.temp_page:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tree.absolute(entry.temp_page))
+        self._close_staging(entry, stuck, "cannot be put back")
         self.drop()
+
+    def _close_staging(self, entry: Entry, stuck: list[str], problem: str) -> None:
+        """Remove the removal's staging directory; set it aside if anything in it could not be handled."""
+        directory = self.tree.staging_dir(entry.token)
+        if not stuck:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                os.rmdir(directory)
+            return
+        self._set_aside(directory, f"{entry.package} {entry.version}: staged entries {problem}: {'; '.join(stuck)}")
+
+    def _set_aside(self, path: str, reason: str) -> None:
+        os.makedirs(self.tree.set_aside, exist_ok=True)
+        target = os.path.join(self.tree.set_aside, f"{time.strftime('%Y%m%dT%H%M%S')}-{os.path.basename(path)}")
+        try:
+            os.rename(path, target)
+        except OSError as exc:
+            log.error("cannot set %s aside (%s); %s", path, exc, reason)
+            return
+        log.error("set aside %s as %s: %s", path, target, reason)
+        if self.on_set_aside is not None:
+            self.on_set_aside(target, reason)
+
+    def _set_aside_journal(self, reason: str) -> None:
+        """Keep a copy of an unusable journal for the operator, and empty the journal itself."""
+        os.makedirs(self.tree.set_aside, exist_ok=True)
+        target = os.path.join(self.tree.set_aside, f"{time.strftime('%Y%m%dT%H%M%S')}-journal.json")
+        with open(self.path, "rb") as source, open(target, "wb") as copy:
+            copy.write(source.read())
+        self.drop()
+        log.error("set aside the journal as %s: %s", target, reason)
+        if self.on_set_aside is not None:
+            self.on_set_aside(target, reason)
 
     # -- recovery ---------------------------------------------------------------
 
     def recover(self, db: Database, wait: float = 30.0) -> str | None:
-        """Finish or undo a journal left behind; return what was done, or None if there was none."""
-        if not os.path.exists(self.path):
+        """Finish or undo a journal left behind; return what was done, or None if there was none.
+
+        DatabaseUnavailable (and a lock that stays held past ``wait``) leave the journal for a later attempt.
+        """
+        if not self.exists():
             return None
         entry = self.pending()
         if entry is None:
             return None
         with db.guard():
             committed = db.settle(entry.package, entry.version, wait)
-        entry.moves = entry.moves or self.staged_moves(entry)  # a journal of an earlier release lists them
+        entry.moves = entry.moves or self.staged_moves(entry)
         if committed:
             if self.on_committed is not None:  # before the journal goes: a crash in between repeats it
                 self.on_committed(entry)

@@ -19,7 +19,9 @@ MAX_FRAME_BYTES = 65536
 LIMITS = {"package": 200, "version": 200, "skip": 100}
 DEFAULT_SKIP_REASON = "removed by request"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0 and C1 controls, DEL, and the Unicode line and paragraph separators: each can split a log line
+#: (the same class as the module's check; tests/protocol_vectors.json pins it)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: JSON escapes such as \ud800 (alone) decode to lone surrogates, which no database or file name can hold
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 

@@ -26,11 +26,15 @@ from functools import partial
 
 from .database import Database, Deleted
 from .journal import Entry, Journal
-from .page import page_pieces
+from .page import PageFile, page_pieces
 from .protocol import DEFAULT_SKIP_REASON
 from .tree import Tree, fsync_dir, fsync_file
 
 log = logging.getLogger(__name__)
+
+
+class OutcomeUnknown(Exception):
+    """COMMIT was sent but its outcome could not be learnt; the journal stays until it is settled."""
 
 
 def no_checkpoint(step: str) -> None:
@@ -92,13 +96,15 @@ class Remover:
                 if deleted.files:
                     result.missing = self._move_aside(entry, deleted)
                     transaction.while_committing = partial(self._sync, entry)
+                    transaction.reread = package
                 committing = True
-        except BaseException:
-            self._failed(committing)
+        except BaseException as exc:
+            self._failed(committing, exc)
             raise
         entry, self._entry = self._entry, None
         if deleted.files:
             self.checkpoint("committed")
+            self._follow_commit(entry, deleted, transaction.committed_files)
             self.journal.replace_page(entry)
             self.checkpoint("page_replaced")
             self._cleanup = partial(self.journal.clean, entry, self.checkpoint)
@@ -127,23 +133,37 @@ class Remover:
         return Entry(package, version, token, tree.relative(tree.temp_page(package, token)),
                      tree.relative(tree.page(package)))
 
-    def _failed(self, committing: bool) -> None:
+    def _failed(self, committing: bool, exc: BaseException) -> None:
         """Before COMMIT: undo; COMMIT itself failed in flight: ask the database whether it happened."""
         entry, self._entry = self._entry, None
         if entry is not None and committing:
-            self._settle_unknown_commit()
+            self._settle_unknown_commit(entry, exc)
         elif entry is not None:
             self.journal.undo(entry)
         else:
             self.journal.drop()  # the journal (if written at all) planned nothing that happened
 
-    def _settle_unknown_commit(self) -> None:
-        """COMMIT failed in flight: ask the database (possibly later) whether it happened."""
+    def _settle_unknown_commit(self, entry: Entry, cause: BaseException) -> None:
+        """COMMIT failed in flight: ask the database whether it happened; OutcomeUnknown if it cannot say yet."""
         try:
             with self.db.guard():
                 self.journal.recover(self.db, wait=5.0)
         except Exception as exc:
-            log.error("outcome of a removal unknown (%s); the journal stays until it can be settled", exc)
+            log.error("outcome of the removal of %s %s unknown (%s); the journal stays until it can be settled",
+                      entry.package, entry.version, exc)
+            raise OutcomeUnknown(f"outcome unknown: the database connection failed while the removal of "
+                                 f"{entry.package} {entry.version} was committing ({cause}); Mr Chase settles it as "
+                                 "soon as the database answers (STATUS says settling until then)") from cause
+
+    def _follow_commit(self, entry: Entry, deleted: Deleted, committed: list[PageFile]) -> None:
+        """Rewrite the new page when other transactions changed the package while this one ran
+        (a build imported meanwhile must not drop off the page)."""
+        if set(committed) == set(deleted.remaining):
+            return
+        log.info("%s changed while %s was removed; the page is written from the committed state",
+                 entry.package, entry.version)
+        path = self.tree.write_temp_page(entry.package, entry.token, page_pieces(entry.package, committed))
+        fsync_file(path)
 
     def _move_aside(self, entry: Entry, deleted: Deleted) -> list[str]:
         """Write the new page, move the local wheels into staging; return the ones already missing.
@@ -154,6 +174,7 @@ class Remover:
         """
         tree, package = self.tree, entry.package
         tree.write_temp_page(package, entry.token, page_pieces(package, deleted.remaining))
+        os.mkdir(tree.staging_dir(entry.token))
         missing = []
         for filename in deleted.local:
             original, staged = tree.wheel(package, filename), tree.staged(entry.token, filename)
@@ -169,10 +190,12 @@ class Remover:
         return missing
 
     def _sync(self, entry: Entry) -> None:
-        """Make the new page's content and the moves out of the package directory durable (while COMMIT runs,
-        before the page goes into place); a failure costs durability, not the removal."""
+        """Make the new page's content and the moves out of the package directory into staging durable (while
+        COMMIT runs, before the page goes into place); a failure costs durability, not the removal."""
+        self.checkpoint("committing")
         try:
             fsync_file(self.tree.absolute(entry.temp_page))
+            fsync_dir(self.tree.staging_dir(entry.token))
             fsync_dir(self.tree.package_dir(entry.package))
         except OSError as exc:
             log.error("file system error while removing: %s", exc)

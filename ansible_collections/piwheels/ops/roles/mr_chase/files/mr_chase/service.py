@@ -1,8 +1,9 @@
-"""The request loop: one REP socket, one request at a time, one reply each.
+"""The service: what each request gets, and the service's life (look, recover, bind, serve, stop).
 
 Every request gets exactly one reply, whatever it holds, and no request can
-stop the loop.  The socket is polled with a timeout so SIGTERM is noticed
-within a fraction of a second; the request in hand is finished first.
+stop the service.  The socket loop (loop.py) answers PING itself and hands
+every other request, one at a time, to ``handle``; SIGTERM is noticed within
+a fraction of a second and the request in hand is finished first.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import zmq
 from . import __version__
 from .audit import AuditLog
 from .config import Config
-from .database import Database, DatabaseUnavailable, NotFound, first_line
+from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .journal import Entry, Journal
 from .listener import inode, refuse_if_taken
+from .loop import RequestLoop
 from .notifier import MasterNotifier, remove_version, rewrite_pages
 from .privileges import MissingPrivileges
 from .protocol import (
@@ -36,7 +38,7 @@ from .protocol import (
     error,
     invalid,
 )
-from .removal import Remover, no_checkpoint
+from .removal import OutcomeUnknown, Remover, no_checkpoint
 from .tree import Tree
 from .versions import version_key
 
@@ -45,8 +47,6 @@ log = logging.getLogger(__name__)
 #: ZeroMQ drops (without a reply) peers that send more than this; between
 #: MAX_FRAME_BYTES and this the service answers "invalid message"
 HARD_CAP_BYTES = 1 << 20
-#: how long a blocking receive waits before the loop looks at the stop flag again
-POLL_MS = 200
 #: the one request whose reply never changes: answered without decoding or encoding anything
 PING_FRAME = b'["PING"]'
 PONG_FRAME = encode_reply("PONG", __version__)
@@ -55,6 +55,10 @@ PONG_FRAME = encode_reply("PONG", __version__)
 LOG_LEVELS = {"REMOVE": logging.INFO, "SKIP": logging.INFO}
 #: seconds between checks that the queue's socket file is still the one this service bound
 WATCH_INTERVAL = 5.0
+#: seconds between attempts to settle a pending journal while idle, and the longest one waits for a row lock
+SETTLE_INTERVAL, SETTLE_WAIT = 1.0, 2.0
+#: at start-up, well below the role's start timeout (30 s): the socket is bound after this at the latest
+START_SETTLE_WAIT = 5.0
 
 
 class AddressLost(Exception):
@@ -86,7 +90,7 @@ class Service:
         self.config = config
         self.db = Database(config.dsn)
         self.tree = Tree(config.output_path)
-        self.journal = Journal(self.tree, on_committed=self._recovered)
+        self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside)
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint or checkpoint_from_env())
@@ -94,6 +98,7 @@ class Service:
         #: the notification of the request in hand, put in the outbox once its reply is sent
         self._notice: list | None = None
         self._bound: tuple[int, int] | None = None
+        self._next_watch = time.monotonic() + WATCH_INTERVAL
 
     # -- requests -------------------------------------------------------------
 
@@ -104,6 +109,8 @@ class Service:
                 log.debug("['PING'] -> %s", PONG_FRAME.decode())
             return PONG_FRAME
         started = time.monotonic()
+        if self.journal.exists():  # an outcome still unknown is settled before anything is answered
+            self.settle_pending(SETTLE_WAIT)
         if len(frames) != 1:
             reply = invalid(f"a message is one frame, not {len(frames)}")
             log.warning("request of %d frames: %s", len(frames), reply.decode())
@@ -140,7 +147,7 @@ class Service:
         try:
             return self._answer(request)
         except DatabaseUnavailable as exc:
-            if not had_connection:
+            if not had_connection or isinstance(exc, DatabaseStalled):
                 return self._unavailable(exc)
             log.warning("database connection lost (%s); retrying %s on a fresh one", exc, request.type)
         try:
@@ -168,6 +175,9 @@ class Service:
             return error(str(exc))
         except DatabaseUnavailable:
             raise
+        except (Locked, OutcomeUnknown) as exc:
+            log.error("%s", exc)
+            return error(str(exc))
         except MissingPrivileges as exc:
             log.error("%s; as a superuser, run:\n%s", exc, "\n".join(exc.statements))
             return error(f"database error: {exc}; the GRANT statements are in the Mr Chase log")
@@ -187,11 +197,16 @@ class Service:
             if version is None:
                 skip, versions = self.db.package_status(package)
                 return {"package": package, "skip": skip, "versions": sorted(versions, key=version_key),
-                        "site_refresh": self.notifier.enabled}
+                        "site_refresh": self.notifier.enabled, "settling": self._settling(package, None)}
             skip, yanked, builds, files, archived, downloads = self.db.version_status(package, version)
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
                     "builds": builds, "files": files, "archived": archived, "downloads": downloads,
-                    "site_refresh": self.notifier.enabled}
+                    "site_refresh": self.notifier.enabled, "settling": self._settling(package, version)}
+
+    def _settling(self, package: str, version: str | None) -> bool:
+        """Whether a removal of the package (that version, if given) awaits the database's word on its outcome."""
+        entry = self.journal.pending() if self.journal.exists() else None
+        return entry is not None and entry.package == package and version in (None, entry.version)
 
     def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():
@@ -212,8 +227,27 @@ class Service:
         return encode_reply("DONE")
 
     def _recovered(self, entry: Entry) -> None:
-        """A removal a crash interrupted turned out committed: piw-master has not heard of it yet."""
+        """A removal whose outcome was unknown (a crash, a connection lost at COMMIT) turned out committed:
+        audit it now, and tell piw-master, which has not heard of it."""
+        self.audit.record(["REMOVE", entry.package, entry.version], "done (settled by recovery)",
+                          package=entry.package, version=entry.version, files=[m[0].rsplit("/", 1)[-1]
+                                                                               for m in entry.moves])
         self.notifier.submit(remove_version(entry.package, entry.version, ""))
+
+    def _set_aside(self, path: str, reason: str) -> None:
+        self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
+
+    def settle_pending(self, wait: float) -> None:
+        """Try to settle a pending journal now; a database that cannot say yet leaves it for the next try."""
+        try:
+            with self.db.guard():
+                self.journal.recover(self.db, wait=wait)
+        except (DatabaseUnavailable, Locked) as exc:
+            log.debug("pending removal not settled yet: %s", exc)
+        except MissingPrivileges:
+            raise
+        except Exception:  # a journal must never stop the service: the log has the details
+            log.exception("settling the pending removal failed")
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
@@ -231,12 +265,19 @@ class Service:
     def recover(self) -> None:
         """Check the database role and settle a removal a crash left half done, before serving anything."""
         self.tree.prepare()
+        self.tree.lock()
+        self.journal.create()
         try:
             with self.db.guard():
                 self.db.connect()  # a role without the privileges it needs stops the start here
-                self.journal.recover(self.db)
         except DatabaseUnavailable as exc:
-            log.error("cannot settle the journal yet, the database is unavailable: %s", exc)
+            log.error("the database is unavailable (%s); serving anyway, requests fail until it is back", exc)
+            return
+        if self.journal.exists():
+            self.settle_pending(START_SETTLE_WAIT)
+            if self.journal.exists():
+                log.warning("a removal's outcome is not settled yet (waited %g s for the database); serving now "
+                            "and settling it every %g s while idle", START_SETTLE_WAIT, SETTLE_INTERVAL)
 
     def request_stop(self, signum: int = 0, frame: Any = None) -> None:
         log.info("signal %d: stopping after the request in hand", signum)
@@ -247,11 +288,9 @@ class Service:
         self.recover()
         self.notifier.start()
         context = zmq.Context()
-        sock = context.socket(zmq.REP)
+        sock = context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, HARD_CAP_BYTES)
-        # a blocking receive with a timeout (one call per request, not a poll and then a receive)
-        sock.setsockopt(zmq.RCVTIMEO, POLL_MS)
         bound = False
         try:
             self._bind(sock)
@@ -259,7 +298,7 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
-            self._serve(sock)
+            RequestLoop(self, sock, context, PING_FRAME, PONG_FRAME, self._watch_address, SETTLE_INTERVAL).run()
         finally:
             sock.close()
             context.term()
@@ -270,23 +309,18 @@ class Service:
                 self._remove_socket_file()
             log.info("Mr Chase stopped")
 
-    def _serve(self, sock: zmq.Socket) -> None:
-        """Answer requests until asked to stop; the last removal's clean-up ends before the next request."""
-        handle, after_reply = self.handle, self.after_reply
-        next_watch = time.monotonic() + WATCH_INTERVAL
-        while not self.stopping:
-            try:
-                frames = sock.recv_multipart()
-            except zmq.Again:
-                if time.monotonic() >= next_watch:
-                    self._check_address()
-                    next_watch = time.monotonic() + WATCH_INTERVAL
-                continue
-            sock.send(handle(frames))
-            after_reply()
+    def idle(self) -> None:
+        """The worker has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any."""
+        if self.journal.exists():
+            self.settle_pending(SETTLE_WAIT)
 
-    def _check_address(self) -> None:
-        """Raise AddressLost when the socket file is no longer the one bound (another process bound over it)."""
+    def _watch_address(self) -> None:
+        """Every WATCH_INTERVAL: raise AddressLost when the socket file is no longer the one bound
+        (another process bound over it)."""
+        now = time.monotonic()
+        if now < self._next_watch:
+            return
+        self._next_watch = now + WATCH_INTERVAL
         path = self.config.ipc_path
         if path is not None and inode(str(path)) != self._bound:
             raise AddressLost(f"the socket file of {self.config.import_queue} was replaced or removed by another "

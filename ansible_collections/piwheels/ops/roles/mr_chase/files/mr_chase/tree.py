@@ -12,8 +12,10 @@ is on the timed path of every REMOVE.
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 
 class UnsafePath(ValueError):
@@ -54,12 +56,28 @@ def write_all(fd: int, data: bytes) -> None:
 
 def write_durably(path: str, data: bytes) -> None:
     """Write ``path`` and fsync it, so whoever relies on it after a crash finds the whole content."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with naming(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextmanager
+def naming(path: str) -> Iterator[None]:
+    """Make an OSError name ``path`` (os.write's errors name no file: "No space left on device: None")."""
     try:
-        write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, path) from exc
+        raise
+
+
+class StateLocked(Exception):
+    """Another live Mr Chase serves the same output tree (two would share, and corrupt, one journal)."""
 
 
 class Tree:
@@ -70,10 +88,27 @@ class Tree:
         self.simple = os.path.join(self.root, "simple")
         self.state = os.path.join(self.root, ".mr-chase")
         self.staging = os.path.join(self.state, "staging")
+        self.set_aside = os.path.join(self.state, "set-aside")
+        self._lock_fd: int | None = None
 
     def prepare(self) -> None:
         os.makedirs(self.staging, exist_ok=True)
         os.chmod(self.state, 0o750)
+
+    def lock(self) -> None:
+        """Hold ``.mr-chase/lock`` for as long as this process lives; raise StateLocked naming the holder."""
+        path = os.path.join(self.state, "lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise StateLocked(f"{self.root} is served by another Mr Chase (pid {holder}); one output tree, "
+                              "one Mr Chase") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
 
     def package_dir(self, package: str) -> str:
         return os.path.join(self.simple, safe_component(package))
@@ -87,8 +122,13 @@ class Tree:
     def temp_page(self, package: str, token: str) -> str:
         return os.path.join(self.package_dir(package), f".index.html.{token}.tmp")
 
+    def staging_dir(self, token: str) -> str:
+        """Where one removal's wheels wait for COMMIT: a directory per removal, so that every legal
+        file name (255 bytes) stays legal there."""
+        return os.path.join(self.staging, safe_component(token))
+
     def staged(self, token: str, filename: str) -> str:
-        return os.path.join(self.staging, f"{token}.{safe_component(filename)}")
+        return os.path.join(self.staging, safe_component(token), safe_component(filename))
 
     def relative(self, path: str) -> str:
         return os.path.relpath(path, self.root)
@@ -103,14 +143,15 @@ class Tree:
         """Write the new page (its pieces, one after the other) next to the old one; the caller fsyncs it
         (while the database commits)."""
         path = self.temp_page(package, token)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        except FileNotFoundError:  # a package whose directory is gone: make it, so the page stays
-            os.makedirs(self.package_dir(package), exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            for piece in pieces:
-                write_all(fd, piece.encode("utf-8"))
-        finally:
-            os.close(fd)
+        with naming(path):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            except FileNotFoundError:  # a package whose directory is gone: make it, so the page stays
+                os.makedirs(self.package_dir(package), exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                for piece in pieces:
+                    write_all(fd, piece.encode("utf-8"))
+            finally:
+                os.close(fd)
         return path

@@ -1,0 +1,182 @@
+"""Run ansible-test sanity and units under every ansible-core release the collection claims.
+
+    python tools/matrix.py [--readme README.md] 2.16 2.17 2.18 2.19
+
+For each minor release it installs the newest ansible-core of that series the
+package index offers into .matrix/<minor>/venv, prepares a private HOME in
+.matrix/<minor>/home (so ansible-test's ~/.ansible/test is never shared, see
+tools/ansible_test_home.py), and runs `ansible-test sanity` and
+`ansible-test units` with `--venv --python 3.11`, then the sanity tests that
+depend on the Python version (compile, import) on the oldest Python the
+modules support on managed hosts (tests/config.yml), one after the other, each
+log in .matrix/<minor>/<check>.log.  The results go to .matrix/results.md as a
+Markdown table and, with --readme, replace the table between the
+`<!-- matrix:begin -->` and `<!-- matrix:end -->` markers of that file.
+
+Exit status 0 when every run passed, 1 when any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTION = ROOT / "ansible_collections/piwheels/ops"
+MATRIX = ROOT / ".matrix"
+PYTHON = "3.11"
+# the oldest Python of tests/config.yml's modules.python_requires
+TARGET_PYTHON = "3.8"
+# column name -> ansible-test arguments
+CHECKS = {
+    "sanity": ["sanity", "--python", PYTHON],
+    "units": ["units", "--python", PYTHON],
+    "target": ["sanity", "--test", "compile", "--test", "import", "--python", TARGET_PYTHON],
+}
+BEGIN, END = "<!-- matrix:begin -->", "<!-- matrix:end -->"
+
+
+@dataclass
+class Run:
+    minor: str
+    core: str
+    test: str
+    passed: bool
+    detail: str
+
+
+def sh(*args: str | Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], check=True, **kwargs)
+
+
+def make_venv(minor: str) -> tuple[Path, str]:
+    """A venv holding the newest ansible-core ``minor``.*; returns its python and the version installed."""
+    venv = MATRIX / minor / "venv"
+    python = venv / "bin/python"
+    if not python.exists():
+        sh(sys.executable, "-m", "venv", venv)
+    sh(python, "-m", "pip", "install", "--quiet", f"ansible-core=={minor}.*")
+    core = sh(python, "-c", "import importlib.metadata as m; print(m.version('ansible-core'))",
+              capture_output=True, text=True).stdout.strip()
+    return python, core
+
+
+def failed_tests(log: str) -> str:
+    """What a failed run names: the sanity tests that failed, or pytest's summary line."""
+    names = re.findall(r"^ERROR: Found \d+ (\S+) issue", log, re.MULTILINE)
+    if names:
+        return "failed: " + ", ".join(dict.fromkeys(names))
+    summary = re.findall(r"^=+ (.*(?:passed|failed|error).*) in [0-9.]+s", log, re.MULTILINE)
+    if summary:
+        return summary[-1]
+    # pytest stopped before running anything, e.g. a conftest that does not import
+    error = re.search(r"^E\s+(\S.*)$", log, re.MULTILINE)
+    if error:
+        return error.group(1)
+    lines = [line for line in log.splitlines() if line.startswith("ERROR:")]
+    return lines[-1] if lines else "failed (see the log)"
+
+
+def interpreter_dir(version: str) -> Path | None:
+    """The directory of a working ``python<version>``: on PATH, or a pyenv version pyenv's shims do not select."""
+    candidates = [shutil.which(f"python{version}")]
+    pyenv = Path("~/.pyenv/versions").expanduser()
+    candidates += sorted(str(p) for p in pyenv.glob(f"{version}.*/bin/python{version}"))
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return Path(candidate).parent
+    return None
+
+
+def passed_detail(test: str, log: str) -> str:
+    if test == "units":
+        summary = re.findall(r"^=+ (.*passed.*) in [0-9.]+s", log, re.MULTILINE)
+        return summary[-1] if summary else "passed"
+    ran = len(re.findall(r"^Running sanity test [\"']", log, re.MULTILINE))
+    return f"{ran} tests passed"
+
+
+def run_test(minor: str, core: str, python: Path, test: str) -> Run:
+    home = MATRIX / minor / "home"
+    sh(python, ROOT / "tools/ansible_test_home.py", home, python)
+    shutil.rmtree(COLLECTION / ".ansible", ignore_errors=True)  # ansible-lint's cache, which sanity would check
+    bin_dir = python.parent
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    if test == "target":
+        target_dir = interpreter_dir(TARGET_PYTHON)
+        if target_dir is None:
+            print(f"matrix: ansible-core {core}: no Python {TARGET_PYTHON} here, {test} not run", flush=True)
+            return Run(minor, core, test, False, f"not run: no Python {TARGET_PYTHON}")
+        path = f"{bin_dir}:{target_dir}:{os.environ['PATH']}"
+    env = dict(os.environ, HOME=str(home), PATH=path)
+    log_path = MATRIX / minor / f"{test}.log"
+    print(f"matrix: ansible-core {core}: ansible-test {' '.join(CHECKS[test])} (log: {log_path.relative_to(ROOT)})",
+          flush=True)
+    with log_path.open("w") as log:
+        result = subprocess.run([bin_dir / "ansible-test", *CHECKS[test], "--venv", "--color", "no"],
+                                cwd=COLLECTION, env=env, stdout=log, stderr=subprocess.STDOUT)
+    text = log_path.read_text()
+    passed = result.returncode == 0
+    detail = passed_detail(test, text) if passed else failed_tests(text)
+    print(f"matrix: ansible-core {core}: {test} {'passed' if passed else 'FAILED'}: {detail}", flush=True)
+    return Run(minor, core, test, passed, detail)
+
+
+def table(runs: list[Run]) -> str:
+    today = datetime.date.today().isoformat()
+    lines = [
+        f"`make matrix` on {today}:",
+        "",
+        f"| ansible-core | sanity (Python {PYTHON}) | units (Python {PYTHON}) "
+        f"| compile and import on target Python {TARGET_PYTHON} |",
+        "|---|---|---|---|",
+    ]
+    by_core: dict[str, dict[str, Run]] = {}
+    for run in runs:
+        by_core.setdefault(run.core, {})[run.test] = run
+    for core, tests in by_core.items():
+        cells = [f"{'pass' if r.passed else 'FAIL'} ({r.detail})" if (r := tests.get(t)) else "not run"
+                 for t in CHECKS]
+        lines.append(f"| {core} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, text: str) -> None:
+    content = readme.read_text()
+    if BEGIN not in content or END not in content:
+        raise SystemExit(f"{readme} has no {BEGIN} ... {END} markers")
+    head, rest = content.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python tools/matrix.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readme", type=Path, help="replace the table between the matrix markers of this file")
+    parser.add_argument("minors", nargs="+", metavar="MINOR", help="ansible-core minor releases, e.g. 2.16")
+    args = parser.parse_args(argv)
+    runs: list[Run] = []
+    for minor in args.minors:
+        python, core = make_venv(minor)
+        runs.extend(run_test(minor, core, python, test) for test in CHECKS)
+    text = table(runs)
+    MATRIX.mkdir(exist_ok=True)
+    (MATRIX / "results.md").write_text(text)
+    if args.readme:
+        update_readme(args.readme, text)
+    print(text, end="")
+    failed = [f"{r.core} {r.test}" for r in runs if not r.passed]
+    which = f" ({', '.join(failed)})" if failed else ""
+    print(f"matrix: {len(runs) - len(failed)} passed, {len(failed)} failed{which}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
