@@ -90,7 +90,11 @@ ansible-playbook bad_settings.yml "$@"
 # The database role: made with its grants the first time, nothing to do the second.
 ansible-playbook database_role.yml "$@" -e drop_first=true | tee "${OUTPUT_DIR}/database-role.out"
 grep -q 'CREATE ROLE mr_chase_it LOGIN;' "${OUTPUT_DIR}/database-role.out"
-ansible-playbook database_role.yml "$@" | tee "${OUTPUT_DIR}/database-role-again.out"
+# ... and the admin DSN's password is not printed, even at -vvv
+ansible-playbook database_role.yml "$@" -vvv -e admin_dsn_suffix=' password=s3cr3t-admin' \
+    >"${OUTPUT_DIR}/database-role-again.out" 2>&1
 grep -qE 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "${OUTPUT_DIR}/database-role-again.out"
+grep -q 'TASK \[piwheels.ops.mr_chase : Create Mr Chase.s database role' "${OUTPUT_DIR}/database-role-again.out"
+if grep -q 's3cr3t-admin' "${OUTPUT_DIR}/database-role-again.out"; then exit 1; fi
 
 ansible-playbook unit.yml "$@"
