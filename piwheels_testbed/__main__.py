@@ -10,13 +10,15 @@
     python -m piwheels_testbed master --queue ADDRESS --dsn DSN --output DIR [--record FILE]
         play piw-master's import queue (see master.py) until SIGTERM
     python -m piwheels_testbed down --state DIR
-        stop that PostgreSQL
+        stop that PostgreSQL (whatever PIW_TEST_DSN says); fails when DIR holds
+        no testbed, or when the server still runs afterwards
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import sys
@@ -24,7 +26,7 @@ import threading
 from pathlib import Path
 
 from .master import StandInMaster
-from .postgres import MASTER_ROLE, SERVICE_ROLE, Cluster, reset_database, role_dsn
+from .postgres import MASTER_ROLE, SERVICE_ROLE, Cluster, forget_dead_server, reset_database, role_dsn
 from .repository import PRESETS, build_repository
 
 
@@ -44,9 +46,20 @@ def up(state: Path, output: Path, preset: str, database: str) -> dict:
     return result
 
 
-def down(state: Path) -> None:
-    if (state / "pgdata" / "postmaster.pid").exists():
-        Cluster(state / "pgdata", keep_running=True).stop()
+def down(state: Path) -> str:
+    """Stop the PostgreSQL that ``up`` started under ``state``; return what was done."""
+    pgdata = state / "pgdata"
+    if not (pgdata / "PG_VERSION").is_file():
+        raise SystemExit(f"no testbed under {state}: {pgdata} holds no PostgreSQL (give the --state that up was given)")
+    forget_dead_server(pgdata)
+    if not (pgdata / "postmaster.pid").exists():
+        return f"PostgreSQL under {state} is not running"
+    # down means the server under --state: with PIW_TEST_DSN set, Cluster would use that server and stop nothing
+    os.environ.pop("PIW_TEST_DSN", None)
+    Cluster(pgdata, keep_running=True).stop()
+    if (pgdata / "postmaster.pid").exists():
+        raise SystemExit(f"PostgreSQL under {state} still runs after pg_ctl stop: see {pgdata / 'log'}")
+    return f"stopped PostgreSQL under {state}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "master":
         serve_master(args)
     else:
-        down(args.state.resolve())
+        print(down(args.state.resolve()))
     return 0
 
 

@@ -48,7 +48,7 @@ class Cluster:
             import pgserver  # only needed when we start our own server
 
             data_dir = Path(data_dir or tempfile.mkdtemp(prefix="piw-pg-"))
-            _forget_dead_server(data_dir)
+            forget_dead_server(data_dir)
             self._server = pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
             self.socket_dir = data_dir.with_name(data_dir.name + "-socket")
             self.admin_dsn = f"host={self.socket_dir} user=postgres dbname=postgres"
@@ -95,7 +95,7 @@ class Cluster:
             self._server = None
 
 
-def _forget_dead_server(data_dir: Path) -> None:
+def forget_dead_server(data_dir: Path) -> None:
     """Remove the postmaster.pid of a server that was killed (dead, or a zombie).
 
     pgserver takes a zombie for a running server (where PID 1 does not reap

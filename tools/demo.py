@@ -13,14 +13,17 @@ runbook again to show that nothing changes.  Root is not needed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import grp
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -64,12 +67,27 @@ def inventory(dsn: str, output_path: str, master_queue: str) -> Path:
     return path
 
 
-def pip_finds(index: Path, requirement: str) -> bool:
+def serve_site(output_path: str) -> str:
+    """Serve the output tree over HTTP on a free local port, as the site's web server does; return the index URL.
+
+    Links on piwheels' pages are site-absolute (/simple/<package>/<file>), so pip must see them over HTTP."""
+    handler = functools.partial(QuietHandler, directory=output_path)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/simple/"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+def pip_finds(index: str, requirement: str) -> bool:
     """Ask pip, with no other index or configuration, whether ``requirement`` can be downloaded."""
     with tempfile.TemporaryDirectory() as dest:
         result = subprocess.run(
             [str(BIN / "pip"), "download", "--no-deps", "--no-cache-dir", "--disable-pip-version-check",
-             "--index-url", index.as_uri() + "/", "-d", dest, requirement],
+             "--index-url", index, "-d", dest, requirement],
             capture_output=True, text=True, env=dict(os.environ, PIP_CONFIG_FILE=os.devnull))
     print(f"    pip download {requirement}: {'found' if result.returncode == 0 else 'not found'}")
     return result.returncode == 0
@@ -92,7 +110,7 @@ def up() -> int:
     testbed = json.loads(made.stdout)
     for package, versions in testbed["packages"].items():
         print(f"    {package}: {', '.join(versions)}")
-    index = Path(testbed["output_path"]) / "simple"
+    index = serve_site(testbed["output_path"])
 
     step("Starting a stand-in for piw-master's import queue (it rewrites the project pages when told)")
     master_queue = start_master(testbed["piwheels_dsn"], testbed["output_path"])
@@ -124,7 +142,7 @@ def up() -> int:
     step("Demo " + ("succeeded" if ok else "FAILED"))
     print(f"""
     Explore:
-      index page     {index / PACKAGE / 'index.html'}
+      index page     {Path(testbed["output_path"]) / "simple" / PACKAGE / "index.html"}
       service log    {DEMO / 'log/mr-chase.log'}
       audit log      {DEMO / 'log/mr-chase-audit.jsonl'}
       inventory      {path}
@@ -162,8 +180,8 @@ def wait_for_project_json(path: Path, timeout: float = 20.0) -> bool:
     """Whether piw-master (the stand-in) rewrote the project JSON without the removed version's files."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        data = json.loads(path.read_text()) if path.exists() else {}
-        if REMOVED in data.get("releases", {}) and not data["releases"][REMOVED]["files"]:
+        releases = json.loads(path.read_text())["releases"] if path.exists() else {REMOVED: {"files": [1]}}
+        if not releases.get(REMOVED, {}).get("files"):
             return True
         time.sleep(0.2)
     return False

@@ -24,7 +24,7 @@ PROBE = r"""
 import errno, json, socket, sys
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import MrChaseClient
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
-path = sys.argv[1]
+path, owner = sys.argv[1], sys.argv[2]
 result = {}
 raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:
@@ -35,7 +35,7 @@ except OSError as exc:
 finally:
     raw.close()
 try:
-    with MrChaseClient("ipc://" + path, 5) as client:
+    with MrChaseClient("ipc://" + path, 5, service_user=owner) as client:
         result["client"] = "PONG " + client.ping()
 except MrChaseError as exc:
     result["client"] = "error: " + str(exc)
@@ -43,10 +43,11 @@ print(json.dumps(result))
 """
 
 
-def probe(user: str, path) -> dict:
-    """PING the socket as ``user`` with the module's own client; also try a raw connect()."""
-    proc = subprocess.run([*as_user(user), sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=30)
+def probe(user: str, path, owner: str) -> dict:
+    """PING the socket as ``user`` with the module's own client (expecting ``owner`` to own the socket file);
+    also try a raw connect()."""
+    proc = subprocess.run([*as_user(user), sys.executable, "-c", PROBE, str(path), owner], capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=30)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -59,7 +60,7 @@ def test_socket_mode_and_owner_decide_who_may_connect(chase_as_service, accounts
     uid, gid = accounts.ids(accounts.service)
     assert stat.S_ISSOCK(info.st_mode)
     assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (int(mode, 8), uid, gid)
-    results = {who: probe(user, path) for who, user in
+    results = {who: probe(user, path, accounts.service) for who, user in
                (("service", accounts.service), ("member", accounts.member), ("outsider", accounts.outsider))}
     assert results["service"] == {"connect": "ok", "client": "PONG " + chase.client("PING")[1]}
     assert results["outsider"]["connect"] == "EACCES"
@@ -75,3 +76,13 @@ def test_socket_mode_and_owner_decide_who_may_connect(chase_as_service, accounts
            service=results["service"]["client"], member=results["member"]["connect"],
            outsider=results["outsider"]["connect"])
     print("outsider's message:", denied)
+
+
+def test_the_client_refuses_a_socket_owned_by_someone_else(chase_as_service, accounts):
+    """A socket the service user does not own (anyone may bind a path first in /tmp) is refused, unasked."""
+    chase = chase_as_service()
+    path = chase.address[len("ipc://"):]
+    result = probe(accounts.service, path, "piwheels-impostor-check")
+    assert result["connect"] == "ok"
+    assert result["client"].startswith(f"error: refusing to talk to {path}"), result
+    assert f"owned by {accounts.service}" in result["client"]

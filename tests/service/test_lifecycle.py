@@ -47,7 +47,7 @@ def test_second_instance_on_the_same_queue_exits_1_and_the_first_keeps_serving(m
     assert f"{mr_chase.address} is held by pid {mr_chase.proc.pid} (" in second.stderr
     assert "-m mr_chase --config" in second.stderr
     assert (ipc_dir / "q").exists()
-    assert mr_chase.client("PING") == ["PONG", "0.1.0"]
+    assert mr_chase.client("PING") == ["PONG", "0.2.0"]
     assert mr_chase.proc.poll() is None
 
 
@@ -57,7 +57,7 @@ def test_a_stale_socket_file_does_not_stop_the_start(repository, ipc_dir):
     assert (ipc_dir / "q").exists()
     chase.start()
     try:
-        assert chase.client("PING") == ["PONG", "0.1.0"]
+        assert chase.client("PING") == ["PONG", "0.2.0"]
     finally:
         assert chase.stop() == 0
 
@@ -74,7 +74,7 @@ def test_wheels_leave_the_served_tree_by_done_and_staging_is_empty_by_the_next_r
         assert not [f for f in files if (repository.simple / "alpha" / f).exists()]
         assert not set(files) & set((repository.simple / "alpha" / "index.html").read_text().split('"'))
         assert staged(repository)  # the clean-up is still under way (held up by the hook)
-        assert chase.client("PING") == ["PONG", "0.1.0"]  # answered at once, clean-up or not
+        assert chase.client("PING") == ["PONG", "0.2.0"]  # answered at once, clean-up or not
         assert chase.client("STATUS", "alpha", None)[0] == "STATUS"  # the next request waits for it
         assert not staged(repository)
         assert not journal_pending(repository.output_path)
@@ -102,7 +102,7 @@ def test_database_restart_costs_one_request(mr_chase, repository, pg_cluster):
     try:
         reply = mr_chase.client("REMOVE", "alpha", "1.0", True)
         assert reply[0] == "ERROR" and reply[1].startswith("database unavailable: "), reply
-        assert mr_chase.client("PING") == ["PONG", "0.1.0"]
+        assert mr_chase.client("PING") == ["PONG", "0.2.0"]
     finally:
         pg_cluster.start()
     assert snapshot_db(repository.dsn) == before
@@ -143,7 +143,7 @@ def test_remote_queue_allowed_only_when_configured(repository, ipc_dir, tmp_path
     config.update(import_queue=f"tcp://127.0.0.1:{port}", allow_remote_queue=True)
     chase = MrChase(config, ipc_dir).start()
     try:
-        assert chase.client("PING") == ["PONG", "0.1.0"]
+        assert chase.client("PING") == ["PONG", "0.2.0"]
     finally:
         assert chase.stop() == 0
 
@@ -171,3 +171,18 @@ def test_the_service_log_follows_rotation(repository, ipc_dir):
         assert "REMOVE" not in (ipc_dir / "service.log.1").read_text()
     finally:
         assert chase.stop() == 0
+
+
+@pytest.mark.parametrize("dsn", ["host=/nonexistent password=s3cr3t-test user=x dbname=y",
+                                 "postgresql://u:s3cr3t-test@/db?bogus=1",
+                                 "host=/nonexistent password='s3cr3t-test junk' user=x",
+                                 "password=s3cr3t-test junk"])
+def test_the_dsn_password_never_reaches_a_log_line_or_a_reply(repository, ipc_dir, dsn):
+    chase = MrChase(make_config(repository, ipc_dir, dsn=dsn), ipc_dir).start()
+    try:
+        reply = chase.client("STATUS", "alpha", None)
+        assert reply[0] == "ERROR" and reply[1].startswith("database unavailable"), reply
+        assert "s3cr3t" not in reply[1]
+    finally:
+        chase.stop()
+    assert "database" in chase.log() and "s3cr3t" not in chase.log()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import zipfile
 from html.parser import HTMLParser
 
 import psycopg
+from chase_helpers import ROOT
 
 
 def scalar(dsn: str, query: str, *args):
@@ -65,3 +69,19 @@ def test_cascades_delete_files_and_dependencies(repository):
         assert conn.execute("SELECT count(*) FROM dependencies WHERE filename LIKE 'gamma-1.0-%'").fetchone()[0] == 0
         # downloads has no foreign key in piwheels 0.23: its rows stay
         assert conn.execute("SELECT count(*) FROM downloads WHERE filename LIKE 'gamma-1.0-%'").fetchone()[0] == 6
+
+
+def test_down_stops_the_server_and_refuses_a_directory_without_one(tmp_path):
+    """`down` used to return 0 and stop nothing when pointed at the wrong directory or with PIW_TEST_DSN set."""
+    state = tmp_path / "state"
+    run = dict(cwd=ROOT, capture_output=True, text=True, timeout=120)
+    env = dict(os.environ, PIW_TEST_DSN="host=/nonexistent user=nobody")
+    up = subprocess.run([sys.executable, "-m", "piwheels_testbed", "up", "--state", str(state), "--output",
+                         str(tmp_path / "www")], env={k: v for k, v in env.items() if k != "PIW_TEST_DSN"}, **run)
+    assert up.returncode == 0, up.stderr
+    assert (state / "pgdata" / "postmaster.pid").exists()
+    wrong = subprocess.run([sys.executable, "-m", "piwheels_testbed", "down", "--state", str(tmp_path)], **run)
+    assert wrong.returncode != 0 and "no testbed under" in wrong.stderr
+    down = subprocess.run([sys.executable, "-m", "piwheels_testbed", "down", "--state", str(state)], env=env, **run)
+    assert down.returncode == 0 and "stopped PostgreSQL" in down.stdout, down.stderr
+    assert not (state / "pgdata" / "postmaster.pid").exists()

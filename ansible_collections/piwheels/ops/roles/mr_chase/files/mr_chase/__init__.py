@@ -1,21 +1,29 @@
-"""Mr Chase: the piwheels removal service behind the import queue.
+"""Mr Chase: the piwheels removal service behind its own import queue, beside piw-master.
 
-One process, one ZeroMQ REP socket, one PostgreSQL connection.  It removes
-versions (database rows, wheels on disk, index page) all or nothing, answers
-STATUS, marks packages skipped and answers PING.  See DESIGN.md for the
-contract; each concern lives in its own module:
+One process, one ZeroMQ ROUTER socket, one PostgreSQL connection (as its own
+least-privilege role).  It removes versions (database rows, wheels on disk,
+the simple page in piw-master's format) all or nothing, answers STATUS,
+marks packages skipped, answers PING at once, and tells piw-master what
+changed.  See DESIGN.md for the contract; each concern lives in its own
+module:
 
-config    the YAML configuration and its validation
-protocol  the wire format: the table of message types, decode and encode
-database  the SQL on the piwheels 0.23 tables
-tree      the wheels and index pages under output_path
-journal   the crash journal that makes a removal all or nothing
-audit     the JSON-lines audit log
-removal   one REMOVE, step by step
-service   the request loop
-ping      the readiness probe the role runs after a start (python -m mr_chase.ping)
+config      the YAML configuration and its validation
+protocol    the wire format: the table of message types, decode and encode
+listener    who holds an ipc socket file (never take piw-master's queue)
+loop        the socket loop: PING at once, one worker for everything else
+service     what each request gets; start-up, recovery, stop
+privileges  the database grants Mr Chase needs, checked at start-up (python -m mr_chase.privileges)
+database    the SQL on the piwheels 0.23 tables
+stall       the client-side deadline on every database call
+page        the simple page, byte for byte as piw-master writes it
+versions    PEP 440 order of releases
+tree        the wheels, pages and state under output_path
+journal     the crash journal that makes a removal all or nothing
+removal     one REMOVE, step by step
+notifier    piw-master's notifications (CBOR, after the reply, durable outbox)
+audit       the JSON-lines audit log
+ping        the readiness probe the role runs after a start (python -m mr_chase.ping)
 """
-
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class Database:
         self._conn: psycopg.Connection | None = None
         self._pipeline: psycopg.Pipeline | None = None
         self._stall = StallWatch(STALL_LIMIT_S, self._socket_fd)
+        self._secrets = _secrets_of(dsn)
 
     # -- connection ---------------------------------------------------------
 
@@ -98,7 +100,7 @@ class Database:
                 self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout,
                                              **KEEPALIVES)
             except psycopg.OperationalError as exc:
-                raise DatabaseUnavailable(first_line(exc)) from exc
+                raise DatabaseUnavailable(self.masked(first_line(exc))) from exc
             try:
                 privileges.check(self._conn)  # before any statement that needs them
             except privileges.MissingPrivileges:
@@ -124,31 +126,46 @@ class Database:
 
     close = discard
 
+    def masked(self, text: str) -> str:
+        """``text`` without the DSN's password (a malformed DSN is quoted back by libpq, in pieces)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def _socket_fd(self) -> int | None:
         conn = self._conn
         return None if conn is None or conn.closed else conn.pgconn.socket
 
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Bound the calls inside in time (StallWatch); turn a lost connection into DatabaseUnavailable."""
+        """Bound the calls inside in time (StallWatch) and turn a psycopg error into what it means."""
         try:
             with self._stall:
                 yield
-        except psycopg.errors.LockNotAvailable as exc:
-            raise Locked(f"locked by another transaction for over {LOCK_TIMEOUT_S} s ({self.lock_holder()}); "
-                         "try again when it has finished") from exc
         except psycopg.Error as exc:
-            lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))  # noqa: UP038 (3.8)
-            if isinstance(exc, psycopg.errors.QueryCanceled) and self._conn is not None and not self._conn.broken:
-                raise DatabaseUnavailable(f"a statement took over {STATEMENT_TIMEOUT_S} s and was cancelled "
-                                          "(is the database server stalled?)") from exc
-            if lost or (self._conn is not None and (self._conn.broken or self._conn.closed)):
-                self.discard()
-                if self._stall.fired:
-                    raise DatabaseStalled(f"the database did not answer within {STALL_LIMIT_S} s (is the "
-                                              "server stalled?); the connection was dropped") from exc
-                raise DatabaseUnavailable(first_line(exc)) from exc
-            raise
+            explained = self._explain(exc)
+            if explained is exc:
+                raise
+            raise explained from exc
+
+    def _explain(self, exc: psycopg.Error) -> Exception:
+        """Locked for a lock timeout; DatabaseUnavailable (DatabaseStalled) for a lost, cancelled or cut
+        connection, which is dropped so the next request connects afresh; anything else as it is."""
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            return Locked(f"locked by another transaction for over {LOCK_TIMEOUT_S} s ({self.lock_holder()}); "
+                          "try again when it has finished")
+        conn = self._conn
+        alive = conn is not None and not (conn.broken or conn.closed)
+        if isinstance(exc, psycopg.errors.QueryCanceled) and alive:
+            return DatabaseUnavailable(f"a statement took over {STATEMENT_TIMEOUT_S} s and was cancelled "
+                                       "(is the database server stalled?)")
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) or not alive:  # noqa: UP038 (3.8)
+            self.discard()
+            if self._stall.fired:
+                return DatabaseStalled(f"the database did not answer within {STALL_LIMIT_S} s (is the server "
+                                       "stalled?); the connection was dropped")
+            return DatabaseUnavailable(self.masked(first_line(exc)))
+        return exc
 
     def lock_holder(self) -> str:
         """Who holds row locks on versions (pg_locks is readable by every role; the queries of other
@@ -391,6 +408,17 @@ SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM bl), (SELECT count(*) FR
 FROM (SELECT 1) AS one LEFT JOIN pkg ON true
 ORDER BY pkg.filename
 """
+
+
+def _secrets_of(dsn: str) -> list[str]:
+    """The DSN's password and its words (longest first), which no message may repeat."""
+    try:
+        password = psycopg.conninfo.conninfo_to_dict(dsn).get("password") or ""
+    except psycopg.Error:  # unparsable: take whatever follows password= or the user: of a URI
+        found = re.findall(r"password\s*=\s*(\S+)|://[^:/@]*:([^@]*)@", dsn)
+        password = " ".join(part for match in found for part in match if part)
+    words = [word for word in password.split() if len(word) >= 3]
+    return sorted({password, *words} - {""}, key=len, reverse=True)
 
 
 def first_line(exc: BaseException) -> str:

@@ -185,8 +185,8 @@ class Service:
             log.error("file system error: %s", exc)
             return error(f"file system error: {exc.strerror or exc}: {exc.filename}")
         except psycopg.Error as exc:
-            log.error("database error: %s", exc)
-            return error(f"database error: {first_line(exc)}")
+            log.error("database error: %s", self.db.masked(str(exc)))
+            return error(f"database error: {self.db.masked(first_line(exc))}")
         except Exception as exc:  # the loop must survive anything a request triggers
             log.exception("request %s failed", request.type)
             return error(f"internal error: {exc}")
