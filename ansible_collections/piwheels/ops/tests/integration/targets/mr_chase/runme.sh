@@ -44,6 +44,7 @@ piwheels_master:
       mr_chase_log_file: "{{ piw_deploy.mr_chase_log_file }}"
       mr_chase_audit_log: "{{ piw_deploy.mr_chase_audit_log }}"
       mr_chase_pid_file: "{{ piw_deploy.mr_chase_pid_file }}"
+      mr_chase_logrotate_config: "{{ piw_deploy.mr_chase_logrotate_config }}"
       mr_chase_service_manager: "{{ piw_deploy.mr_chase_service_manager }}"
       mr_chase_python: "{{ piw_deploy.mr_chase_python }}"
 INVENTORY
