@@ -22,10 +22,12 @@ def _options():
 
 
 def test_every_default_is_documented_with_the_same_value():
+    """A default worked out on the host (a template) is documented by its usual value, so it is not compared."""
     options = _options()
     for name, value in _defaults().items():
         assert name in options, f"{name} has a default but no argument spec"
-        assert options[name].get("default") == value, name
+        if not (isinstance(value, str) and "{{" in value):
+            assert options[name].get("default") == value, name
 
 
 def test_every_optional_variable_has_a_default():
