@@ -239,7 +239,12 @@ class MrChaseClient:
             return
         path = self.address[len(_IPC) :]
         if path.startswith("@"):
-            return  # Linux abstract socket: there is no file to check
+            raise MrChaseUnavailable(
+                self.address,
+                f"{self.address} is an abstract socket, which no file mode or owner protects (anyone on the host "
+                "could answer in Mr Chase's name); Mr Chase refuses it too: use its socket file, such as "
+                "ipc:///run/mr-chase/queue",
+            )
         try:
             info = os.stat(path)
         except FileNotFoundError:
