@@ -17,7 +17,7 @@ options:
       - Must match C(mr_chase_import_queue) of the P(piwheels.ops.mr_chase#role) role.
       - For an C(ipc://) address the module checks first that the socket file exists, that it is owned by
         O(service_user) or root, and that the user the task runs as may write to it, and says which is wrong.
-      - Never piw-master's own queue C(ipc:///tmp/piw-import): that is a different service with a different protocol.
+      - Never piw-master's own queue C(ipc:///tmp/piw-import), which is a different service with a different protocol.
     type: str
     default: ipc:///run/mr-chase/queue
   service_user:

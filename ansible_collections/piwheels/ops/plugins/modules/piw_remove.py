@@ -210,7 +210,7 @@ package_skip:
 site_refreshed:
   description:
     - Whether piw-master was (in check mode, would be) told to rewrite the package's project page, its JSON API
-      entry and the simple index from the database: true when the task changed something and Mr Chase has a
+      entry and the simple index from the database. True when the task changed something and Mr Chase has a
       piw-master to notify (C(mr_chase_master_queue) of the P(piwheels.ops.mr_chase#role) role).
     - When the task changed something and this is false, the task also warns that the project pages and JSON
       API were not refreshed and still list what was removed.

@@ -67,7 +67,7 @@ ansible-playbook redeploy.yml "$@"
 # piw-master (the testbed's stand-in) listens on its own queue, as on a real master.
 master_path="${state_dir}/piw-import"
 master_record="${OUTPUT_DIR}/master-record.jsonl"
-rm -f "$master_record"
+rm -f "$master_record" "$master_path"
 (cd "$repo_root" && exec "$python" -m piwheels_testbed master --queue "ipc://${master_path}" \
     --dsn "$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["piwheels_dsn"])' \
         "${state_dir}/testbed/piwheels.json")" \
@@ -75,6 +75,8 @@ rm -f "$master_record"
 master_pid=$!
 trap 'kill "$master_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -S "$master_path" ] && break; sleep 0.1; done
+# piw-master runs as piwheels, so its socket is the service user's: Mr Chase may write to it
+chown piwheels:piwheels "$master_path"
 # Deployed onto piw-master's queue, the role stops before changing anything and names it.
 ansible-playbook foreign.yml "$@" -e foreign_path="$master_path" -e foreign_pid="$master_pid"
 # Told of piw-master's queue, Mr Chase notifies it after a removal.
@@ -89,7 +91,11 @@ ansible-playbook bad_settings.yml "$@"
 # The database role: made with its grants the first time, nothing to do the second.
 ansible-playbook database_role.yml "$@" -e drop_first=true | tee "${OUTPUT_DIR}/database-role.out"
 grep -q 'CREATE ROLE mr_chase_it LOGIN;' "${OUTPUT_DIR}/database-role.out"
-ansible-playbook database_role.yml "$@" | tee "${OUTPUT_DIR}/database-role-again.out"
+# ... and the admin DSN's password is not printed, even at -vvv
+ansible-playbook database_role.yml "$@" -vvv -e admin_dsn_suffix=' password=s3cr3t-admin' \
+    >"${OUTPUT_DIR}/database-role-again.out" 2>&1
 grep -qE 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "${OUTPUT_DIR}/database-role-again.out"
+grep -q 'TASK \[piwheels.ops.mr_chase : Create Mr Chase.s database role' "${OUTPUT_DIR}/database-role-again.out"
+if grep -q 's3cr3t-admin' "${OUTPUT_DIR}/database-role-again.out"; then exit 1; fi
 
 ansible-playbook unit.yml "$@"
