@@ -3,6 +3,11 @@
 
 """A ZeroMQ REQ client for Mr Chase that never waits longer than it was told.
 
+This package (``_mr_chase``) is the client side of the Mr Chase import queue,
+private to this collection: ``errors`` holds what can go wrong, ``codec`` the
+wire format, ``client`` the ZeroMQ transport.  (Its ``__init__.py`` stays
+empty, as ansible-core before 2.18 requires of module_utils packages.)
+
 It follows the ZeroMQ Guide's "Lazy Pirate": one REQ socket serves a sequence
 of requests, every send and receive is bounded by the timeout, and a socket
 that missed a reply (or saw anything else go wrong) is closed with
