@@ -96,9 +96,9 @@ def interpreter_dir(version: str) -> Path | None:
 
 
 def passed_detail(test: str, log: str) -> str:
-    if test == "units":
-        summary = re.findall(r"^=+ (.*passed.*) in [0-9.]+s", log, re.MULTILINE)
-        return summary[-1] if summary else "passed"
+    if test == "units":  # ansible-test runs one pytest per test directory (plugins, roles): add them up
+        counts = re.findall(r"^=+ (\d+) passed.* in [0-9.]+s", log, re.MULTILINE)
+        return f"{sum(map(int, counts))} passed" if counts else "passed"
     ran = len(re.findall(r"^Running sanity test [\"']", log, re.MULTILINE))
     return f"{ran} tests passed"
 

@@ -129,8 +129,17 @@ details:
       type: int
       returned: always
       sample: 3
+    settling:
+      description:
+        - Whether a removal of this version is still being settled (Mr Chase lost the database while it
+          committed and settles it as soon as the database answers); until then the other fields may not be final.
+        - False with a Mr Chase older than 0.2.
+      type: bool
+      returned: always
+      sample: false
   sample:
-    "1.0": {skip: "", yanked: false, builds: 1, files: [beta_tools-1.0-py3-none-any.whl], archived: [], downloads: 3}
+    "1.0": {skip: "", yanked: false, builds: 1, files: [beta_tools-1.0-py3-none-any.whl], archived: [], downloads: 3,
+            settling: false}
 site_refresh:
   description:
     - Whether Mr Chase has a piw-master to notify after a change (C(mr_chase_master_queue) of the

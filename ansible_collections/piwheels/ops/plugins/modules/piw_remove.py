@@ -231,7 +231,11 @@ import_queue:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import DEFAULT_SKIP_REASON, LIMITS
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import (
+    DEFAULT_SKIP_REASON,
+    FORBIDDEN_CHARACTERS,
+    LIMITS,
+)
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
@@ -271,6 +275,9 @@ def requested_versions(module):
                 msg=f"version must be a non-empty string or a list of them, got {item!r}; "
                 "quote versions in YAML so that they are not read as numbers"
             )
+    for name in [module.params["package"], *values]:
+        if FORBIDDEN_CHARACTERS.search(name):
+            module.fail_json(msg=f"{name!r} contains a control character or line separator; Mr Chase refuses it")
     versions = list(dict.fromkeys(values))
     if ALL in versions:
         if len(versions) > 1:
@@ -292,8 +299,8 @@ def requested_skip(module):
         module.fail_json(msg="skip_reason must not be empty; use skip: true for the default reason")
     if len(reason) > LIMITS["skip"]:
         module.fail_json(msg=f"skip_reason is longer than {LIMITS['skip']} characters")
-    if any(ord(char) < 32 or ord(char) == 127 for char in reason):
-        module.fail_json(msg="skip_reason must not contain control characters")
+    if FORBIDDEN_CHARACTERS.search(reason):
+        module.fail_json(msg="skip_reason must not contain control characters or line separators")
     return reason
 
 
@@ -441,6 +448,14 @@ def survey(client, package, versions, skip):
     if whole_package:
         versions = package_status["versions"]
     statuses = list(client.statuses(canonical, versions).items())
+    unsettled = [version for version, status in statuses if status.get("settling")]
+    if unsettled or (whole_package and package_status.get("settling")):
+        raise MrChaseError(
+            client.address,
+            f"a removal of {canonical} {', '.join(unsettled) or '(a version)'} is still being settled: Mr Chase lost "
+            "the database while it committed and settles it as soon as the database answers; run the task again "
+            "then (nothing was removed by this task)",
+        )
     return Plan(package_status, statuses, skip, whole_package)
 
 

@@ -3,6 +3,11 @@
 
 """A ZeroMQ REQ client for Mr Chase that never waits longer than it was told.
 
+This package (``_mr_chase``) is the client side of the Mr Chase import queue,
+private to this collection: ``errors`` holds what can go wrong, ``codec`` the
+wire format, ``client`` the ZeroMQ transport.  (Its ``__init__.py`` stays
+empty, as ansible-core before 2.18 requires of module_utils packages.)
+
 It follows the ZeroMQ Guide's "Lazy Pirate": one REQ socket serves a sequence
 of requests, every send and receive is bounded by the timeout, and a socket
 that missed a reply (or saw anything else go wrong) is closed with
@@ -239,7 +244,12 @@ class MrChaseClient:
             return
         path = self.address[len(_IPC) :]
         if path.startswith("@"):
-            return  # Linux abstract socket: there is no file to check
+            raise MrChaseUnavailable(
+                self.address,
+                f"{self.address} is an abstract socket, which no file mode or owner protects (anyone on the host "
+                "could answer in Mr Chase's name); Mr Chase refuses it too: use its socket file, such as "
+                "ipc:///run/mr-chase/queue",
+            )
         try:
             info = os.stat(path)
         except FileNotFoundError:

@@ -13,9 +13,11 @@ never acts on a half-understood answer.  JSON only: never pickle.
 from __future__ import annotations
 
 import json
+import re
 
 __all__ = (
     "DEFAULT_SKIP_REASON",
+    "FORBIDDEN_CHARACTERS",
     "InvalidReply",
     "LIMITS",
     "PACKAGE_OPTIONAL",
@@ -34,6 +36,10 @@ __all__ = (
 DEFAULT_SKIP_REASON = "removed by request"
 #: column sizes of the piwheels schema; longer values are refused by Mr Chase
 LIMITS = {"package": 200, "version": 200, "skip": 100}
+#: refused in a package name, version or skip reason, here and by Mr Chase (tests/protocol_vectors.json pins
+#: the class): C0 and C1 controls, DEL, and the Unicode line and paragraph separators, each of which can split
+#: a log line
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _STR = (str,)
 _OPTIONAL_STR = (str, type(None))
@@ -74,8 +80,8 @@ PACKAGE_STATUS = {
 
 #: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
 #: gets the type's empty value: no archived files, no piw-master to refresh the site
-VERSION_OPTIONAL = {"archived": list, "site_refresh": bool}
-PACKAGE_OPTIONAL = {"site_refresh": bool}
+VERSION_OPTIONAL = {"archived": list, "site_refresh": bool, "settling": bool}
+PACKAGE_OPTIONAL = {"site_refresh": bool, "settling": bool}
 
 _SHOWN_CHARS = 200
 

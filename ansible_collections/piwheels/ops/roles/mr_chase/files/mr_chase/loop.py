@@ -31,11 +31,18 @@ DONE_ADDRESS = "inproc://mr-chase-replies"
 
 
 class Handler(Protocol):
+    """What the loop needs of the service (service.Service)."""
+
     stopping: bool
 
-    def handle(self, frames: list[bytes]) -> bytes: ...
-    def after_reply(self) -> None: ...
-    def idle(self) -> None: ...
+    def handle(self, frames: list[bytes]) -> bytes:
+        """The reply to one request; never raises."""
+
+    def after_reply(self) -> None:
+        """The request's clean-up, once its reply is on its way."""
+
+    def idle(self) -> None:
+        """Called when the worker has had nothing to do for a while."""
 
 
 def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:

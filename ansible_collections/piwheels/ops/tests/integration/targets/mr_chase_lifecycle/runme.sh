@@ -2,8 +2,9 @@
 # The mr_chase role's life cycle: mr_chase_state absent removes the deployment
 # (changed once, then nothing to do) and leaves the logs alone, a second
 # deployment works; a stray file in the installed package is removed and a venv
-# made by another Python is made again, each once; the logrotate snippet is
-# accepted by logrotate; the unit's systemd-analyze exposure stays <= 2.0.
+# made by another Python is made again, each once; the distribution's Python
+# runs the modules after the role; logrotate accepts the snippet and Mr Chase
+# follows a rotation; the unit's systemd-analyze exposure stays <= 2.0.
 set -euxo pipefail
 # the setup target is a role next to this one
 export ANSIBLE_ROLES_PATH=..
@@ -44,6 +45,11 @@ grep -A2 'TASK \[piwheels.ops.mr_chase : Remove a virtual environment another Py
     "${OUTPUT_DIR}/python-upgrade.out" | grep -q 'changed: \[testhost\]'
 run python-upgrade-again redeploy.yml "$@"
 unchanged python-upgrade-again
+
+# With only the distribution's Python running the modules, the role gives it pyzmq and a module answers.
+run system-python system_python.yml "$@"
+run system-python-again redeploy.yml "$@"
+unchanged system-python-again
 
 ansible-playbook logrotate.yml "$@"
 ansible-playbook unit_security.yml "$@"

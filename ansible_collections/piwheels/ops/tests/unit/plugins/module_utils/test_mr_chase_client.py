@@ -216,3 +216,9 @@ def test_a_socket_owned_by_root_is_accepted_whoever_the_service_user_is(mr_chase
         pytest.skip("only root can make a socket file owned by root")
     with MrChaseClient(mr_chase.peer.address, 5, service_user="piw-no-such-user") as client:
         assert client.ping() == "0.1.0"
+
+
+def test_an_abstract_socket_is_refused_unasked():
+    """No file mode or owner protects ipc://@name: anyone on the host could answer in Mr Chase's name."""
+    with MrChaseClient("ipc://@mr-chase", 1) as client, pytest.raises(MrChaseUnavailable, match="abstract socket"):
+        client.ping()

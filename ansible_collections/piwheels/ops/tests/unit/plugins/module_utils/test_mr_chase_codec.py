@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import pytest
 
@@ -97,3 +99,11 @@ def test_fields_of_0_2_must_have_their_types(field, value):
     status[field] = value
     with pytest.raises(codec.InvalidReply, match=field):
         codec.check_status(status, codec.VERSION_STATUS, codec.VERSION_OPTIONAL)
+
+
+def test_the_forbidden_characters_are_the_ones_the_vectors_pin(vectors):
+    """One class on both sides: the module refuses exactly what Mr Chase refuses."""
+    pinned = re.compile(vectors["forbidden_characters"])
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert bool(pinned.match(char)) == bool(codec.FORBIDDEN_CHARACTERS.match(char)), hex(code)

@@ -43,6 +43,7 @@ def test_every_version(info, versions):
         "files": ["gamma-1.0-cp37-cp37m-linux_armv7l.whl", "gamma-1.0-py3-none-any.whl"],
         "archived": [],
         "downloads": 6,
+        "settling": False,
     }
 
 

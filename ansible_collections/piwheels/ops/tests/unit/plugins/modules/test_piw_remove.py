@@ -267,3 +267,26 @@ def test_versions_are_listed_in_pep_440_order_and_removed_in_the_order_asked(rem
     assert result["msg"] == "removed 2 builds, 2 files and 12 downloads of gamma 1.9, 1.10"
     assert result["diff"]["before"] == "gamma 1.9 gamma-1.9-py3-none-any.whl\ngamma 1.10 gamma-1.10-py3-none-any.whl\n"
     assert [request[2] for request in mr_chase.peer.sent("REMOVE")] == ["1.10", "1.9"]
+
+
+def test_a_removal_still_being_settled_is_never_reported_ok(remove, mr_chase):
+    """Mr Chase lost the database at COMMIT: STATUS may show nothing left, but the outcome is not known yet."""
+    state = mr_chase.packages["gamma"]["versions"]["1.0"]
+    state.update(builds=0, files=[], downloads=0, settling=True)
+    for check_mode in (True, False):
+        result = remove(package="gamma", version="1.0", check_mode=check_mode)
+        assert result["failed"] is True and result["changed"] is False
+        assert "still being settled" in result["msg"]
+    assert mr_chase.peer.sent("REMOVE") == []
+
+
+@pytest.mark.parametrize("field, value", [
+    ("package", "gam\u2028ma"), ("package", "gamma\x85"), ("version", "1.0\u2029"), ("version", "1.0\x9b"),
+    ("skip_reason", "broken\u2028forged log line"),
+])
+def test_line_separators_and_c1_controls_are_refused_before_anything_is_sent(remove, mr_chase, field, value):
+    args = {"package": "gamma", "version": "1.0", field: value}
+    result = remove(**args)
+    assert result["failed"] is True
+    assert "control character" in result["msg"]
+    assert mr_chase.peer.sent("STATUS") == [] and mr_chase.peer.sent("REMOVE") == []
