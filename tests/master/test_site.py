@@ -116,6 +116,7 @@ def test_a_master_that_is_down_never_fails_a_removal_and_hears_of_it_later(repos
         outbox = repository.output_path / ".mr-chase" / "outbox"
         wait_for(lambda: "undelivered" in (ipc_dir / "audit.jsonl").read_text())
         assert len(list(outbox.iterdir())) == 1
+        assert "no socket at" in chase.log() and "is piw-master running?" in chase.log()
         master = StandInMaster(queue, repository.dsn, repository.output_path).start()
         try:
             wait_for(lambda: master.accepted, timeout=40)

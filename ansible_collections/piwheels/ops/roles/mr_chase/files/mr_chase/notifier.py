@@ -146,6 +146,17 @@ class MasterNotifier:
         finally:
             sock.close()
 
+    def _why_undelivered(self) -> str:
+        """What the operator should look at: ZeroMQ connects lazily, so a missing or forbidden socket file
+        looks like a master that does not answer."""
+        if self.queue.startswith("ipc://"):
+            path = self.queue[len("ipc://"):]
+            if not os.path.exists(path):
+                return f"no socket at {path}: is piw-master running?"
+            if not os.access(path, os.W_OK):
+                return f"permission denied on {path}: the service user may not write piw-master's socket"
+        return f"no answer within {self.timeout:g} s"
+
     def _delivered(self, name: str, path: str, message: list, reply: Any) -> None:
         if isinstance(reply, list) and reply and reply[0] == "DONE":
             outcome = "delivered"
@@ -162,6 +173,6 @@ class MasterNotifier:
         if name in self._failed:
             return
         self._failed.add(name)
-        log.warning("piw-master did not answer %s %s within %g s at %s; kept in %s and retried",
-                    message[0], message[1], self.timeout, self.queue, self.outbox)
+        log.warning("piw-master did not take %s %s at %s (%s); kept in %s and retried", message[0], message[1],
+                    self.queue, self._why_undelivered(), self.outbox)
         self.audit.record(["NOTIFY", *message], "undelivered, will retry", master_queue=self.queue)
