@@ -130,6 +130,16 @@ class MrChase:
         return self.proc.wait(timeout)
 
 
+def wait_for(predicate, timeout: float = 20.0) -> float:
+    """Poll ``predicate`` until it holds; return how many seconds that took, or fail after ``timeout``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 def journal_pending(output_path: Path) -> bool:
     """Whether Mr Chase's journal holds a removal (the file itself always exists once it has started)."""
     path = Path(output_path) / ".mr-chase" / "journal.json"

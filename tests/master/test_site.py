@@ -7,7 +7,7 @@ import time
 
 import psycopg
 import pytest
-from chase_helpers import MrChase, make_config, page_links, scalar
+from chase_helpers import MrChase, make_config, page_links, scalar, wait_for
 
 from piwheels_testbed.master import StandInMaster
 from piwheels_testbed.scribe import simple_page
@@ -47,15 +47,6 @@ def master(ipc_dir, repository):
     stand_in = StandInMaster(f"ipc://{ipc_dir}/master", repository.dsn, repository.output_path).start()
     yield stand_in
     stand_in.stop()
-
-
-def wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_the_page_after_a_removal_is_the_masters_page(service, repository):

@@ -15,20 +15,11 @@ import time
 
 import psycopg
 import pytest
-from chase_helpers import SERVICE_PATH, Client, MrChase, journal_pending, make_config, page_links, scalar
+from chase_helpers import SERVICE_PATH, Client, MrChase, journal_pending, make_config, page_links, scalar, wait_for
 from reliability_helpers import report, scaled
 from test_database_faults import start_again
 
 STATE = ".mr-chase"
-
-
-def wait_for(predicate, timeout: float = 20.0) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def audit(ipc_dir) -> list[dict]:

@@ -100,10 +100,8 @@ def grant(conn: psycopg.Connection, role: str) -> list[str]:
     if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
         statements.append(f"CREATE ROLE {_quote(role)} LOGIN;")
     database = conn.execute("SELECT current_database()").fetchone()[0]
-    if statements:
-        statements += grant_statements(role, database)
-    else:
-        statements += grant_statements(role, database, only_missing=conn)
+    # a role just created holds nothing yet: every grant, without asking about each
+    statements += grant_statements(role, database, only_missing=None if statements else conn)
     with conn.transaction():
         for statement in statements:
             conn.execute(statement)
