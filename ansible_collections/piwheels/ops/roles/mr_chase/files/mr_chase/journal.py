@@ -37,6 +37,13 @@ aborted one deleted none, so "none left" means committed.  So:
 * aborted: the rows are back as they were, so undo step 2: move every staged
   file of the token back to its place, delete the temporary page.
 
+The other changes use the same journal, told apart by the entry's ``kind``:
+FORGET is a removal whose statement also deletes the version row (the same
+question settles it); DELETE stages whole directories and alias links
+instead of wheels, writes the root index instead of the package page, and is
+committed when the package row is gone; YANK moves nothing, so recovery
+simply writes the package page from what the database committed.
+
 The staged files are found by their token in the staging directory, so the
 journal is complete before the file names are known.  If the database cannot
 be asked, the journal stays and the next attempt asks again; no file is
