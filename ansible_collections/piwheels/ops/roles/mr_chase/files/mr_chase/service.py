@@ -282,7 +282,9 @@ class Service:
         request = {"remove": ["REMOVE", entry.package, entry.version], "forget": ["FORGET", entry.package,
                                                                                   entry.version],
                    "package": ["DELETE", entry.package], "page": ["YANK", entry.package, entry.version]}[entry.kind]
-        self.audit.record(request, "done (settled by recovery)", package=entry.package, version=entry.version,
+        # a page rewrite is recovered whichever way its change went: the page now says what the database says
+        outcome = "page rewritten by recovery" if entry.kind == "page" else "done (settled by recovery)"
+        self.audit.record(request, outcome, package=entry.package, version=entry.version,
                           moved=[self.tree.relative(original) for original, _staged in entry.moves])
         notices = {"remove": remove_version(entry.package, entry.version, ""), "package": rebuild_search()}
         self.notifier.submit(notices.get(entry.kind) or rewrite_pages(entry.package))
