@@ -435,7 +435,7 @@ def requested_skip(module, whole_package: bool) -> bool | str:
     return reason
 
 
-def survey(client, package: str, versions: list[str] | None, state: str, skip: bool | str):
+def survey(client, package: str, versions: list[str] | None, skip: bool | str, state: str = "removed"):
     """Ask STATUS of the package and of every requested version; any ERROR stops here, before a change.
 
     The versions' STATUS requests are pipelined (read-only, so order of
@@ -465,6 +465,15 @@ def survey(client, package: str, versions: list[str] | None, state: str, skip: b
     return YankPlan(package_status, statuses, yanked=state == "yanked")
 
 
+def carry_out(client, plan, done: list[str]) -> None:
+    """Send what the plan needs; ``done`` records each step, for the message if one fails.
+
+    Kept as a function of the module (the benchmarks call ``survey`` and
+    ``carry_out`` without Ansible); each plan knows its own requests.
+    """
+    plan.carry_out(client, done)
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     versions = requested_versions(module)
@@ -473,9 +482,9 @@ def main() -> None:
     plan = None
     with mr_chase_client(module) as client:
         try:
-            plan = survey(client, module.params["package"], versions, module.params["state"], skip)
+            plan = survey(client, module.params["package"], versions, skip, module.params["state"])
             if not module.check_mode:
-                plan.carry_out(client, done)
+                carry_out(client, plan, done)
         except MrChaseError as error:
             changed = bool(done or error.done_after)
             package = plan.package if plan is not None else module.params["package"]
