@@ -118,7 +118,9 @@ class RemovalPlan(BasePlan):
         forget, set_ = ("would forget", "would set") if check_mode else ("forgot", "set")
         parts = []
         if self.ordered:
-            parts.append(f"{forget} {self.package} {', '.join(self.ordered)} ({self._counts(self.ordered)})")
+            had = any(_has_content(self.versions[version]) for version in self.ordered)
+            counts = f" ({self._counts(self.ordered)})" if had else ""
+            parts.append(f"{forget} {self.package} {', '.join(self.ordered)}{counts}")
         parts.extend(self._package_skip_part(set_))
         gone = f"{self.package} {', '.join(self.already_forgotten)} already forgotten" if self.already_forgotten else ""
         if not parts:

@@ -226,3 +226,8 @@ def test_check_mode_predicts_the_real_run(remove, mr_chase, state):
     for words in ("msg", "warnings"):
         predicted.pop(words, None), done.pop(words, None)
     assert predicted == done
+
+
+def test_forgetting_a_version_already_emptied_names_no_counts(remove):
+    remove(package="gamma", version="1.0")
+    assert remove(package="gamma", version="1.0", state="forgotten")["msg"] == "forgot gamma 1.0"
