@@ -10,7 +10,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: piw_package
 short_description: Delete a whole package from a piwheels master through Mr Chase
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - Deletes a package from a piwheels master, as maintainers (or PyPI) sometimes need ("the project was deleted
     from PyPI at the maintainer's request, so delete the package"), by asking the master's removal service, Mr Chase,

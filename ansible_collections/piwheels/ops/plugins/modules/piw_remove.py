@@ -71,7 +71,7 @@ options:
     type: str
     choices: [removed, forgotten, yanked, unyanked, unskipped]
     default: removed
-    version_added: 0.2.0
+    version_added: 0.3.0
   skip:
     description:
       - Also mark each removed version skipped, so piwheels does not build it again.
@@ -219,7 +219,7 @@ state:
   returned: success
   type: str
   sample: removed
-  version_added: 0.2.0
+  version_added: 0.3.0
 versions:
   description:
     - What was done (or, in check mode, would be done) to each requested version, keyed by version. With
@@ -271,13 +271,13 @@ versions:
       type: bool
       returned: when O(state) is V(yanked) or V(unyanked)
       sample: false
-      version_added: 0.2.0
+      version_added: 0.3.0
     yanked_after:
       description: Whether the version is yanked after the task.
       type: bool
       returned: when O(state) is V(yanked) or V(unyanked)
       sample: true
-      version_added: 0.2.0
+      version_added: 0.3.0
     changed:
       description: Whether the task changed this version (removed something, forgot it, changed its flag or reason).
       type: bool
@@ -298,14 +298,14 @@ forgotten:
   type: list
   elements: str
   sample: ["3.0.0"]
-  version_added: 0.2.0
+  version_added: 0.3.0
 already_forgotten:
   description: The requested versions the package did not have, so already forgotten, in PEP 440 order.
   returned: success and O(state=forgotten)
   type: list
   elements: str
   sample: []
-  version_added: 0.2.0
+  version_added: 0.3.0
 package_skip:
   description:
     - The package's own skip reason before and after the task; empty when not skipped.

@@ -26,4 +26,4 @@ ping        the readiness probe the role runs after a start (python -m mr_chase.
 """
 from __future__ import annotations
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
