@@ -1,4 +1,4 @@
-"""The stand-in master accepts exactly what upstream's import queue declares, answers nothing else, and acts as upstream.
+"""The stand-in master accepts exactly what upstream's import queue declares, answers nothing else, acts as upstream.
 
 What it does with an accepted message is checked on a real repository, read
 with piw-master's own SELECT-only account, as on a real master.
@@ -7,7 +7,6 @@ with piw-master's own SELECT-only account, as on a real master.
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 
 import cbor2
