@@ -155,6 +155,7 @@ def snapshot_db(dsn: str) -> dict:
     """Every row Mr Chase may touch, for before/after comparisons."""
     tables = {
         "packages": "SELECT package, skip FROM packages ORDER BY 1",
+        "package_names": "SELECT name, package FROM package_names ORDER BY 1",
         "versions": "SELECT package, version, skip, yanked FROM versions ORDER BY 1, 2",
         "builds": "SELECT build_id, package, version FROM builds ORDER BY 1",
         "files": "SELECT filename, build_id, filehash FROM files ORDER BY 1",
@@ -166,10 +167,12 @@ def snapshot_db(dsn: str) -> dict:
 
 
 def snapshot_tree(root: Path) -> dict:
-    """path -> sha256 of every file under root (Mr Chase's lock file and empty journal excluded)."""
+    """path -> sha256 of every file under root, or "-> target" of a symlink (Mr Chase's lock file and
+    empty journal excluded)."""
     state = root / ".mr-chase"
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()
+    return {str(p.relative_to(root)): f"-> {os.readlink(p)}" if p.is_symlink()
+            else hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if (p.is_file() or p.is_symlink())
             and not (p == state / "lock" or (p == state / "journal.json" and not journal_pending(root)))}
 
 

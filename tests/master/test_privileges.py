@@ -7,8 +7,10 @@ import os
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
+import pytest
 from chase_helpers import SERVICE_PATH, MrChase, make_config, scalar
 from mr_chase.privileges import REQUIRED, grant_statements
 from psycopg import sql
@@ -92,3 +94,12 @@ def test_grant_cli_creates_the_role_then_changes_nothing(repository):
         from mr_chase import privileges
 
         privileges.check(conn)  # raises if anything is missing
+
+
+@pytest.mark.parametrize("readme", ["README.md", "ansible_collections/piwheels/ops/roles/mr_chase/README.md"])
+def test_the_grants_in_the_docs_are_the_ones_checked(readme):
+    """Operators copy these lines: they must be exactly what the start-up check asks for."""
+    text = (Path(__file__).resolve().parents[2] / readme).read_text()
+    start = text.index("GRANT CONNECT ON DATABASE piwheels TO mr_chase;")
+    documented = text[start:text.index("```", start)].strip().splitlines()
+    assert documented == grant_statements("mr_chase", "piwheels")

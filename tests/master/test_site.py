@@ -142,8 +142,33 @@ def test_nothing_changed_means_nothing_sent(repository, ipc_dir, master):
         assert chase.client("REMOVE", "gamma", "1.0", False) == ["DONE"]
         wait_for(lambda: master.accepted)
         assert chase.client("REMOVE", "gamma", "1.0", False) == ["DONE"]
-        assert chase.client("SKIP", "gamma", "") == ["DONE"]
+        assert chase.client("UNSKIP", "gamma", None) == ["DONE"]
+        assert chase.client("YANK", "gamma", "1.1", False) == ["DONE"]
         time.sleep(0.5)
         assert len(master.accepted) == 1
+    finally:
+        chase.stop()
+
+
+def test_each_change_tells_the_master_what_gets_its_pages_rewritten(repository, ipc_dir, master):
+    """YANK, UNSKIP and FORGET: REBUILD BOTH (the master rewrites the simple page, project page and JSON);
+    DELETE: REBUILD SEARCH.  Never REMPKG, and never REMVER after FORGET (the master would answer NOVER)."""
+    chase = MrChase(make_config(repository, ipc_dir, master_queue=master.queue), ipc_dir).start()
+    try:
+        requests = [("YANK", "alpha", "1.0", True), ("SKIP", "beta-tools", "maintainer asked"),
+                    ("UNSKIP", "beta-tools", None), ("FORGET", "gamma", "1.0"), ("DELETE", "beta-tools")]
+        for count, request in enumerate(requests, 1):
+            assert chase.client(*request) == ["DONE"]
+            # one at a time: a rewrite of beta-tools delivered after its deletion would be refused
+            wait_for(lambda count=count: len(master.accepted) == count)
+        assert master.accepted == [["REBUILD", ["BOTH", "alpha"]], ["REBUILD", ["BOTH", "beta-tools"]],
+                                   ["REBUILD", ["BOTH", "beta-tools"]], ["REBUILD", ["BOTH", "gamma"]],
+                                   ["REBUILD", ["SEARCH"]]]
+        assert master.rejected == []
+        # the master's pages followed: alpha 1.0 is yanked in its JSON, gamma 1.0 is gone from it
+        wait_for(lambda: "1.0" not in json.loads((repository.output_path / "project" / "gamma" / "json"
+                                                  / "index.json").read_text())["releases"])
+        audit = [json.loads(line) for line in (ipc_dir / "audit.jsonl").read_text().splitlines()]
+        assert [line["outcome"] for line in audit if line["request"][0] == "NOTIFY"] == ["delivered"] * 5
     finally:
         chase.stop()

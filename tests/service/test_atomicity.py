@@ -75,3 +75,46 @@ def test_kill_at_each_step_then_restart_recovers(repository, ipc_dir, step):
         assert state_of(repository, files) == "removed"
     finally:
         chase.stop()
+
+
+CHANGES = {  # request -> the steps it passes before COMMIT
+    "FORGET": (b'["FORGET", "alpha", "1.0"]', BEFORE_COMMIT),
+    "DELETE": (b'["DELETE", "alpha"]', BEFORE_COMMIT),
+    "YANK": (b'["YANK", "alpha", "1.0", true]', ["journal_written"]),
+}
+
+
+@pytest.mark.parametrize(("request_type", "step"), [(kind, step) for kind, (_frame, steps) in CHANGES.items()
+                                                    for step in steps])
+def test_failure_before_commit_of_every_change_leaves_everything_as_it_was(repository, ipc_dir, request_type, step):
+    frame = CHANGES[request_type][0]
+    svc = Service(parse_config(make_config(repository, ipc_dir)), checkpoint=failing_at(step))
+    svc.recover()
+    db, tree = snapshot_db(repository.dsn), snapshot_tree(repository.output_path)
+    assert svc.handle([frame]).decode() == f'["ERROR","internal error: injected failure at {step}"]'
+    assert snapshot_db(repository.dsn) == db
+    assert snapshot_tree(repository.output_path) == tree
+    assert not (ipc_dir / "audit.jsonl").exists()
+    svc.remover.checkpoint = svc.package_remover.checkpoint = svc.yanker.checkpoint = lambda name: None
+    assert svc.handle([frame]) == b'["DONE"]'
+    svc.after_reply()
+    assert snapshot_db(repository.dsn) != db
+    svc.db.close()
+
+
+@pytest.mark.parametrize("step", ["journal_written", "committing", "committed", "page_replaced", "cleaning"])
+def test_kill_during_a_yank_then_restart_leaves_the_page_as_the_database_says(repository, ipc_dir, step):
+    chase = MrChase(make_config(repository, ipc_dir), ipc_dir).start(env={"MR_CHASE_CRASH_AT": step})
+    assert chase.send_expecting_exit(b'["YANK", "alpha", "1.0", true]') == 70
+    chase.start()
+    try:
+        yanked = scalar(repository.dsn, "SELECT yanked FROM versions WHERE package = 'alpha' AND version = '1.0'")
+        assert yanked is (step != "journal_written")
+        marked = {name for name, attrs in page_links(repository, "alpha").items() if "data-yanked" in attrs}
+        expected = set(repository.manifest.files("alpha", "1.1"))
+        assert marked == (expected | set(repository.manifest.files("alpha", "1.0")) if yanked else expected)
+        assert not journal_pending(repository.output_path)
+        assert not list(repository.simple.rglob("*.tmp"))
+        assert "recovered the page of alpha" in chase.log()
+    finally:
+        chase.stop()

@@ -141,11 +141,13 @@ def test_skip_package_sets_and_clears(service, repository, ipc_dir):
     assert service("SKIP", "Gamma", "maintainer asked") == ["DONE"]
     assert service("STATUS", "gamma", None)[1]["skip"] == "maintainer asked"
     assert service("SKIP", "gamma", "maintainer asked") == ["DONE"]  # no change, no audit line
-    assert service("SKIP", "gamma", "") == ["DONE"]
+    assert service("SKIP", "gamma", "")[1] == "invalid message: skip reason must not be empty (UNSKIP clears a skip)"
+    assert service("UNSKIP", "gamma", None) == ["DONE"]
     assert service("STATUS", "gamma", None)[1]["skip"] == ""
+    assert service("UNSKIP", "gamma", None) == ["DONE"]  # nothing to clear, no audit line
     lines = [json.loads(line) for line in (ipc_dir / "audit.jsonl").read_text().splitlines()]
     assert [(line["request"], line["outcome"]) for line in lines] == [
-        (["SKIP", "gamma", "maintainer asked"], "done"), (["SKIP", "gamma", ""], "done")]
+        (["SKIP", "gamma", "maintainer asked"], "done"), (["UNSKIP", "gamma", None], "done")]
 
 
 def test_audit_line_of_a_removal(service, repository, ipc_dir):

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg
 
@@ -47,6 +48,8 @@ class Deleted:
 
     previous_skip: str
     skip_changed: bool
+    #: the version row itself went too (FORGET)
+    forgotten: bool
     builds: int
     downloads: int
     #: every file of the version, and those of them that live on an archive server, not on this host
@@ -58,6 +61,20 @@ class Deleted:
     def local(self) -> list[str]:
         archived = set(self.archived)
         return [name for name in self.files if name not in archived]
+
+
+@dataclass
+class DeletedPackage:
+    """What :meth:`Database.delete_package` did, and the packages the root index must now list."""
+
+    versions: list[str]
+    builds: int
+    files: int
+    archived: int
+    downloads: int
+    #: the package's other names (package_names), each possibly a symlink under project/
+    aliases: list[str]
+    remaining: list[str]
 
 
 class Removal:
@@ -238,12 +255,12 @@ class Database:
             raise NotFound(f"unknown package {package}")
         return row[0]
 
-    def package_status(self, package: str) -> tuple[str, list[str]]:
-        """(skip, versions) of a package, in one round trip."""
-        row = self._prepared(PACKAGE_STATUS, (package,))
+    def package_status(self, package: str) -> PackageStatus:
+        """Everything STATUS reports of a package, in one round trip."""
+        row = self._prepared(PACKAGE_STATUS, {"package": package})
         if row is None:
             raise NotFound(f"unknown package {package}")
-        return row[0], row[1]
+        return PackageStatus(*row)
 
     def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], list[str], int]:
         """(skip, yanked, builds, sorted file names, the archived ones, downloads) of a version, in one round trip."""
@@ -269,7 +286,7 @@ class Database:
     # -- writes -------------------------------------------------------------
 
     def delete_version(self, package: str, version: str, skip: bool | str, default_reason: str,
-                       overlap: Callable[[], None] | None = None) -> Deleted:
+                       overlap: Callable[[], None] | None = None, forget: bool = False) -> Deleted:
         """Inside :meth:`removal`: lock the version, collect its files, delete, mark skipped.
 
         Two statements, pipelined into one round trip with BEGIN.  The first
@@ -285,15 +302,16 @@ class Database:
 
         ``overlap`` runs after the statements are sent and before their
         results are awaited (in :meth:`removal`'s pipeline the server works
-        on them meanwhile): the removal writes its journal there.
+        on them meanwhile): the removal writes its journal there.  With
+        ``forget`` the version row is deleted in the same statement (FORGET).
         """
         conn, key = self.conn, (package, version)
         update = skip is True or (isinstance(skip, str) and bool(skip))
         replace = isinstance(skip, str) and bool(skip)
         reason = skip if replace else default_reason
         lock = conn.execute("SELECT skip FROM versions WHERE package = %s AND version = %s FOR UPDATE", key)
-        work = conn.execute(DELETE_VERSION, {"package": package, "version": version, "update": update,
-                                             "replace": replace, "reason": reason})
+        work = conn.execute(DELETE_VERSION, {"package": package, "version": version, "update": update and not forget,
+                                             "replace": replace, "reason": reason, "forget": forget})
         if overlap is not None:
             overlap()
         if self._pipeline is not None:
@@ -303,11 +321,12 @@ class Database:
             self.package_skip(package)  # raises "unknown package" when that is the reason
             raise NotFound(f"unknown package version {package} {version}")
         rows = work.fetchall()
-        downloads, builds, skipped = rows[0][:3]
-        files = [PageFile(*r[3:9]) for r in rows if r[3] is not None]
+        downloads, builds, skipped, forgotten = rows[0][:4]
+        files = [PageFile(*r[4:10]) for r in rows if r[4] is not None]
         return Deleted(
             previous_skip=row[0],
             skip_changed=skipped > 0,
+            forgotten=forgotten > 0,
             builds=builds,
             downloads=downloads,
             files=[f.filename for f in files if f.version == version],
@@ -330,6 +349,75 @@ class Database:
             self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
                               (package, version))
             return not self.version_files(package, version)
+
+    def package_gone(self, package: str, wait: float) -> bool:
+        """Whether the package row is gone, once no transaction holds its lock: recovery's question
+        "did the journalled DELETE commit?" (an aborted one left the row as it was)."""
+        with self.transaction():
+            self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}ms",))
+            return self._one("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,)) is None
+
+    def package_files(self, package: str, version: str, wait: float) -> list[PageFile]:
+        """The package's files as committed, once no transaction holds ``version``'s row lock (recovery of
+        a page rewrite: whatever the outcome of the change, the page is written from what is committed)."""
+        with self.transaction():
+            self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}ms",))
+            self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
+                              (package, version))
+            return [PageFile(*row) for row in self._all(PACKAGE_FILES, (package,))]
+
+    def delete_package(self, package: str, overlap: Callable[[], None] | None = None) -> DeletedPackage:
+        """Inside :meth:`removal`: lock the package, delete its downloads and the package row (versions,
+        aliases, builds, files and dependencies cascade), and read the names the root index keeps.
+
+        Three statements in one round trip with BEGIN, ``overlap`` (the journal) running meanwhile.
+        The package row's lock keeps piw-master from adding a version until COMMIT (its INSERT needs
+        a KEY SHARE lock on that row, and then finds the package gone).
+        """
+        conn = self.conn
+        lock = conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
+        work = conn.execute(DELETE_PACKAGE, {"package": package})
+        rest = conn.execute("SELECT package FROM packages ORDER BY package")
+        if overlap is not None:
+            overlap()
+        if self._pipeline is not None:
+            self._pipeline.sync()
+        if lock.fetchone() is None:
+            raise NotFound(f"unknown package {package}")
+        downloads, builds, files, archived, versions, aliases, _gone = work.fetchone()
+        return DeletedPackage(versions, builds, files, archived, downloads, aliases,
+                              [row[0] for row in rest.fetchall()])
+
+    def set_yanked(self, package: str, version: str, yanked: bool,
+                   overlap: Callable[[], None] | None = None) -> tuple[bool, list[PageFile]]:
+        """Inside :meth:`removal`: set the version's yanked flag; return whether it changed and the
+        package's files as the page must now list them (read after the UPDATE, in the same round trip)."""
+        conn, key = self.conn, (package, version)
+        lock = conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE", key)
+        update = conn.execute("UPDATE versions SET yanked = %s WHERE package = %s AND version = %s "
+                              "AND yanked <> %s RETURNING 1", (yanked, package, version, yanked))
+        files = conn.execute(PACKAGE_FILES, (package,))
+        if overlap is not None:
+            overlap()
+        if self._pipeline is not None:
+            self._pipeline.sync()
+        if lock.fetchone() is None:
+            self.package_skip(package)  # raises "unknown package" when that is the reason
+            raise NotFound(f"unknown package version {package} {version}")
+        return bool(update.fetchall()), [PageFile(*row) for row in files.fetchall()]
+
+    def clear_version_skip(self, package: str, version: str) -> str:
+        """UNSKIP a version; return the reason it had ('' when it was not skipped)."""
+        with self.transaction():
+            row = self._one("SELECT skip FROM versions WHERE package = %s AND version = %s FOR UPDATE",
+                            (package, version))
+            if row is None:
+                self.package_skip(package)
+                raise NotFound(f"unknown package version {package} {version}")
+            if row[0]:
+                self.conn.execute("UPDATE versions SET skip = '' WHERE package = %s AND version = %s",
+                                  (package, version))
+            return row[0]
 
     def set_package_skip(self, package: str, reason: str) -> tuple[str, bool]:
         """Set the package's skip reason; return (previous reason, whether it changed)."""
@@ -365,9 +453,53 @@ JOIN versions v ON v.package = b.package AND v.version = b.version
 WHERE b.package = %s
 """
 
-#: STATUS of a package: its skip reason and its versions (unsorted: Python sorts them naturally)
-PACKAGE_STATUS = ("SELECT p.skip, ARRAY(SELECT v.version FROM versions v WHERE v.package = p.package) "
-                  "FROM packages p WHERE p.package = %s")
+class PackageStatus(NamedTuple):
+    """A row of PACKAGE_STATUS (version lists unsorted: Python sorts them by PEP 440)."""
+
+    skip: str
+    versions: list[str]
+    yanked: list[str]
+    builds: int
+    file_count: int
+    archived_count: int
+    downloads: int
+    aliases: list[str]
+
+
+#: STATUS of a package: what a whole-package deletion would take (see PackageStatus)
+PACKAGE_STATUS = """
+WITH f AS (
+    SELECT f.filename, f.location FROM builds b JOIN files f ON f.build_id = b.build_id
+    WHERE b.package = %(package)s
+)
+SELECT p.skip,
+       ARRAY(SELECT v.version FROM versions v WHERE v.package = p.package),
+       ARRAY(SELECT v.version FROM versions v WHERE v.package = p.package AND v.yanked),
+       (SELECT count(*) FROM builds b WHERE b.package = p.package),
+       (SELECT count(*) FROM f), (SELECT count(*) FROM f WHERE f.location <> '/simple'),
+       (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f)),
+       ARRAY(SELECT n.name FROM package_names n WHERE n.package = p.package AND n.name <> p.package
+             ORDER BY n.name)
+FROM packages p WHERE p.package = %(package)s
+"""
+
+#: A whole package's deletes as one statement (see Database.delete_package): one row of
+#: (downloads deleted, builds, files, archived files, versions, aliases), counted before the deletes.
+DELETE_PACKAGE = """
+WITH f AS (
+    SELECT f.filename, f.location FROM builds b JOIN files f ON f.build_id = b.build_id
+    WHERE b.package = %(package)s
+), dl AS (
+    DELETE FROM downloads WHERE filename IN (SELECT filename FROM f) RETURNING 1
+), pk AS (
+    DELETE FROM packages WHERE package = %(package)s RETURNING 1
+)
+SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM builds WHERE package = %(package)s),
+       (SELECT count(*) FROM f), (SELECT count(*) FROM f WHERE f.location <> '/simple'),
+       ARRAY(SELECT version FROM versions WHERE package = %(package)s),
+       ARRAY(SELECT name FROM package_names WHERE package = %(package)s AND name <> %(package)s ORDER BY name),
+       (SELECT count(*) FROM pk)
+"""
 
 #: STATUS of a version: no row for an unknown package, a row whose first column is false for an unknown version
 VERSION_STATUS = """
@@ -385,8 +517,8 @@ WHERE p.package = %(package)s
 """
 
 #: The version's deletes as one statement (see Database.delete_version); always at least one row:
-#: (downloads deleted, builds deleted, skip rows updated, then one file of the package per row, as the
-#: fields of a PageFile, or NULLs).
+#: (downloads deleted, builds deleted, skip rows updated, version rows deleted, then one file of the
+#: package per row, as the fields of a PageFile, or NULLs).
 DELETE_VERSION = """
 WITH pkg AS (
     SELECT f.filename, rtrim(f.filehash) AS filehash, f.requires_python, v.yanked, b.version, f.location
@@ -402,8 +534,10 @@ WITH pkg AS (
     WHERE package = %(package)s AND version = %(version)s AND %(update)s
       AND skip <> %(reason)s AND (%(replace)s OR skip = '')
     RETURNING 1
+), vr AS (
+    DELETE FROM versions WHERE package = %(package)s AND version = %(version)s AND %(forget)s RETURNING 1
 )
-SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM bl), (SELECT count(*) FROM sk),
+SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM bl), (SELECT count(*) FROM sk), (SELECT count(*) FROM vr),
        pkg.filename, pkg.filehash, pkg.requires_python, pkg.yanked, pkg.version, pkg.location
 FROM (SELECT 1) AS one LEFT JOIN pkg ON true
 ORDER BY pkg.filename

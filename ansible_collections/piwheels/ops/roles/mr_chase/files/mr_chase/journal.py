@@ -37,6 +37,13 @@ aborted one deleted none, so "none left" means committed.  So:
 * aborted: the rows are back as they were, so undo step 2: move every staged
   file of the token back to its place, delete the temporary page.
 
+The other changes use the same journal, told apart by the entry's ``kind``:
+FORGET is a removal whose statement also deletes the version row (the same
+question settles it); DELETE stages whole directories and alias links
+instead of wheels, writes the root index instead of the package page, and is
+committed when the package row is gone; YANK moves nothing, so recovery
+simply writes the package page from what the database committed.
+
 The staged files are found by their token in the staging directory, so the
 journal is complete before the file names are known.  If the database cannot
 be asked, the journal stays and the next attempt asks again; no file is
@@ -53,24 +60,33 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .database import Database
-from .tree import Tree, UnsafePath, fsync_dir, naming, safe_component, write_all
+from .page import page_pieces
+from .tree import Tree, UnsafePath, fsync_dir, fsync_file, naming, safe_component, write_all
 
 log = logging.getLogger(__name__)
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
+#: what a journal entry is for, and so how recovery asks whether it committed:
+#: remove / forget: a version's wheels (the version's file rows are gone when it committed);
+#: package: a whole package's directories (its row is gone when it committed);
+#: page: a rewrite of the package's page only (YANK): recovery writes the page from the committed state
+KINDS = ("remove", "forget", "package", "page")
+
+
 @dataclass
 class Entry:
-    """What one removal is doing to the file tree; paths are relative to output_path.
+    """What one change is doing to the file tree; paths are relative to output_path.
 
     ``moves`` ([original, staged] absolute paths) is known in memory during a
-    removal; recovery finds it again from the token (:meth:`Journal.staged_moves`).
+    change; recovery finds it again from the token (:meth:`Journal.staged_moves`).
     """
 
     package: str
@@ -78,10 +94,22 @@ class Entry:
     token: str
     temp_page: str = ""
     page: str = ""
+    kind: str = "remove"  # a journal of release 0.2 and before has no kind: it is a removal
     moves: list[list[str]] = field(default_factory=list)
 
+    @property
+    def what(self) -> str:
+        """The change in words, for log lines and replies."""
+        if self.kind == "package":
+            return f"the deletion of package {self.package}"
+        verb = {"remove": "removal", "forget": "forgetting", "page": "change"}[self.kind]
+        return f"the {verb} of {self.package} {self.version}"
 
-ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page")
+
+ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind")
+#: where a whole package's pieces wait in its staging directory: simple/<package>, project/<package>
+#: and the project/<alias> symlinks
+PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
 
 
 class Journal:
@@ -124,6 +152,8 @@ class Journal:
             raise TypeError("a field is not a string")
         if not TOKEN.fullmatch(entry.token):
             raise ValueError(f"token {entry.token!r} is not a removal token")
+        if entry.kind not in KINDS:
+            raise ValueError(f"kind {entry.kind!r} is not one of {', '.join(KINDS)}")
         safe_component(entry.package)
         for path in (entry.temp_page, entry.page):
             if path:
@@ -158,13 +188,35 @@ class Journal:
             os.truncate(self.path, 0)
 
     def staged_moves(self, entry: Entry) -> list[list[str]]:
-        """[original, staged] of every wheel the removal ``entry`` moved into staging."""
+        """[original, staged] of every wheel (or, for a package, directory and link) ``entry`` moved
+        into staging."""
+        if entry.kind == "package":
+            return self._staged_package(entry)
+        if entry.kind == "page":
+            return []
         directory = self.tree.staging_dir(entry.token)
         try:
             names = os.listdir(directory)
         except FileNotFoundError:
             return self._staged_moves_of_release_0_1(entry)
         return [[self.tree.wheel(entry.package, name), os.path.join(directory, name)] for name in names]
+
+    def package_moves(self, entry: Entry, aliases: list[str]) -> list[list[str]]:
+        """Where a whole package's directories and alias links go in its staging directory."""
+        tree, staging = self.tree, self.tree.staging_dir(entry.token)
+        moves = [[tree.package_dir(entry.package), os.path.join(staging, PACKAGE_SIMPLE)],
+                 [tree.project_dir(entry.package), os.path.join(staging, PACKAGE_PROJECT)]]
+        links = os.path.join(staging, PACKAGE_LINKS)
+        return moves + [[os.path.join(tree.project, alias), os.path.join(links, alias)] for alias in aliases]
+
+    def _staged_package(self, entry: Entry) -> list[list[str]]:
+        staging = self.tree.staging_dir(entry.token)
+        try:
+            aliases = os.listdir(os.path.join(staging, PACKAGE_LINKS))
+        except FileNotFoundError:
+            aliases = []
+        return [[original, staged] for original, staged in self.package_moves(entry, aliases)
+                if os.path.lexists(staged)]
 
     def _staged_moves_of_release_0_1(self, entry: Entry) -> list[list[str]]:
         """Release 0.1 staged ``staging/<token>.<filename>``: a journal it left is still settled."""
@@ -194,11 +246,17 @@ class Journal:
         stuck = []
         for _original, staged in entry.moves:
             try:
-                os.unlink(staged)
+                if entry.kind == "package" and not os.path.islink(staged) and os.path.isdir(staged):
+                    shutil.rmtree(staged)
+                else:
+                    os.unlink(staged)
             except FileNotFoundError:
                 pass
             except OSError as exc:
                 stuck.append(f"{staged}: {exc.strerror or exc}")
+        if entry.kind == "package":
+            with contextlib.suppress(FileNotFoundError, OSError):
+                os.rmdir(os.path.join(self.tree.staging_dir(entry.token), PACKAGE_LINKS))
         checkpoint("files_deleted")
         self._close_staging(entry, stuck, "cannot be deleted")
         self.drop()
@@ -215,6 +273,9 @@ class Journal:
         if entry.temp_page:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tree.absolute(entry.temp_page))
+        if entry.kind == "package":
+            with contextlib.suppress(FileNotFoundError, OSError):
+                os.rmdir(os.path.join(self.tree.staging_dir(entry.token), PACKAGE_LINKS))
         self._close_staging(entry, stuck, "cannot be put back")
         self.drop()
 
@@ -262,8 +323,13 @@ class Journal:
         entry = self.pending()
         if entry is None:
             return None
+        if entry.kind == "page":
+            return self._recover_page(db, entry, wait)
         with db.guard():
-            committed = db.settle(entry.package, entry.version, wait)
+            if entry.kind == "package":
+                committed = db.package_gone(entry.package, wait)
+            else:
+                committed = db.settle(entry.package, entry.version, wait)
         entry.moves = entry.moves or self.staged_moves(entry)
         if committed:
             if self.on_committed is not None:  # before the journal goes: a crash in between repeats it
@@ -273,6 +339,20 @@ class Journal:
         else:
             self.undo(entry)
             outcome = "rolled back"
-        log.warning("recovered the removal of %s %s (%d staged wheels): %s",
-                    entry.package, entry.version, len(entry.moves), outcome)
+        log.warning("recovered %s (%d staged entries): %s", entry.what, len(entry.moves), outcome)
         return outcome
+
+    def _recover_page(self, db: Database, entry: Entry, wait: float) -> str:
+        """A page rewrite (YANK) left behind: write the page from what is committed, whichever way the
+        change went (no file moved, so there is nothing else to settle)."""
+        with db.guard():
+            files = db.package_files(entry.package, entry.version, wait)
+        path = self.tree.write_temp_page(entry.package, entry.token, page_pieces(entry.package, files))
+        fsync_file(path)
+        if self.on_committed is not None:
+            self.on_committed(entry)
+        self.replace_page(entry)
+        self.clean(entry)
+        log.warning("recovered the page of %s after a change to %s: rewritten from the database",
+                    entry.package, entry.version)
+        return "page rewritten"

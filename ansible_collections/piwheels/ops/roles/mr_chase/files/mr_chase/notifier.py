@@ -47,8 +47,16 @@ def remove_version(package: str, version: str, skip: str) -> list:
 
 
 def rewrite_pages(package: str) -> list:
-    """REBUILD BOTH: the master rewrites the package's simple page, project page and JSON."""
+    """REBUILD BOTH: the master rewrites the package's simple page, project page and JSON (after SKIP,
+    UNSKIP, YANK and FORGET; never REMVER after FORGET: the master answers NOVER once the row is gone)."""
     return ["REBUILD", ["BOTH", package]]
+
+
+def rebuild_search() -> list:
+    """REBUILD SEARCH, after a whole package is deleted: the master rebuilds its search index from the
+    database.  Never REMPKG: it answers NOPKG once the package row is gone, and its page writer would
+    delete the package's directories itself, outside Mr Chase's journal."""
+    return ["REBUILD", ["SEARCH"]]
 
 
 class MasterNotifier:

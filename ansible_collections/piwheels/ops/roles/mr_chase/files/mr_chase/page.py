@@ -93,9 +93,27 @@ def _attributes(requires_python: str | None, yanked: bool) -> str:
     return text
 
 
+INDEX_HEAD = ('<!doctype html>\n<html>\n<head>\n<meta name="api-version" value="2" />\n'
+              "<title>piwheels - Simple index</title>\n</head>\n<body>\n")
+INDEX_TAIL = "\n</body>\n</html>\n<!--{timestamp}-->"
+
+
+def index_pieces(packages: Iterable[str], now: dt.datetime | None = None) -> Iterator[str]:
+    """The root ``simple/index.html`` listing ``packages`` as upstream's ``simple_index.pt`` renders it:
+    one link per package, all on one line.  Upstream lists them in a Python set's order (unspecified);
+    this lists them in the order given (the database's, by name)."""
+    yield INDEX_HEAD
+    names = list(packages)
+    for start in range(0, len(names), CHUNK_ROWS * 16):
+        yield "".join(f'<a href="{escape_attribute(name)}">{escape_text(name)}</a>'
+                      for name in names[start:start + CHUNK_ROWS * 16])
+    yield INDEX_TAIL.format(timestamp=(now or dt.datetime.now(dt.UTC)).isoformat())
+
+
 def render_page(package: str, files: Iterable[PageFile], now: dt.datetime | None = None) -> str:
     """The whole page as one string (see page_pieces)."""
     return "".join(page_pieces(package, files, now))
 
 
-__all__ = ["LOCAL", "PageFile", "escape_attribute", "escape_text", "in_page_order", "page_pieces", "render_page"]
+__all__ = ["LOCAL", "PageFile", "escape_attribute", "escape_text", "in_page_order", "index_pieces", "page_pieces",
+           "render_page"]

@@ -6,9 +6,10 @@ everything PUBLIC would otherwise have, schema USAGE included.  Mr Chase
 therefore connects as a role of its own holding exactly what its statements
 need, listed here once: the start-up check, the GRANT lines it prints, the
 role's README and the testbed's grants all come from ``REQUIRED``.
-Cascaded deletes (files and dependencies go with their builds) are carried
-out by PostgreSQL's referential-integrity triggers as the table owner, so
-Mr Chase needs no privilege on those tables beyond reading ``files``.
+Cascaded deletes (files and dependencies go with their builds; versions,
+aliases and builds with their package) are carried out by PostgreSQL's
+referential-integrity triggers as the table owner, so Mr Chase needs no
+privilege on those tables beyond reading ``files`` and ``package_names``.
 
     python -m mr_chase.privileges print --role mr_chase [--database piwheels]
         the GRANT statements, one per line
@@ -30,8 +31,9 @@ from psycopg import sql
 SCHEMA = "public"
 #: table -> privileges, in the order the GRANT lines are printed
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "packages": ("SELECT", "UPDATE"),
-    "versions": ("SELECT", "UPDATE"),
+    "packages": ("SELECT", "UPDATE", "DELETE"),
+    "package_names": ("SELECT",),
+    "versions": ("SELECT", "UPDATE", "DELETE"),
     "builds": ("SELECT", "DELETE"),
     "files": ("SELECT",),
     "downloads": ("SELECT", "DELETE"),

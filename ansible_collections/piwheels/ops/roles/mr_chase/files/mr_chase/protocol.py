@@ -49,7 +49,20 @@ def _name(field: str) -> Callable[[Any], str]:
 def _reason(value: Any) -> str:
     if not isinstance(value, str):
         raise ProtocolError("reason must be a string")
+    if not value:
+        raise ProtocolError("skip reason must not be empty (UNSKIP clears a skip)")
     return _check_reason(value)
+
+
+def _flag(field: str) -> Callable[[Any], bool]:
+    """A JSON true or false, never a number (1 == True in Python, not on the wire)."""
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ProtocolError(f"{field} must be true or false")
+        return value
+
+    return check
 
 
 def _check_reason(value: str) -> str:
@@ -99,6 +112,10 @@ REQUESTS: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "REMOVE": (_name("package"), _name("version"), _skip),
     "STATUS": (_name("package"), _optional_version),
     "SKIP": (_name("package"), _reason),
+    "UNSKIP": (_name("package"), _optional_version),
+    "YANK": (_name("package"), _name("version"), _flag("yanked")),
+    "FORGET": (_name("package"), _name("version")),
+    "DELETE": (_name("package"),),
     "PING": (),
 }
 

@@ -67,31 +67,61 @@ def target_skip(current: str, skip: bool | str) -> str:
     return current
 
 
+class Cleanup:
+    """The one piece of work the last change left for after its reply (deleting its staged files).
+
+    Shared by every kind of change, so that changes never overlap: each
+    starts by finishing the last one's clean-up (see :meth:`Remover.flush`).
+    """
+
+    def __init__(self) -> None:
+        self._work: Callable[[], None] | None = None
+
+    def set(self, work: Callable[[], None]) -> None:
+        self._work = work
+
+    def flush(self) -> None:
+        work, self._work = self._work, None
+        if work is not None:
+            try:
+                work()
+            except Exception as exc:
+                log.error("cleaning up after a change failed (%s); recovery will finish it", exc)
+
+
 class Remover:
-    def __init__(self, db: Database, tree: Tree, journal: Journal, checkpoint: Callable[[str], None] = no_checkpoint):
+    def __init__(self, db: Database, tree: Tree, journal: Journal, checkpoint: Callable[[str], None] = no_checkpoint,
+                 cleanup: Cleanup | None = None):
         self.db = db
         self.tree = tree
         self.journal = journal
         self.checkpoint = checkpoint
         self._entry: Entry | None = None
-        #: what is left of the last removal once its reply is sent (see flush)
-        self._cleanup: Callable[[], None] | None = None
+        #: what is left of the last change once its reply is sent (see flush)
+        self.cleanup = cleanup or Cleanup()
 
-    def remove(self, package: str, version: str, skip: bool | str) -> Result:
+    def begin(self) -> None:
+        """What every change starts with: the last one's clean-up, then settling a journal whose commit
+        outcome was unknown."""
         self.flush()
         with self.db.guard():
-            self.journal.recover(self.db)  # settle an earlier removal whose commit outcome was unknown
-        entry = self._plan(package, version)
+            self.journal.recover(self.db)
+
+    def remove(self, package: str, version: str, skip: bool | str, forget: bool = False) -> Result:
+        """REMOVE (or, with ``forget``, FORGET: the version row goes too) one version, all or nothing."""
+        self.begin()
+        entry = self._plan(package, version, "forget" if forget else "remove")
         self._entry = None
         committing = False
         try:
             with self.db.guard(), self.db.removal() as transaction:
                 # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
                 deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON,
-                                                 overlap=partial(self.journal.write, entry))
+                                                 overlap=partial(self.journal.write, entry), forget=forget)
                 self._entry = entry
                 self.checkpoint("journal_written")
-                result = Result(deleted.builds > 0 or deleted.skip_changed, target_skip(deleted.previous_skip, skip),
+                changed = deleted.builds > 0 or deleted.skip_changed or deleted.forgotten
+                result = Result(changed, target_skip(deleted.previous_skip, skip),
                                 deleted.builds, deleted.files, deleted.downloads, deleted.archived)
                 if deleted.files:
                     result.missing = self._move_aside(entry, deleted)
@@ -107,9 +137,9 @@ class Remover:
             self._follow_commit(entry, deleted, transaction.committed_files)
             self.journal.replace_page(entry)
             self.checkpoint("page_replaced")
-            self._cleanup = partial(self.journal.clean, entry, self.checkpoint)
+            self.cleanup.set(partial(self.journal.clean, entry, self.checkpoint))
         else:
-            self._cleanup = self.journal.drop  # nothing was moved, no page written
+            self.cleanup.set(self.journal.drop)  # nothing was moved, no page written
         return result
 
     def flush(self) -> None:
@@ -117,21 +147,16 @@ class Remover:
 
         The service calls this once the reply is sent: the wheels left the
         served tree at COMMIT and the page is already rewritten, so the
-        client need not wait for the unlinks.  Every removal starts by
-        calling this too, so removals never overlap; a clean-up that failed
-        leaves the journal, which the next removal's recovery settles.
+        client need not wait for the unlinks.  Every change starts by
+        calling this too, so changes never overlap; a clean-up that failed
+        leaves the journal, which the next change's recovery settles.
         """
-        cleanup, self._cleanup = self._cleanup, None
-        if cleanup is not None:
-            try:
-                cleanup()
-            except Exception as exc:
-                log.error("cleaning up after a removal failed (%s); recovery will finish it", exc)
+        self.cleanup.flush()
 
-    def _plan(self, package: str, version: str) -> Entry:
+    def _plan(self, package: str, version: str, kind: str) -> Entry:
         tree, token = self.tree, uuid.uuid4().hex
         return Entry(package, version, token, tree.relative(tree.temp_page(package, token)),
-                     tree.relative(tree.page(package)))
+                     tree.relative(tree.page(package)), kind)
 
     def _failed(self, committing: bool, exc: BaseException) -> None:
         """Before COMMIT: undo; COMMIT itself failed in flight: ask the database whether it happened."""
@@ -149,11 +174,10 @@ class Remover:
             with self.db.guard():
                 self.journal.recover(self.db, wait=5.0)
         except Exception as exc:
-            log.error("outcome of the removal of %s %s unknown (%s); the journal stays until it can be settled",
-                      entry.package, entry.version, exc)
-            raise OutcomeUnknown(f"outcome unknown: the database connection failed while the removal of "
-                                 f"{entry.package} {entry.version} was committing ({cause}); Mr Chase settles it as "
-                                 "soon as the database answers (STATUS says settling until then)") from cause
+            log.error("outcome of %s unknown (%s); the journal stays until it can be settled", entry.what, exc)
+            raise OutcomeUnknown(f"outcome unknown: the database connection failed while {entry.what} was "
+                                 f"committing ({cause}); Mr Chase settles it as soon as the database answers "
+                                 "(STATUS says settling until then)") from cause
 
     def _follow_commit(self, entry: Entry, deleted: Deleted, committed: list[PageFile]) -> None:
         """Rewrite the new page when other transactions changed the package while this one ran

@@ -23,10 +23,11 @@ from . import __version__
 from .audit import AuditLog
 from .config import Config
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
+from .deletion import PackageRemover
 from .journal import Entry, Journal
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
-from .notifier import MasterNotifier, remove_version, rewrite_pages
+from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
 from .privileges import MissingPrivileges
 from .protocol import (
     MAX_FRAME_BYTES,
@@ -38,9 +39,10 @@ from .protocol import (
     error,
     invalid,
 )
-from .removal import OutcomeUnknown, Remover, no_checkpoint
+from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
 from .tree import Tree
 from .versions import version_key
+from .yanking import Yanker
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ PING_FRAME = b'["PING"]'
 PONG_FRAME = encode_reply("PONG", __version__)
 #: requests that change something are logged at info; PING and STATUS (the module asks STATUS
 #: before every REMOVE, the role PINGs) at debug, so the log is not a line per probe
-LOG_LEVELS = {"REMOVE": logging.INFO, "SKIP": logging.INFO}
+LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE")}
 #: seconds between checks that the queue's socket file is still the one this service bound
 WATCH_INTERVAL = 5.0
 #: seconds between attempts to settle a pending journal while idle, and the longest one waits for a row lock
@@ -93,7 +95,12 @@ class Service:
         self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside)
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
-        self.remover = Remover(self.db, self.tree, self.journal, checkpoint or checkpoint_from_env())
+        checkpoint = checkpoint or checkpoint_from_env()
+        #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
+        self.cleanup = Cleanup()
+        self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
+        self.package_remover = PackageRemover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
+        self.yanker = Yanker(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent
         self._notice: list | None = None
@@ -168,9 +175,9 @@ class Service:
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
                 return encode_reply("STATUS", self._status(package, request.args[1]))
-            if request.type == "SKIP":
-                return self._skip(package, request.args[1])
-            return self._remove(package, *request.args[1:])
+            handler = {"SKIP": self._skip, "UNSKIP": self._unskip, "YANK": self._yank, "FORGET": self._forget,
+                       "DELETE": self._delete, "REMOVE": self._remove}[request.type]
+            return handler(package, *request.args[1:])
         except NotFound as exc:
             return error(str(exc))
         except DatabaseUnavailable:
@@ -195,8 +202,11 @@ class Service:
         """One query (one round trip to PostgreSQL) for either form of STATUS."""
         with self.db.guard():
             if version is None:
-                skip, versions = self.db.package_status(package)
-                return {"package": package, "skip": skip, "versions": sorted(versions, key=version_key),
+                status = self.db.package_status(package)
+                return {"package": package, "skip": status.skip, "versions": sorted(status.versions, key=version_key),
+                        "yanked": sorted(status.yanked, key=version_key), "builds": status.builds,
+                        "file_count": status.file_count, "archived_count": status.archived_count,
+                        "downloads": status.downloads, "aliases": status.aliases,
                         "site_refresh": self.notifier.enabled, "settling": self._settling(package, None)}
             skip, yanked, builds, files, archived, downloads = self.db.version_status(package, version)
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
@@ -206,7 +216,9 @@ class Service:
     def _settling(self, package: str, version: str | None) -> bool:
         """Whether a removal of the package (that version, if given) awaits the database's word on its outcome."""
         entry = self.journal.pending() if self.journal.exists() else None
-        return entry is not None and entry.package == package and version in (None, entry.version)
+        if entry is None or entry.package != package:
+            return False
+        return entry.kind == "package" or version in (None, entry.version)
 
     def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():
@@ -217,22 +229,65 @@ class Service:
             self._notice = rewrite_pages(package)
         return encode_reply("DONE")
 
+    def _unskip(self, package: str, version: str | None) -> bytes:
+        with self.db.guard():
+            if version is None:
+                previous, changed = self.db.set_package_skip(package, "")
+            else:
+                previous = self.db.clear_version_skip(package, version)
+                changed = bool(previous)
+        if changed:
+            self.audit.record(["UNSKIP", package, version], "done", package=package, version=version,
+                              previous_skip=previous)
+            self._notice = rewrite_pages(package)
+        return encode_reply("DONE")
+
+    def _yank(self, package: str, version: str, yanked: bool) -> bytes:
+        if self.yanker.yank(package, version, yanked):
+            self.audit.record(["YANK", package, version, yanked], "done", package=package, version=version,
+                              yanked=yanked)
+            self._notice = rewrite_pages(package)
+        return encode_reply("DONE")
+
     def _remove(self, package: str, version: str, skip: Any) -> bytes:
         result = self.remover.remove(package, version, skip)
         if result.changed:
-            self.audit.record(["REMOVE", package, version, skip], "done", package=package, version=version,
-                              builds=result.builds, files=result.files, downloads=result.downloads,
-                              skip=result.skip, archived=result.archived, missing_on_disk=result.missing)
+            self._audit_removal(["REMOVE", package, version, skip], package, version, result)
             self._notice = remove_version(package, version, result.skip)
         return encode_reply("DONE")
 
+    def _forget(self, package: str, version: str) -> bytes:
+        result = self.remover.remove(package, version, False, forget=True)
+        self._audit_removal(["FORGET", package, version], package, version, result)
+        self._notice = rewrite_pages(package)  # REMVER would be answered NOVER: the version row is gone
+        return encode_reply("DONE")
+
+    def _audit_removal(self, request: list, package: str, version: str, result: Any) -> None:
+        self.audit.record(request, "done", package=package, version=version, builds=result.builds,
+                          files=result.files, downloads=result.downloads, skip=result.skip,
+                          archived=result.archived, missing_on_disk=result.missing)
+
+    def _delete(self, package: str) -> bytes:
+        result = self.package_remover.delete(package)
+        self.audit.record(["DELETE", package], "done", package=package, versions=sorted(result.versions,
+                                                                                         key=version_key),
+                          builds=result.builds, files=result.files, archived=result.archived,
+                          downloads=result.downloads, aliases=result.aliases, moved=result.moved)
+        self._notice = rebuild_search()
+        return encode_reply("DONE")
+
     def _recovered(self, entry: Entry) -> None:
-        """A removal whose outcome was unknown (a crash, a connection lost at COMMIT) turned out committed:
+        """A change whose outcome was unknown (a crash, a connection lost at COMMIT) turned out committed:
         audit it now, and tell piw-master, which has not heard of it."""
-        self.audit.record(["REMOVE", entry.package, entry.version], "done (settled by recovery)",
-                          package=entry.package, version=entry.version, files=[m[0].rsplit("/", 1)[-1]
-                                                                               for m in entry.moves])
-        self.notifier.submit(remove_version(entry.package, entry.version, ""))
+        request = {"remove": ["REMOVE", entry.package, entry.version], "forget": ["FORGET", entry.package,
+                                                                                  entry.version],
+                   "package": ["DELETE", entry.package], "page": ["YANK", entry.package, entry.version]}[entry.kind]
+        # a page rewrite is recovered whichever way its change went: the page now says what the database says
+        outcome = "page rewritten by recovery" if entry.kind == "page" else "done (settled by recovery)"
+        self.audit.record(request, outcome, package=entry.package, version=entry.version,
+                          moved=[self.tree.relative(original) for original, _staged in entry.moves])
+        notices = {"remove": remove_version(entry.package, entry.version, ""), "package": rebuild_search()}
+        self.notifier.submit(notices.get(entry.kind) or rewrite_pages(entry.package))
 
     def _set_aside(self, path: str, reason: str) -> None:
         self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
@@ -258,7 +313,7 @@ class Service:
                 self.notifier.submit(notice)
             except OSError as exc:
                 log.error("cannot queue the notification %s for piw-master: %s", notice, exc)
-        self.remover.flush()
+        self.cleanup.flush()
 
     # -- the loop ---------------------------------------------------------------
 

@@ -86,6 +86,8 @@ class Tree:
     def __init__(self, output_path: str | os.PathLike):
         self.root = os.path.abspath(os.fspath(output_path))
         self.simple = os.path.join(self.root, "simple")
+        #: piw-master's project pages and JSON: project/<package>/ and a symlink per alias
+        self.project = os.path.join(self.root, "project")
         self.state = os.path.join(self.root, ".mr-chase")
         self.staging = os.path.join(self.state, "staging")
         self.set_aside = os.path.join(self.state, "set-aside")
@@ -119,6 +121,16 @@ class Tree:
     def page(self, package: str) -> str:
         return os.path.join(self.package_dir(package), "index.html")
 
+    def project_dir(self, package: str) -> str:
+        return os.path.join(self.project, safe_component(package))
+
+    def root_page(self) -> str:
+        """``simple/index.html``: every package's name (PEP 503's root)."""
+        return os.path.join(self.simple, "index.html")
+
+    def temp_root_page(self, token: str) -> str:
+        return os.path.join(self.simple, f".index.html.{token}.tmp")
+
     def temp_page(self, package: str, token: str) -> str:
         return os.path.join(self.package_dir(package), f".index.html.{token}.tmp")
 
@@ -143,15 +155,20 @@ class Tree:
         """Write the new page (its pieces, one after the other) next to the old one; the caller fsyncs it
         (while the database commits)."""
         path = self.temp_page(package, token)
-        with naming(path):
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            except FileNotFoundError:  # a package whose directory is gone: make it, so the page stays
-                os.makedirs(self.package_dir(package), exist_ok=True)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                for piece in pieces:
-                    write_all(fd, piece.encode("utf-8"))
-            finally:
-                os.close(fd)
+        write_pieces(path, pieces, self.package_dir(package))
         return path
+
+
+def write_pieces(path: str, pieces: Iterable[str], directory: str) -> None:
+    """Write a page piece by piece; ``directory`` is made when it is gone, so the page stays."""
+    with naming(path):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            for piece in pieces:
+                write_all(fd, piece.encode("utf-8"))
+        finally:
+            os.close(fd)

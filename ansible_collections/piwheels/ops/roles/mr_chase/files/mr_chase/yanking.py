@@ -1,0 +1,54 @@
+"""YANK: set or clear a version's yanked flag (PEP 592) and rewrite the package's page to match.
+
+No file moves, so the journal entry (kind ``page``) only says "this
+package's page may be stale": recovery writes the page from whatever the
+database committed, which is right whichever way the change went.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import partial
+
+from .journal import Entry
+from .page import page_pieces
+from .removal import Remover
+from .tree import fsync_file
+
+
+class Yanker(Remover):
+    def yank(self, package: str, version: str, yanked: bool) -> bool:
+        """Whether the flag changed (the page is rewritten only then)."""
+        self.begin()
+        tree, token = self.tree, uuid.uuid4().hex
+        entry = Entry(package, version, token, tree.relative(tree.temp_page(package, token)),
+                      tree.relative(tree.page(package)), "page")
+        self._entry = None
+        committing = False
+        try:
+            with self.db.guard(), self.db.removal() as transaction:
+                changed, files = self.db.set_yanked(package, version, yanked,
+                                                    overlap=partial(self.journal.write, entry))
+                self._entry = entry
+                self.checkpoint("journal_written")
+                if changed:
+                    path = tree.write_temp_page(package, token, page_pieces(package, files))
+                    transaction.while_committing = partial(self._sync_page, path)
+                committing = True
+        except BaseException as exc:
+            self._failed(committing, exc)
+            raise
+        self._entry = None
+        if changed:
+            self.checkpoint("committed")
+            self.journal.replace_page(entry)
+            self.checkpoint("page_replaced")
+            self.cleanup.set(partial(self.journal.clean, entry, self.checkpoint))
+        else:
+            self.cleanup.set(self.journal.drop)
+        return changed
+
+    def _sync_page(self, path: str) -> None:
+        """While COMMIT runs: the new page's content, durable before it goes into place."""
+        self.checkpoint("committing")
+        fsync_file(path)
