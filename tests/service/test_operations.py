@@ -128,7 +128,7 @@ def test_delete_takes_the_whole_package_and_nothing_else(service, repository, ip
         assert not os.path.lexists(path), path
     root = (repository.simple / "index.html").read_text()
     assert '<a href="alpha">' not in root
-    assert '<a href="beta-tools">beta-tools</a><a href="gamma">gamma</a>' in root
+    assert '<a href="beta-tools">beta-tools</a>\n<a href="gamma">gamma</a>' in root
     # every other row and file exactly as it was
     db_after = snapshot_db(dsn)
     for table, rows in db_before.items():
@@ -167,7 +167,7 @@ def test_delete_of_a_package_with_no_directories(service, repository):
         conn.execute("INSERT INTO versions (package, version) VALUES ('delta', '0.1')")
     assert service("DELETE", "delta") == ["DONE"]
     assert scalar(repository.dsn, "SELECT count(*) FROM packages WHERE package = 'delta'") == 0
-    assert '<a href="alpha">alpha</a><a href="beta-tools">' in (repository.simple / "index.html").read_text()
+    assert '<a href="alpha">alpha</a>\n<a href="beta-tools">' in (repository.simple / "index.html").read_text()
     assert settled(repository)
 
 

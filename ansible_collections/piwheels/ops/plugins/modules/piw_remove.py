@@ -9,25 +9,37 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: piw_remove
-short_description: Remove package versions from a piwheels master through Mr Chase
+short_description: Remove, forget, yank, unyank or un-skip package versions on a piwheels master through Mr Chase
 version_added: 0.1.0
 description:
-  - Takes one or more versions of a package down from a piwheels master, as maintainers ask
-    ("please remove 5.0.0, it is broken"; "remove everything and never build it again"), by asking the
-    master's removal service, Mr Chase, over its ZeroMQ import queue.
-  - A removal deletes every build of the version, its wheel files on disk, their file and download records,
-    and rewrites the package's index page. Mr Chase does each version in one transaction, all or nothing.
-    Files kept on an archive server rather than on this host lose their rows and are reported apart, as
-    RV(versions.archived).
+  - Does to one or more versions of a package what maintainers ask of piwheels ("please remove 5.0.0, it is
+    broken"; "yank 2.0.1, it broke on armv6"; "remove everything and never build it again"), by asking the
+    master's removal service, Mr Chase, over its ZeroMQ import queue. O(state) says what to do.
+  - V(removed) (the default) deletes every build of the version, its wheel files on disk, their file and download
+    records, and rewrites the package's index page. The version itself stays known to piwheels, so it can be
+    marked skipped (O(skip)) and is never built again. Files kept on an archive server rather than on this host
+    lose their rows and are reported apart, as RV(versions.archived).
+  - V(forgotten) does what V(removed) does and deletes the version row too, in the same transaction (what
+    upstream's plain C(piw-remove) means). Afterwards piwheels does not know the version at all. Use it for a
+    release uploaded by mistake; to keep a version from being built again, remove it with O(skip) instead.
+  - V(yanked) and V(unyanked) set or clear the version's PEP 592 yanked flag; the links of its files on the
+    index page gain or lose C(data-yanked). The wheels stay; pip still installs a yanked release pinned exactly
+    (C(foo==2.0.1)) but never picks it otherwise.
+  - V(unskipped) clears the version's skip reason, so piwheels builds it again. With O(version=all) it also
+    clears the package's own skip reason. A removal never clears a skip; this is the explicit way.
+  - Mr Chase does each request in one transaction, all or nothing. To delete a whole package (its rows, its
+    aliases, its directories) use M(piwheels.ops.piw_package) instead.
   - When Mr Chase is configured with piw-master's queue, piw-master is told after each change and rewrites the
     project page and the JSON API too (RV(site_refreshed)); otherwise the task warns that they were not refreshed.
   - Versions are listed in PEP 440 order (V(1.9) before V(1.10)) in RV(versions), RV(msg) and the diff.
   - The module asks Mr Chase for the STATUS of the package and of every requested version before it sends
-    anything that changes state. One unknown package or version fails the task and nothing is removed.
-  - The task reports C(changed) only when builds, files or download records existed, or when a skip reason
-    changes; a second run with the same arguments reports C(ok) and sends no removal.
-  - With O(version=all) and O(skip) or O(skip_reason), the package itself is also marked skipped, so the
-    builders never build its new releases.
+    anything that changes state. An unknown package fails the task; so does an unknown version, except with
+    O(state=forgotten), where a version the package does not have is already forgotten (RV(already_forgotten)).
+    When the task fails there, nothing was changed.
+  - The task reports C(changed) only when something would change. V(removed) - builds, files or download records
+    existed, or a skip reason changes. V(forgotten) - the version exists. V(yanked), V(unyanked) - the flag
+    differs. V(unskipped) - a skip reason is set. A second run with the same arguments reports C(ok) and sends
+    nothing but STATUS.
 author:
   - piwheels.ops maintainers (@piwheels)
 options:
@@ -39,7 +51,7 @@ options:
     required: true
   version:
     description:
-      - The version to remove, or a list of versions, or V(all) for every version the package has.
+      - The version, or a list of versions, or V(all) for every version the package has.
       - Quote versions in YAML, V("1.10") rather than V(1.10). YAML reads an unquoted version as a number,
         and the module refuses numbers rather than guess what they were.
       - V(all) cannot be combined with other versions.
@@ -48,6 +60,18 @@ options:
         (about 25 times slower for 50 versions in this collection's benchmark).
     type: raw
     required: true
+  state:
+    description:
+      - What the versions should be after the task.
+      - V(removed) - no builds, files, download records or wheels; the version stays known (and can be skipped).
+      - V(forgotten) - not known to piwheels at all; its builds, files, download records, wheels and row are gone.
+      - V(yanked) - yanked (PEP 592); its wheels stay, their links on the index page carry C(data-yanked).
+      - V(unyanked) - not yanked.
+      - V(unskipped) - not skipped, so piwheels builds them; with O(version=all) the package is not skipped either.
+    type: str
+    choices: [removed, forgotten, yanked, unyanked, unskipped]
+    default: removed
+    version_added: 0.2.0
   skip:
     description:
       - Also mark each removed version skipped, so piwheels does not build it again.
@@ -55,12 +79,15 @@ options:
         V(removed by request).
       - With O(version=all), the package is marked skipped too.
       - When V(false) and O(skip_reason) is not given, skip reasons are left as they are.
+      - With O(state=forgotten) only together with O(version=all), and then it marks the package alone (the
+        forgotten versions have no row left to mark), so that its new releases are never built.
+      - Not allowed with O(state=yanked), O(state=unyanked) or O(state=unskipped); the task fails, changing nothing.
     type: bool
     default: false
   skip_reason:
     description:
       - Mark the versions skipped with this reason (and, with O(version=all), the package too), replacing
-        any reason they had. Implies O(skip=true).
+        any reason they had. Implies O(skip=true), and is allowed where O(skip) is.
       - At most 100 characters, no control characters.
     type: str
 extends_documentation_fragment:
@@ -70,18 +97,25 @@ attributes:
   check_mode:
     support: full
     details:
-      - Asks Mr Chase for STATUS only and reports what a real run would remove; sends no REMOVE or SKIP.
+      - Asks Mr Chase for STATUS only and reports what a real run would do; sends nothing that changes state.
   diff_mode:
     support: full
     details:
-      - Lists the files and skip reasons of the requested versions before and after.
+      - O(state=removed) and O(state=forgotten) list the files, skip reasons (and forgotten versions) before
+        and after; O(state=yanked) and O(state=unyanked) the yanked flag of each version; O(state=unskipped) the
+        skip reasons.
   idempotent:
     support: full
 seealso:
+  - module: piwheels.ops.piw_package
   - module: piwheels.ops.piw_package_info
+  - name: PEP 592 - Adding "Yank" Support to the Simple API
+    link: https://peps.python.org/pep-0592/
+    description: What a yanked release means to pip.
 """
 
 EXAMPLES = r"""
+# "Please remove 5.0.0, it is broken."
 - name: Remove a broken release
   piwheels.ops.piw_remove:
     package: foo
@@ -89,6 +123,7 @@ EXAMPLES = r"""
   become: true
   become_user: piwheels
 
+# "5.0.0 and 5.0.1 segfault on import on the Pi; please take them down and don't rebuild them."
 - name: Remove two releases and stop them being built again
   piwheels.ops.piw_remove:
     package: foo
@@ -99,11 +134,57 @@ EXAMPLES = r"""
   become: true
   become_user: piwheels
 
-- name: Remove everything and never build the package again (maintainer's request)
+# "We don't support the Pi; please remove everything and never build it again."
+- name: Remove everything and never build the package again
   piwheels.ops.piw_remove:
     package: foo
     version: all
     skip_reason: "maintainer asked, see issue 42"
+  become: true
+  become_user: piwheels
+
+# "Please yank 2.0.1, it broke on armv6; people who pinned it can keep it."
+- name: Yank a release that broke on armv6
+  piwheels.ops.piw_remove:
+    package: foo
+    version: "2.0.1"
+    state: yanked
+  become: true
+  become_user: piwheels
+
+# "2.0.1 was yanked by mistake on PyPI and has been restored there; please follow."
+- name: Unyank a release
+  piwheels.ops.piw_remove:
+    package: foo
+    version: "2.0.1"
+    state: unyanked
+  become: true
+  become_user: piwheels
+
+# "3.0.0 was uploaded by mistake (it was meant for the test index); please forget it entirely."
+- name: Forget a release uploaded by mistake
+  piwheels.ops.piw_remove:
+    package: foo
+    version: "3.0.0"
+    state: forgotten
+  become: true
+  become_user: piwheels
+
+# "Builds of 4.1.0 were skipped because the release was broken; it is fixed upstream, please build it."
+- name: Un-skip a release that is fixed upstream
+  piwheels.ops.piw_remove:
+    package: foo
+    version: "4.1.0"
+    state: unskipped
+  become: true
+  become_user: piwheels
+
+# "We fixed our build on ARM; please build the project again, every release."
+- name: Clear every skip reason of the package and of its versions
+  piwheels.ops.piw_remove:
+    package: foo
+    version: all
+    state: unskipped
   become: true
   become_user: piwheels
 
@@ -133,23 +214,31 @@ package:
   returned: success
   type: str
   sample: beta-tools
+state:
+  description: The O(state) the task brought the versions to.
+  returned: success
+  type: str
+  sample: removed
+  version_added: 0.2.0
 versions:
   description:
-    - What was removed (or, in check mode, would be removed) from each requested version, keyed by version.
-      With O(version=all), every version the package had.
+    - What was done (or, in check mode, would be done) to each requested version, keyed by version. With
+      O(version=all), every version the package had.
+    - With O(state=forgotten), only the versions the package had; the others are in RV(already_forgotten).
+    - The keys of each entry depend on O(state), as said below.
   returned: success
   type: dict
   contains:
     builds:
       description: How many builds the version had.
       type: int
-      returned: always
+      returned: when O(state) is V(removed) or V(forgotten)
       sample: 1
     files:
       description: The wheel files of the version on this host (their rows and the wheels on disk go), sorted.
       type: list
       elements: str
-      returned: always
+      returned: when O(state) is V(removed) or V(forgotten)
       sample: [beta_tools-1.0-cp37-cp37m-linux_armv7l.whl, beta_tools-1.0-py3-none-any.whl]
     archived:
       description:
@@ -158,25 +247,39 @@ versions:
         - Empty with a Mr Chase older than 0.2, which does not report them.
       type: list
       elements: str
-      returned: always
+      returned: when O(state) is V(removed) or V(forgotten)
       sample: []
     downloads:
       description: How many download records the files had.
       type: int
-      returned: always
+      returned: when O(state) is V(removed) or V(forgotten)
       sample: 6
     skip_before:
       description: The version's skip reason before the task; empty when it was not skipped.
       type: str
-      returned: always
+      returned: when O(state) is V(removed), V(forgotten) or V(unskipped)
       sample: ""
     skip_after:
-      description: The version's skip reason after the task; empty when it is not skipped.
+      description:
+        - The version's skip reason after the task; empty when it is not skipped.
+        - Always empty with O(state=forgotten) (the version row and its reason are gone) and O(state=unskipped).
       type: str
-      returned: always
+      returned: when O(state) is V(removed), V(forgotten) or V(unskipped)
       sample: removed by request
+    yanked_before:
+      description: Whether the version was yanked before the task.
+      type: bool
+      returned: when O(state) is V(yanked) or V(unyanked)
+      sample: false
+      version_added: 0.2.0
+    yanked_after:
+      description: Whether the version is yanked after the task.
+      type: bool
+      returned: when O(state) is V(yanked) or V(unyanked)
+      sample: true
+      version_added: 0.2.0
     changed:
-      description: Whether the task removed something from this version or changed its skip reason.
+      description: Whether the task changed this version (removed something, forgot it, changed its flag or reason).
       type: bool
       returned: always
       sample: true
@@ -189,10 +292,25 @@ versions:
       skip_before: ""
       skip_after: removed by request
       changed: true
+forgotten:
+  description: The versions that were (in check mode, would be) forgotten, in PEP 440 order.
+  returned: success and O(state=forgotten)
+  type: list
+  elements: str
+  sample: ["3.0.0"]
+  version_added: 0.2.0
+already_forgotten:
+  description: The requested versions the package did not have, so already forgotten, in PEP 440 order.
+  returned: success and O(state=forgotten)
+  type: list
+  elements: str
+  sample: []
+  version_added: 0.2.0
 package_skip:
   description:
     - The package's own skip reason before and after the task; empty when not skipped.
-    - Only O(version=all) with O(skip) or O(skip_reason) changes it.
+    - Only O(version=all) with O(skip) or O(skip_reason) (O(state=removed) or O(state=forgotten)), or with
+      O(state=unskipped), changes it.
   returned: success
   type: dict
   contains:
@@ -213,7 +331,7 @@ site_refreshed:
       entry and the simple index from the database. True when the task changed something and Mr Chase has a
       piw-master to notify (C(mr_chase_master_queue) of the P(piwheels.ops.mr_chase#role) role).
     - When the task changed something and this is false, the task also warns that the project pages and JSON
-      API were not refreshed and still list what was removed.
+      API were not refreshed.
   returned: success
   type: bool
   sample: true
@@ -231,13 +349,11 @@ import_queue:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import (
-    DEFAULT_SKIP_REASON,
-    FORBIDDEN_CHARACTERS,
-    LIMITS,
-)
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import FORBIDDEN_CHARACTERS, LIMITS
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks import UnskipPlan, YankPlan
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import failure_message, settling_error
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.removal import RemovalPlan
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     fail_from_error,
     mr_chase_argument_spec,
@@ -245,12 +361,14 @@ from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common impor
 )
 
 ALL = "all"
+STATES = ("removed", "forgotten", "yanked", "unyanked", "unskipped")
 
 
-def argument_spec():
+def argument_spec() -> dict:
     spec = dict(
         package=dict(type="str", required=True),
         version=dict(type="raw", required=True),
+        state=dict(type="str", default="removed", choices=list(STATES)),
         skip=dict(type="bool", default=False),
         skip_reason=dict(type="str"),
     )
@@ -258,7 +376,7 @@ def argument_spec():
     return spec
 
 
-def requested_versions(module):
+def requested_versions(module) -> list[str] | None:
     """Return the versions asked for as a list without repeats, or None for ``all``.
 
     ``version`` is raw so that one string and a list both work; that leaves
@@ -286,13 +404,26 @@ def requested_versions(module):
     return versions
 
 
-def requested_skip(module):
-    """Return the skip argument of REMOVE: False (leave it), True (default reason) or a reason.
+def requested_skip(module, whole_package: bool) -> bool | str:
+    """Return the skip argument: False (leave it), True (default reason) or a reason.
 
     The reason is checked here because Mr Chase would refuse it only at the
-    first REMOVE, and the module promises to refuse before removing anything.
+    first request, and the module promises to refuse before changing
+    anything.  Only a removal can skip a version; forgetting leaves no
+    version row to hold a reason, so there a skip is the package's, and only
+    with ``version: all``; yanking and un-skipping never skip.
     """
     reason = module.params["skip_reason"]
+    state = module.params["state"]
+    asked = reason is not None or module.params["skip"]
+    if asked and state in ("yanked", "unyanked", "unskipped"):
+        module.fail_json(msg=f"skip and skip_reason cannot be used with state={state}: it never skips anything")
+    if asked and state == "forgotten" and not whole_package:
+        module.fail_json(
+            msg="skip and skip_reason with state=forgotten need version: all (the package is then skipped, so "
+            "its new releases are never built); a forgotten version has no row left to hold a skip reason: "
+            "use state=removed with skip to keep one version from being built again"
+        )
     if reason is None:
         return module.params["skip"]
     if not reason:
@@ -304,203 +435,54 @@ def requested_skip(module):
     return reason
 
 
-def skip_after(before, skip):
-    """The skip reason Mr Chase leaves after a REMOVE (or SKIP) with ``skip``, given the reason ``before``."""
-    if skip is False:
-        return before
-    if skip is True:
-        return before or DEFAULT_SKIP_REASON
-    return skip
-
-
-class Plan:
-    """What the task would do, worked out from STATUS alone so that check mode and a real run agree."""
-
-    def __init__(self, package_status, version_statuses, skip, whole_package):
-        """``version_statuses`` is a list of (version, STATUS); ``whole_package`` means ``version: all``."""
-        self.package = package_status["package"]
-        self.skip = skip
-        self.site_refresh = package_status["site_refresh"]
-        self.package_skip = {
-            "before": package_status["skip"],
-            "after": skip_after(package_status["skip"], skip) if whole_package else package_status["skip"],
-        }
-        #: in the order asked, which is the order of the removals
-        self.versions = {
-            version: _version_plan(status, skip_after(status["skip"], skip)) for version, status in version_statuses
-        }
-        #: the versions as an operator reads them, in PEP 440 order
-        self.ordered = pep440_sorted(self.versions)
-
-    @property
-    def package_skip_changes(self):
-        return self.package_skip["after"] != self.package_skip["before"]
-
-    @property
-    def changed(self):
-        return self.package_skip_changes or any(v["changed"] for v in self.versions.values())
-
-    def result(self):
-        return dict(
-            changed=self.changed,
-            package=self.package,
-            versions=self.versions,
-            package_skip=self.package_skip,
-            site_refreshed=self.changed and self.site_refresh,
-        )
-
-    def summary(self, check_mode):
-        """One line for ``msg``: the counts an operator would put in the reply to the maintainer."""
-        remove, set_ = ("would remove", "would set") if check_mode else ("removed", "set")
-        versions = [(version, self.versions[version]) for version in self.ordered]
-        emptied = [version for version, v in versions if v["changed"] and _has_content(v)]
-        skipped = [version for version, v in versions if v["skip_after"] != v["skip_before"]]
-        parts = []
-        if emptied:
-            parts.append(f"{remove} {self._counts(emptied)} of {self.package} {', '.join(emptied)}")
-        if skipped:
-            parts.append(f"{set_} the skip reason of {self.package} {', '.join(skipped)}")
-        if self.package_skip_changes:
-            parts.append(f"{set_} the skip reason of package {self.package}")
-        if not parts:
-            return f"nothing to remove from {self.package} {', '.join(self.ordered) or '(no versions)'}"
-        return "; ".join(parts)
-
-    def _counts(self, versions):
-        """"1 build, 3 files (1 archived, not on this host) and 6 downloads" for these versions."""
-        chosen = [self.versions[version] for version in versions]
-        archived = sum(len(v["archived"]) for v in chosen)
-        files = _count(sum(len(v["files"]) for v in chosen) + archived, "file")
-        if archived:
-            files += f" ({archived} archived, not on this host)"
-        builds = _count(sum(v["builds"] for v in chosen), "build")
-        return f"{builds}, {files} and {_count(sum(v['downloads'] for v in chosen), 'download')}"
-
-    def warnings(self, check_mode):
-        """Why the rest of the site is stale after the task, when it will be."""
-        if not self.changed or self.site_refresh:
-            return []
-        were = "would not be" if check_mode else "were not"
-        return [
-            f"the project pages and JSON API of {self.package} {were} refreshed: Mr Chase has no piw-master "
-            "to notify (mr_chase_master_queue is not set), so they still list what was removed"
-        ]
-
-    def diff(self):
-        """Before and after, one line per file ("package version filename") and per skip reason."""
-        before, after = [], []
-        if self.package_skip["before"]:
-            before.append(f"{self.package} skipped: {self.package_skip['before']}")
-        if self.package_skip["after"]:
-            after.append(f"{self.package} skipped: {self.package_skip['after']}")
-        for version in self.ordered:
-            v = self.versions[version]
-            if v["skip_before"]:
-                before.append(f"{self.package} {version} skipped: {v['skip_before']}")
-            if v["skip_after"]:
-                after.append(f"{self.package} {version} skipped: {v['skip_after']}")
-            files = [f"{self.package} {version} {name}" for name in v["files"]]
-            files += [f"{self.package} {version} {name} (archived, not on this host)" for name in v["archived"]]
-            before.extend(files)
-            if not v["changed"]:
-                after.extend(files)
-        header = f"{self.package} (Mr Chase)"
-        return dict(
-            before="".join(line + "\n" for line in before),
-            after="".join(line + "\n" for line in after),
-            before_header=header,
-            after_header=header,
-        )
-
-
-def _version_plan(status, skip_after_removal):
-    """What goes of one version: its local wheels and, apart, the files that are not on this host."""
-    archived = sorted(status["archived"])
-    plan = {
-        "builds": status["builds"],
-        "files": sorted(set(status["files"]) - set(archived)),
-        "archived": archived,
-        "downloads": status["downloads"],
-        "skip_before": status["skip"],
-        "skip_after": skip_after_removal,
-    }
-    plan["changed"] = _has_content(plan) or skip_after_removal != status["skip"]
-    return plan
-
-
-def _has_content(version):
-    return bool(version["builds"] or version["files"] or version["archived"] or version["downloads"])
-
-
-def _count(number, noun):
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
-def survey(client, package, versions, skip):
+def survey(client, package: str, versions: list[str] | None, skip: bool | str, state: str = "removed"):
     """Ask STATUS of the package and of every requested version; any ERROR stops here, before a change.
 
-    The versions' STATUS requests are pipelined (read-only, so order of execution cannot matter):
-    50 versions cost about as much as 25 sequential round trips would.
+    The versions' STATUS requests are pipelined (read-only, so order of
+    execution cannot matter): 50 versions cost about as much as 25
+    sequential round trips would.  To forget a version the package does not
+    have is already done, so those versions are not asked about.
     """
     package_status = client.status(package)
     canonical = package_status["package"]
     whole_package = versions is None
     if whole_package:
         versions = package_status["versions"]
+    missing = []
+    if state == "forgotten":
+        missing = [version for version in versions if version not in package_status["versions"]]
+        versions = [version for version in versions if version not in missing]
     statuses = list(client.statuses(canonical, versions).items())
     unsettled = [version for version, status in statuses if status.get("settling")]
     if unsettled or (whole_package and package_status.get("settling")):
-        raise MrChaseError(
-            client.address,
-            f"a removal of {canonical} {', '.join(unsettled) or '(a version)'} is still being settled: Mr Chase lost "
-            "the database while it committed and settles it as soon as the database answers; run the task again "
-            "then (nothing was removed by this task)",
-        )
-    return Plan(package_status, statuses, skip, whole_package)
+        raise settling_error(client, canonical, unsettled)
+    if state == "removed":
+        return RemovalPlan(package_status, statuses, skip, whole_package)
+    if state == "forgotten":
+        return RemovalPlan(package_status, statuses, skip, whole_package, forget=True, already_forgotten=missing)
+    if state == "unskipped":
+        return UnskipPlan(package_status, statuses, whole_package)
+    return YankPlan(package_status, statuses, yanked=state == "yanked")
 
 
-def carry_out(client, plan, done):
-    """Send the SKIP and REMOVEs the plan needs; ``done`` records each, for the message if one fails.
+def carry_out(client, plan, done: list[str]) -> None:
+    """Send what the plan needs; ``done`` records each step, for the message if one fails.
 
-    The REMOVEs are pipelined two deep (``remove_all``): Mr Chase gets the
-    next while it finishes the last, and stops getting them at a failure.
-
-    The package is marked skipped first so that the builders stop picking up
-    its new releases while the versions go.
+    Kept as a function of the module (the benchmarks call ``survey`` and
+    ``carry_out`` without Ansible); each plan knows its own requests.
     """
-    if plan.package_skip_changes:
-        client.skip(plan.package, plan.package_skip["after"])
-        done.append(f"package skip of {plan.package}")
-    changed = [version for version, v in plan.versions.items() if v["changed"]]
-    for version in client.remove_all(plan.package, changed, plan.skip):
-        done.append(f"{plan.package} {version}")
+    plan.carry_out(client, done)
 
 
-def failure_message(error, package, done):
-    """The error, and what the task did all the same: an operator must know what is already gone."""
-    notes = []
-    if done:
-        notes.append(f"already done before the failure: {', '.join(done)}")
-    if error.done_after:
-        notes.append(f"also done, already sent when it failed: {_versions_of(package, error.done_after)}")
-    if error.unanswered:
-        notes.append(f"sent but not answered, so perhaps done: {_versions_of(package, error.unanswered)}")
-    return f"{error} ({'; '.join(notes)})" if notes else str(error)
-
-
-def _versions_of(package, versions):
-    return ", ".join(f"{package} {version}" for version in versions)
-
-
-def main():
+def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     versions = requested_versions(module)
-    skip = requested_skip(module)
+    skip = requested_skip(module, whole_package=versions is None)
     done = []
     plan = None
     with mr_chase_client(module) as client:
         try:
-            plan = survey(client, module.params["package"], versions, skip)
+            plan = survey(client, module.params["package"], versions, skip, module.params["state"])
             if not module.check_mode:
                 carry_out(client, plan, done)
         except MrChaseError as error:
@@ -509,6 +491,7 @@ def main():
             error = MrChaseError(error.address, failure_message(error, package, done))
             fail_from_error(module, error, changed=changed)
     result = plan.result()
+    result["state"] = module.params["state"]
     result["msg"] = plan.summary(module.check_mode)
     for warning in plan.warnings(module.check_mode):
         module.warn(warning)

@@ -21,9 +21,10 @@ two of them.  A REP (or ROUTER) Mr Chase answers one connection's requests in
 order, so each reply is matched to its request by position, and the DEALER is
 made for one sequence and closed with ``LINGER=0`` after it, so a late reply
 can never be mistaken for another's.  Read-only STATUS requests go up to
-``PIPELINE_DEPTH`` at a time (``statuses``); REMOVEs only ``REMOVE_DEPTH``
-(``remove_all``), so that after a failure at most one more removal, already
-on its way, is carried out, and the caller is told which.
+``PIPELINE_DEPTH`` at a time (``statuses``); requests that change state
+(REMOVE, FORGET, YANK, UNSKIP) only ``REMOVE_DEPTH`` (``change_all``), so that
+after a failure at most one more change, already on its way, is carried out,
+and the caller is told which.
 """
 
 from __future__ import annotations
@@ -127,26 +128,35 @@ class MrChaseClient:
     def remove_all(self, package, versions, skip):
         """Remove versions one after the other, the next REMOVE sent while Mr Chase works on the one before.
 
-        A generator: yields each version as Mr Chase confirms its removal, in
-        order.  At the first failure no further REMOVE is sent; the one
+        A generator: yields each version as Mr Chase confirms its removal (see ``change_all``).
+        """
+        versions = list(versions)
+        return self.change_all(versions, [("REMOVE", package, version, skip) for version in versions])
+
+    def change_all(self, labels, requests):
+        """Send requests that change state, pipelined ``REMOVE_DEPTH`` deep; yield each one's label when DONE.
+
+        ``labels`` name the requests for the caller (a version, say), one
+        each, in order.  Yields them in order as Mr Chase confirms each
+        request.  At the first failure no further request is sent; the one
         already on its way is still waited for, and the error raised says
         what happened to it: ``done_after`` (confirmed after the failure) or
         ``unanswered`` (sent, no reply: Mr Chase may have done it).
         """
-        versions = list(versions)
-        if not versions:
+        labels, requests = list(labels), list(requests)
+        if not requests:
             return
-        frames = [encode_request("REMOVE", package, version, skip) for version in versions]
+        frames = [encode_request(*request) for request in requests]
         failure = None
         with _Pipeline(self, frames, REMOVE_DEPTH) as pipe:
-            for index, version in enumerate(versions):
+            for index, label in enumerate(labels):
                 if failure is not None and index >= pipe.sent:
                     break  # nothing more was sent after the failure
                 try:
-                    self._check(pipe.next_reply(), "DONE", "REMOVE")
+                    self._check(pipe.next_reply(), "DONE", requests[index][0])
                 except (MrChaseTimeout, MrChaseUnavailable) as error:
                     failure = failure or error
-                    failure.unanswered = versions[index : pipe.sent]
+                    failure.unanswered = labels[index : pipe.sent]
                     break
                 except MrChaseError as error:
                     if failure is None:
@@ -154,9 +164,9 @@ class MrChaseClient:
                         pipe.stop_sending()
                     continue
                 if failure is None:
-                    yield version
+                    yield label
                 else:
-                    failure.done_after.append(version)
+                    failure.done_after.append(label)
         if failure is not None:
             raise failure
 
@@ -165,8 +175,24 @@ class MrChaseClient:
         self._call("DONE", "REMOVE", package, version, skip)
 
     def skip(self, package, reason):
-        """Mark the whole package skipped with ``reason``; an empty reason clears the mark."""
+        """Mark the whole package skipped with ``reason`` (not empty: ``unskip`` clears the mark)."""
         self._call("DONE", "SKIP", package, reason)
+
+    def unskip(self, package, version=None):
+        """Clear the skip reason of a version, or of the package itself when ``version`` is None."""
+        self._call("DONE", "UNSKIP", package, version)
+
+    def yank(self, package, version, yanked):
+        """Set (True) or clear (False) the PEP 592 yanked flag of a version."""
+        self._call("DONE", "YANK", package, version, yanked)
+
+    def forget(self, package, version):
+        """Remove a version as REMOVE does, and its version row with it."""
+        self._call("DONE", "FORGET", package, version)
+
+    def delete(self, package):
+        """Delete a whole package: every version, its rows, aliases, wheels and pages."""
+        self._call("DONE", "DELETE", package)
 
     def _call(self, expected, *message, shape=None):
         """Send one request and return its decoded reply, which must be ``expected`` or ERROR.

@@ -44,12 +44,18 @@ FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _STR = (str,)
 _OPTIONAL_STR = (str, type(None))
 _SKIP = (bool, str)
+_BOOL = (bool,)
 
-#: request type -> the types allowed for each element after the type
+#: request type -> the types allowed for each element after the type; every string must also be non-empty
+#: (Mr Chase refuses an empty name or version, and a SKIP with an empty reason: UNSKIP clears a skip)
 REQUESTS = {
     "REMOVE": (_STR, _STR, _SKIP),
     "STATUS": (_STR, _OPTIONAL_STR),
     "SKIP": (_STR, _STR),
+    "YANK": (_STR, _STR, _BOOL),
+    "FORGET": (_STR, _STR),
+    "DELETE": (_STR,),
+    "UNSKIP": (_STR, _OPTIONAL_STR),
     "PING": (),
 }
 
@@ -79,9 +85,19 @@ PACKAGE_STATUS = {
 }
 
 #: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
-#: gets the type's empty value: no archived files, no piw-master to refresh the site
-VERSION_OPTIONAL = {"archived": list, "site_refresh": bool, "settling": bool}
-PACKAGE_OPTIONAL = {"site_refresh": bool, "settling": bool}
+#: gets the type's empty value: no archived files, no piw-master to refresh the site,
+#: nothing yanked, no aliases, no counts (such a Mr Chase cannot YANK, FORGET or DELETE either)
+VERSION_OPTIONAL = {"yanked": bool, "archived": list, "site_refresh": bool, "settling": bool}
+PACKAGE_OPTIONAL = {
+    "site_refresh": bool,
+    "settling": bool,
+    "yanked": list,
+    "builds": int,
+    "file_count": int,
+    "archived_count": int,
+    "downloads": int,
+    "aliases": list,
+}
 
 _SHOWN_CHARS = 200
 
@@ -105,6 +121,8 @@ def encode_request(*message):
     args = message[1:]
     if len(args) != len(shape) or not all(_matches(args[i], allowed) for i, allowed in enumerate(shape)):
         raise ValueError(f"request {message!r} does not match its declared shape")
+    if any(arg == "" for arg in args):
+        raise ValueError(f"request {message!r} has an empty string, which Mr Chase refuses")
     return json.dumps(list(message), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

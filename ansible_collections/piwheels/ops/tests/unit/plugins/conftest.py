@@ -108,7 +108,8 @@ class FakeMrChase:
 
     Packages gamma and beta-tools, versions 1.0, 1.1 and 1.2, one build of
     two files with three downloads each per version, as in the sample
-    repository the integration tests use.  ``site_refresh`` says whether it
+    repository the integration tests use; beta-tools has the alias
+    beta_tools.  ``site_refresh`` says whether it
     has a piw-master to notify; ``speaks_0_1`` makes it leave out what 0.2
     added to STATUS (``archived``, ``site_refresh``), as an older one does.
     """
@@ -121,6 +122,7 @@ class FakeMrChase:
             stem = package.replace("-", "_")
             self.packages[package] = {
                 "skip": "",
+                "aliases": ["beta_tools"] if package == "beta-tools" else [],
                 "versions": {
                     version: {
                         "skip": "",
@@ -160,15 +162,38 @@ class FakeMrChase:
     def do_STATUS(self, name, version):
         if version is None:
             canonical, package = self._package(name)
-            status = {"package": canonical, "skip": package["skip"], "versions": sorted(package["versions"])}
+            versions = package["versions"].values()
+            status = {
+                "package": canonical,
+                "skip": package["skip"],
+                "versions": sorted(package["versions"]),
+                "yanked": sorted(v for v, state in package["versions"].items() if state["yanked"]),
+                "builds": sum(state["builds"] for state in versions),
+                "file_count": sum(len(state["files"]) for state in versions),
+                "archived_count": sum(len(state["archived"]) for state in versions),
+                "downloads": sum(state["downloads"] for state in versions),
+                "aliases": sorted(package["aliases"]),
+            }
         else:
             canonical, state = self._version(name, version)
             status = dict(state, package=canonical, version=version, files=sorted(state["files"]))
         status["site_refresh"] = self.site_refresh
         if self.speaks_0_1:
-            status.pop("archived", None)
-            status.pop("site_refresh")
+            added = ("archived", "site_refresh", "yanked", "settling")
+            if version is None:
+                added += ("builds", "file_count", "archived_count", "downloads", "aliases")
+            for field in added:
+                status.pop(field, None)
         return ["STATUS", status]
+
+    def refuse(self, kind, message="database unavailable: connection lost", version=None):
+        """Answer ERROR to requests of ``kind`` (of ``version`` only, if given), as a Mr Chase without its database."""
+        original = getattr(self, "do_" + kind)
+
+        def refuse(name, *args):
+            return ["ERROR", message] if version in (None, args[0]) else original(name, *args)
+
+        setattr(self, "do_" + kind, refuse)
 
     def refuse_removal_of(self, version, message="database unavailable: connection lost"):
         """Answer ERROR to a REMOVE of ``version``, as a Mr Chase losing its database would."""
@@ -189,8 +214,30 @@ class FakeMrChase:
         return ["DONE"]
 
     def do_SKIP(self, name, reason):
+        if not reason:
+            return ["ERROR", "invalid message: skip reason must not be empty (UNSKIP clears a skip)"]
         package = self._package(name)[1]
         package["skip"] = reason
+        return ["DONE"]
+
+    def do_UNSKIP(self, name, version):
+        if version is None:
+            self._package(name)[1]["skip"] = ""
+        else:
+            self._version(name, version)[1]["skip"] = ""
+        return ["DONE"]
+
+    def do_YANK(self, name, version, yanked):
+        self._version(name, version)[1]["yanked"] = yanked
+        return ["DONE"]
+
+    def do_FORGET(self, name, version):
+        canonical = self._version(name, version)[0]
+        del self.packages[canonical]["versions"][version]
+        return ["DONE"]
+
+    def do_DELETE(self, name):
+        del self.packages[self._package(name)[0]]
         return ["DONE"]
 
 

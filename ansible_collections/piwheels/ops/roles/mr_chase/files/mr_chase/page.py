@@ -100,13 +100,13 @@ INDEX_TAIL = "\n</body>\n</html>\n<!--{timestamp}-->"
 
 def index_pieces(packages: Iterable[str], now: dt.datetime | None = None) -> Iterator[str]:
     """The root ``simple/index.html`` listing ``packages`` as upstream's ``simple_index.pt`` renders it:
-    one link per package, all on one line.  Upstream lists them in a Python set's order (unspecified);
-    this lists them in the order given (the database's, by name)."""
+    one link per line.  Upstream lists them in a Python set's order (unspecified); this lists them in
+    the order given (the database's, by name)."""
     yield INDEX_HEAD
     names = list(packages)
     for start in range(0, len(names), CHUNK_ROWS * 16):
-        yield "".join(f'<a href="{escape_attribute(name)}">{escape_text(name)}</a>'
-                      for name in names[start:start + CHUNK_ROWS * 16])
+        yield ("\n" if start else "") + "\n".join(f'<a href="{escape_attribute(name)}">{escape_text(name)}</a>'
+                                                  for name in names[start:start + CHUNK_ROWS * 16])
     yield INDEX_TAIL.format(timestamp=(now or dt.datetime.now(dt.UTC)).isoformat())
 
 

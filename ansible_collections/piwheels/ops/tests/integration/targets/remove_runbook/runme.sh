@@ -2,7 +2,8 @@
 # The maintainer-request runbook (playbooks/remove.yml) as an operator runs it:
 # --check asks nothing, changes nothing and says "would"; it refuses to remove
 # without confirmation, removes with it, prints a truthful summary, and a
-# second run changes nothing; -b --become-user is honoured.
+# second run changes nothing; -b --become-user is honoured. The same for a
+# yank and a whole-package deletion (operation=yanked, operation=package-deleted).
 set -euxo pipefail
 # the setup target is a role next to this one
 export ANSIBLE_ROLES_PATH=..
@@ -22,10 +23,17 @@ INVENTORY
 ansible-playbook -i "${INVENTORY_PATH}" setup.yml "$@"
 runbook() { ansible-playbook -i "$inventory" piwheels.ops.remove "$@"; }
 files_left() { ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=gamma -e version="$1" -e expect_files="$2" "${@:3}"; }
+gamma_12_yanked() { ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=gamma -e version=1.2 -e expect_files=2 -e expect_yanked="$1" "${@:2}"; }
 
-# A request without versions is refused with a message that says what to give.
+# A request without versions is refused with a message that says what to give;
+# so are an unknown operation and versions given to a package deletion.
 if runbook -e package=gamma "$@" >"${OUTPUT_DIR}/no-versions.out" 2>&1; then exit 1; fi
 grep -q 'Give -e package=NAME and -e versions=all or a list' "${OUTPUT_DIR}/no-versions.out"
+if runbook -e package=gamma -e versions=all -e operation=purged "$@" >"${OUTPUT_DIR}/bad-operation.out" 2>&1; then exit 1; fi
+grep -q 'package-deleted takes no versions' "${OUTPUT_DIR}/bad-operation.out"
+if runbook -e package=gamma -e versions=all -e operation=package-deleted "$@" >"${OUTPUT_DIR}/delete-versions.out" 2>&1
+then exit 1; fi
+grep -q 'Give -e package=NAME' "${OUTPUT_DIR}/delete-versions.out"
 
 # --check: no prompt (stdin is closed, so a prompt would fail the run), nothing
 # removed, and the summary says what would go, with or without confirm=yes.
@@ -91,4 +99,41 @@ as_user piwheels "$@" | tee "${OUTPUT_DIR}/as-piwheels.out"
 grep -q 'Would remove from piwheels: gamma 1.2' "${OUTPUT_DIR}/as-piwheels.out"
 if as_user nobody "$@" >"${OUTPUT_DIR}/as-nobody.out" 2>&1; then exit 1; fi
 grep -q "permission denied on ${state_dir}/run/mr-chase/queue" "${OUTPUT_DIR}/as-nobody.out"
+files_left 1.2 2 "$@"
+
+# Yank gamma 1.2 (a version the runs above left whole): --check says what it
+# would do, confirmed it yanks, the wheels stay, a second run changes nothing.
+yank() { runbook -e operation=yanked -e package=gamma -e '{"versions": ["1.2"]}' "$@"; }
+yank --check "$@" </dev/null | tee "${OUTPUT_DIR}/yank-check.out"
+grep -q 'Check mode: nothing was changed.' "${OUTPUT_DIR}/yank-check.out"
+grep -q 'Would yank on piwheels: gamma 1.2.' "${OUTPUT_DIR}/yank-check.out"
+gamma_12_yanked no "$@"
+if yank "$@" </dev/null >"${OUTPUT_DIR}/yank-unconfirmed.out" 2>&1; then exit 1; fi
+grep -q 'Not confirmed: nothing was changed' "${OUTPUT_DIR}/yank-unconfirmed.out"
+gamma_12_yanked no "$@"
+yank -e confirm=yes "$@" | tee "${OUTPUT_DIR}/yank.out"
+grep -q 'Yanked on piwheels: gamma 1.2. pip no longer picks it unless pinned exactly; the wheels stay.' \
+    "${OUTPUT_DIR}/yank.out"
+gamma_12_yanked yes "$@"
+yank -e confirm=yes "$@" | tee "${OUTPUT_DIR}/yank-again.out"
+grep -qE 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "${OUTPUT_DIR}/yank-again.out"
+grep -q 'Already yanked: gamma 1.2.' "${OUTPUT_DIR}/yank-again.out"
+
+# Delete beta-tools whole: --check deletes nothing; without confirmation (the
+# prompt asks for the package's name) nothing goes; confirmed, it all goes,
+# and a second run finds nothing to delete.
+delete() { runbook -e operation=package-deleted -e package=beta-tools "$@"; }
+delete --check "$@" </dev/null | tee "${OUTPUT_DIR}/delete-check.out"
+grep -q 'Would delete from piwheels: package beta-tools' "${OUTPUT_DIR}/delete-check.out"
+grep -q '(3 versions, 3 builds, 6 files, 18 download records)' "${OUTPUT_DIR}/delete-check.out"
+if delete "$@" </dev/null >"${OUTPUT_DIR}/delete-unconfirmed.out" 2>&1; then exit 1; fi
+grep -q 'Not confirmed: nothing was deleted. Run again and answer beta-tools' "${OUTPUT_DIR}/delete-unconfirmed.out"
+grep -q 'delete the whole package, all or nothing' "${OUTPUT_DIR}/delete-unconfirmed.out"
+ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=beta-tools -e version=1.0 -e expect_files=2 "$@"
+delete -e confirm=yes "$@" | tee "${OUTPUT_DIR}/delete.out"
+grep -q 'Deleted from piwheels: package beta-tools' "${OUTPUT_DIR}/delete.out"
+ansible-playbook -i "${INVENTORY_PATH}" gone.yml -e package=beta-tools "$@"
+delete -e confirm=yes "$@" | tee "${OUTPUT_DIR}/delete-again.out"
+grep -qE 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "${OUTPUT_DIR}/delete-again.out"
+grep -q 'Nothing to delete: piwheels has no package beta-tools, already done.' "${OUTPUT_DIR}/delete-again.out"
 files_left 1.2 2 "$@"

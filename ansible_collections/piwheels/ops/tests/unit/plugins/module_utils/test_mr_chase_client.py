@@ -36,6 +36,14 @@ def call_for(client, vector):
         return client.remove("gamma", "1.0", False)
     if vector["for"] == "SKIP":
         return client.skip("gamma", "maintainer asked")
+    if vector["for"] == "YANK":
+        return client.yank("alpha", "1.0", True)
+    if vector["for"] == "FORGET":
+        return client.forget("alpha", "9.9")
+    if vector["for"] == "DELETE":
+        return client.delete("nosuchpackage")
+    if vector["for"] == "UNSKIP":
+        return client.unskip("gamma")
     status = vector["reply"][1] if vector["reply"][0] == "STATUS" else {}
     return client.status("alpha", status.get("version"))
 
@@ -62,7 +70,10 @@ def test_every_invalid_reply_vector_names_what_came_back(vectors, peer):
     for number, vector in enumerate(vectors["invalid_replies"]):
         server = peer(answer(vector["frame"].encode("utf-8")), name=f"invalid{number}")
         with MrChaseClient(server.address, 5) as client, pytest.raises(MrChaseProtocolError) as raised:
-            client.ping()
+            if vector.get("status"):  # the STATUS object breaks a field's type: ask for the STATUS it answers
+                client.status("alpha", json.loads(vector["frame"])[1].get("version"))
+            else:
+                client.ping()
         message = str(raised.value)
         assert message.startswith(f"unexpected reply from Mr Chase at {server.address}: "), vector
         assert repr(vector["frame"]) in message, vector
@@ -95,14 +106,52 @@ def test_requests_go_out_as_the_protocol_says(mr_chase):
         client.status("Gamma")
         client.status("gamma", "1.0")
         client.remove("gamma", "1.0", True)
-        client.skip("gamma", "")
+        client.skip("gamma", "maintainer asked")
+        client.unskip("gamma")
+        client.unskip("gamma", "1.0")
+        client.yank("gamma", "1.1", True)
+        client.yank("gamma", "1.1", False)
+        client.forget("gamma", "1.2")
+        client.delete("beta-tools")
     assert mr_chase.peer.requests == [
         ["PING"],
         ["STATUS", "Gamma", None],
         ["STATUS", "gamma", "1.0"],
         ["REMOVE", "gamma", "1.0", True],
-        ["SKIP", "gamma", ""],
+        ["SKIP", "gamma", "maintainer asked"],
+        ["UNSKIP", "gamma", None],
+        ["UNSKIP", "gamma", "1.0"],
+        ["YANK", "gamma", "1.1", True],
+        ["YANK", "gamma", "1.1", False],
+        ["FORGET", "gamma", "1.2"],
+        ["DELETE", "beta-tools"],
     ]
+
+
+def test_an_empty_skip_reason_is_never_sent(mr_chase):
+    with MrChaseClient(mr_chase.peer.address, 5) as client, pytest.raises(ValueError):
+        client.skip("gamma", "")
+    assert mr_chase.peer.requests == []
+
+
+def test_change_all_yields_each_confirmed_label_in_order(mr_chase):
+    with MrChaseClient(mr_chase.peer.address, 5) as client:
+        requests = [("YANK", "gamma", "1.0", True), ("FORGET", "gamma", "1.1"), ("UNSKIP", "gamma", "1.2")]
+        assert list(client.change_all(["a", "b", "c"], requests)) == ["a", "b", "c"]
+    assert mr_chase.packages["gamma"]["versions"]["1.0"]["yanked"] is True
+    assert "1.1" not in mr_chase.packages["gamma"]["versions"]
+
+
+def test_change_all_stops_at_an_error_and_says_what_was_on_its_way(mr_chase):
+    mr_chase.refuse("YANK", version="1.1")
+    requests = [("YANK", "gamma", version, True) for version in ("1.0", "1.1", "1.2", "1.0")]
+    confirmed = []
+    with MrChaseClient(mr_chase.peer.address, 5) as client, pytest.raises(MrChaseRequestError) as raised:
+        for label in client.change_all(["1.0", "1.1", "1.2", "again"], requests):
+            confirmed.append(label)
+    assert confirmed == ["1.0"]
+    assert raised.value.done_after == ["1.2"]
+    assert len(mr_chase.peer.sent("YANK")) == 3
 
 
 def test_silent_peer_times_out_within_the_timeout(peer):

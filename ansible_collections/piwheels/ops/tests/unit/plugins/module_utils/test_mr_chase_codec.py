@@ -50,7 +50,72 @@ def test_every_valid_reply_decodes_unchanged(vectors):
 def test_every_invalid_reply_is_refused(vectors):
     for vector in vectors["invalid_replies"]:
         with pytest.raises(codec.InvalidReply):
-            codec.decode_reply(vector["frame"].encode("utf-8"))
+            reply = codec.decode_reply(vector["frame"].encode("utf-8"))
+            if vector.get("status"):  # a well-formed frame whose STATUS object breaks a field's type
+                codec.check_status(reply[1], *status_shape(reply[1]))
+
+
+def status_shape(status):
+    """The fields a STATUS object must have: a version's when it names one, else a package's."""
+    if "version" in status:
+        return codec.VERSION_STATUS, codec.VERSION_OPTIONAL
+    return codec.PACKAGE_STATUS, codec.PACKAGE_OPTIONAL
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        ("YANK", "alpha", "1.0", True),
+        ("YANK", "alpha", "1.0", False),
+        ("FORGET", "alpha", "1.0"),
+        ("DELETE", "alpha"),
+        ("UNSKIP", "alpha", None),
+        ("UNSKIP", "alpha", "1.0"),
+    ],
+)
+def test_each_new_request_encodes_with_its_declared_shape(message):
+    assert json.loads(codec.encode_request(*message)) == list(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        ("YANK", "alpha", "1.0", 1),
+        ("YANK", "alpha", "1.0", "true"),
+        ("YANK", "alpha", "1.0"),
+        ("YANK", "alpha", None, True),
+        ("FORGET", "alpha", None),
+        ("FORGET", "alpha"),
+        ("DELETE",),
+        ("DELETE", None),
+        ("DELETE", "alpha", "1.0"),
+        ("UNSKIP", "alpha"),
+        ("UNSKIP", "alpha", 1),
+        ("SKIP", "alpha", ""),
+        ("FORGET", "alpha", ""),
+        ("DELETE", ""),
+    ],
+)
+def test_malformed_new_requests_are_refused_before_sending(message):
+    with pytest.raises(ValueError):
+        codec.encode_request(*message)
+
+
+def test_a_package_status_of_0_2_carries_its_totals():
+    status = {"package": "alpha", "skip": "", "versions": ["1.0"], "yanked": [], "builds": 1, "file_count": 2,
+              "archived_count": 0, "downloads": 6, "aliases": ["Alpha"]}
+    assert codec.check_status(status, codec.PACKAGE_STATUS, codec.PACKAGE_OPTIONAL)["file_count"] == 2
+
+
+def test_a_package_status_of_0_1_reads_as_empty_totals():
+    status = codec.check_status({"package": "alpha", "skip": "", "versions": []}, codec.PACKAGE_STATUS,
+                                codec.PACKAGE_OPTIONAL)
+    assert (status["yanked"], status["aliases"], status["builds"], status["file_count"]) == ([], [], 0, 0)
+
+
+def test_a_version_status_without_yanked_reads_as_not_yanked():
+    status = {"package": "alpha", "version": "1.0", "skip": "", "builds": 1, "files": [], "downloads": 0}
+    assert codec.check_status(status, codec.VERSION_STATUS, codec.VERSION_OPTIONAL)["yanked"] is False
 
 
 def test_non_utf8_reply_is_refused():

@@ -1,0 +1,89 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What every plan of a module shares: worked out from STATUS alone, then carried out.
+
+A plan is made from the STATUS answers before anything is sent that changes
+state, so check mode and a real run report the same thing, and ``changed``
+is what the plan says would change.  Each operation has a plan of its own
+(``removal``: REMOVE and FORGET; ``marks``: YANK and UNSKIP; ``package``:
+DELETE); this module holds what they share: the site-refresh warning, the
+wording of counts, and the message of a run that failed half way.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
+
+__all__ = ("BasePlan", "count", "failure_message", "settling_error", "versions_of")
+
+
+class BasePlan:
+    """The parts of a plan that do not depend on the operation.
+
+    Subclasses set ``package``, ``site_refresh`` and ``changed`` and say in
+    ``stale_pages`` what the project pages still show when no piw-master is
+    told to rewrite them.
+    """
+
+    package = ""
+    site_refresh = False
+    #: what the project pages and JSON API still show when they were not rewritten
+    stale_pages = "so they do not show this change"
+
+    @property
+    def changed(self) -> bool:
+        raise NotImplementedError
+
+    def warnings(self, check_mode: bool) -> list[str]:
+        """Why the rest of the site is stale after the task, when it will be."""
+        if not self.changed or self.site_refresh:
+            return []
+        were = "would not be" if check_mode else "were not"
+        return [
+            f"the project pages and JSON API of {self.package} {were} refreshed: Mr Chase has no piw-master "
+            f"to notify (mr_chase_master_queue is not set), {self.stale_pages}"
+        ]
+
+    def header(self) -> str:
+        return f"{self.package} (Mr Chase)"
+
+    def diff_of(self, before: list[str], after: list[str]) -> dict:
+        """Ansible's diff from lists of lines, one fact a line."""
+        return dict(
+            before="".join(line + "\n" for line in before),
+            after="".join(line + "\n" for line in after),
+            before_header=self.header(),
+            after_header=self.header(),
+        )
+
+
+def count(number: int, noun: str) -> str:
+    """``1 build``, ``2 builds``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def versions_of(package: str, versions: list[str]) -> str:
+    return ", ".join(f"{package} {version}" for version in versions)
+
+
+def settling_error(client, package: str, unsettled: list[str]) -> MrChaseError:
+    """The error for a change Mr Chase has not settled yet: STATUS cannot be trusted to say what is left."""
+    return MrChaseError(
+        client.address,
+        f"a removal of {package} {', '.join(unsettled) or '(a version)'} is still being settled: Mr Chase lost "
+        "the database while it committed and settles it as soon as the database answers; run the task again "
+        "then (nothing was changed by this task)",
+    )
+
+
+def failure_message(error: MrChaseError, package: str, done: list[str]) -> str:
+    """The error, and what the task did all the same: an operator must know what is already gone."""
+    notes = []
+    if done:
+        notes.append(f"already done before the failure: {', '.join(done)}")
+    if error.done_after:
+        notes.append(f"also done, already sent when it failed: {versions_of(package, error.done_after)}")
+    if error.unanswered:
+        notes.append(f"sent but not answered, so perhaps done: {versions_of(package, error.unanswered)}")
+    return f"{error} ({'; '.join(notes)})" if notes else str(error)

@@ -1,0 +1,222 @@
+#!/usr/bin/python
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+# Ansible modules put DOCUMENTATION, EXAMPLES and RETURN before the imports.
+# ruff: noqa: E402
+
+DOCUMENTATION = r"""
+module: piw_package
+short_description: Delete a whole package from a piwheels master through Mr Chase
+version_added: 0.2.0
+description:
+  - Deletes a package from a piwheels master, as maintainers (or PyPI) sometimes need ("the project was deleted
+    from PyPI at the maintainer's request, so delete the package"), by asking the master's removal service, Mr Chase,
+    over its ZeroMQ import queue.
+  - With O(state=absent) Mr Chase deletes every version of the package, their builds, files, download records and
+    wheels, the version rows, the package row and its aliases (other names of the package), the package's
+    C(simple/) and C(project/) directories with their pages, and the alias links to them, and rewrites the root
+    C(simple/index.html) without it. All or nothing - a crash at any point leaves the package whole or gone.
+  - To take some releases down and keep the package, use M(piwheels.ops.piw_remove). A deleted package is
+    forgotten entirely; if it is still on PyPI, piwheels may learn of it again from a new release. To keep a
+    package that stays on PyPI from being built, remove its versions with O(piwheels.ops.piw_remove#module:skip)
+    and O(piwheels.ops.piw_remove#module:version=all) instead.
+  - The module asks Mr Chase for the STATUS of the package first. The task reports C(changed) only when the
+    package exists; a package piwheels does not know is already absent, and the task reports C(ok).
+author:
+  - piwheels.ops maintainers (@piwheels)
+options:
+  package:
+    description:
+      - The package name. Mr Chase canonicalises it as PEP 503 says (V(Foo_Bar) and V(foo-bar) are the same
+        package); RV(package) returns the canonical name.
+    type: str
+    required: true
+  state:
+    description:
+      - V(absent) deletes the package.
+      - Required, and the only choice for now, so that no task deletes a whole package without saying so.
+        Packages come to piwheels from PyPI, never from this module.
+    type: str
+    choices: [absent]
+    required: true
+extends_documentation_fragment:
+  - piwheels.ops.mr_chase
+  - piwheels.ops.mr_chase.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Asks Mr Chase for STATUS only and reports what a real run would delete; sends no DELETE.
+  diff_mode:
+    support: full
+    details:
+      - Before - the package's versions, yanked versions, skip reason, builds, files, archived files, downloads
+        and aliases. After - nothing (absent).
+  idempotent:
+    support: full
+seealso:
+  - module: piwheels.ops.piw_remove
+  - module: piwheels.ops.piw_package_info
+"""
+
+EXAMPLES = r"""
+# "The project was deleted from PyPI at the maintainer's request: please delete the package from piwheels."
+- name: Delete a package that was deleted from PyPI
+  piwheels.ops.piw_package:
+    package: foo
+    state: absent
+  become: true
+  become_user: piwheels
+
+# "We published our internal tool to PyPI by mistake and have deleted it there; please delete it too."
+- name: Show what would be deleted first
+  piwheels.ops.piw_package:
+    package: foo-internal
+    state: absent
+  check_mode: true
+  diff: true
+  register: would_go
+
+- name: Say what would go
+  ansible.builtin.debug:
+    msg: "{{ would_go.msg }}"
+"""
+
+RETURN = r"""
+package:
+  description: The canonical (PEP 503) name of the package.
+  returned: success
+  type: str
+  sample: beta-tools
+existed:
+  description: Whether the package existed before the task; when false, nothing was (or would be) deleted.
+  returned: success
+  type: bool
+  sample: true
+versions:
+  description: The versions the package had, in PEP 440 order; all of them go.
+  returned: success
+  type: list
+  elements: str
+  sample: ["1.0", "1.1", "1.2"]
+yanked:
+  description: Which of those versions were yanked, in PEP 440 order.
+  returned: success
+  type: list
+  elements: str
+  sample: ["1.1"]
+skip:
+  description: The package's skip reason before the task; empty when it was not skipped.
+  returned: success
+  type: str
+  sample: ""
+builds:
+  description: How many builds the package had, over every version.
+  returned: success
+  type: int
+  sample: 3
+file_count:
+  description: How many files the package had, over every version, the archived ones included.
+  returned: success
+  type: int
+  sample: 6
+archived_count:
+  description: How many of those files were not on this host (kept on an archive server); their rows go.
+  returned: success
+  type: int
+  sample: 0
+downloads:
+  description: How many download records the package's files had.
+  returned: success
+  type: int
+  sample: 18
+aliases:
+  description: The package's other names (C(package_names)), sorted; they go with it.
+  returned: success
+  type: list
+  elements: str
+  sample: [beta_tools]
+site_refreshed:
+  description:
+    - Whether piw-master was (in check mode, would be) told to rebuild its search index from the database.
+      True when the package existed and Mr Chase has a piw-master to notify (C(mr_chase_master_queue) of the
+      P(piwheels.ops.mr_chase#role) role). Mr Chase removes the package's pages and rewrites the root simple
+      index itself.
+  returned: success
+  type: bool
+  sample: true
+msg:
+  description: A one-line summary of what was (or would be) done.
+  returned: always
+  type: str
+  sample: "deleted package beta-tools: 3 versions, 3 builds, 6 files and 18 downloads"
+import_queue:
+  description: The queue address, when the task failed talking to Mr Chase.
+  returned: failure
+  type: str
+  sample: ipc:///run/mr-chase/queue
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import FORBIDDEN_CHARACTERS
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError, MrChaseRequestError
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.package import PackagePlan, is_unknown_package
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import settling_error
+from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
+    fail_from_error,
+    mr_chase_argument_spec,
+    mr_chase_client,
+)
+
+
+def argument_spec() -> dict:
+    spec = dict(
+        package=dict(type="str", required=True),
+        state=dict(type="str", required=True, choices=["absent"]),
+    )
+    spec.update(mr_chase_argument_spec())
+    return spec
+
+
+def survey(client, package: str) -> PackagePlan:
+    """Ask STATUS of the package; ``unknown package`` means it is already absent, any other ERROR fails."""
+    try:
+        status = client.status(package)
+    except MrChaseRequestError as error:
+        if is_unknown_package(error.message):
+            return PackagePlan(package, None)
+        raise
+    if status.get("settling"):
+        raise settling_error(client, status["package"], [])
+    return PackagePlan(package, status)
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    package = module.params["package"]
+    if not package or FORBIDDEN_CHARACTERS.search(package):
+        module.fail_json(msg=f"{package!r} is empty or contains a control character or line separator; "
+                         "Mr Chase refuses it")
+    done = []
+    with mr_chase_client(module) as client:
+        try:
+            plan = survey(client, package)
+            if not module.check_mode:
+                plan.carry_out(client, done)
+        except MrChaseError as error:
+            fail_from_error(module, error, changed=bool(done))
+    result = plan.result()
+    result["msg"] = plan.summary(module.check_mode)
+    for warning in plan.warnings(module.check_mode):
+        module.warn(warning)
+    if module._diff:
+        result["diff"] = plan.diff()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

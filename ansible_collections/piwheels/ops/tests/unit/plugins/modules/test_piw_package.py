@@ -1,0 +1,127 @@
+# Copyright (c) 2025, piwheels.ops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""piw_package against an in-memory Mr Chase: a whole package deleted, truthfully, once."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.piwheels.ops.plugins.modules import piw_package
+
+
+@pytest.fixture
+def package(run_module, mr_chase):
+    """Run piw_package against the fake Mr Chase with these options."""
+
+    def run(check_mode=False, diff=False, **args):
+        args.setdefault("import_queue", mr_chase.peer.address)
+        args.setdefault("timeout", 5)
+        args.setdefault("state", "absent")
+        return run_module(piw_package, args, check_mode=check_mode, diff=diff)
+
+    return run
+
+
+def test_delete_check_real_check_real_is_changed_changed_ok_ok(package, mr_chase):
+    results = [package(package="beta-tools", check_mode=check) for check in (True, False, True, False)]
+    assert [r["changed"] for r in results] == [True, True, False, False]
+    assert mr_chase.peer.sent("DELETE") == [["DELETE", "beta-tools"]]
+    assert "beta-tools" not in mr_chase.packages
+    assert results[0]["msg"] == (
+        "would delete package beta-tools: 3 versions, 3 builds, 6 files and 18 downloads, "
+        "and its 1 alias beta_tools"
+    )
+    assert results[1]["msg"].startswith("deleted package beta-tools: ")
+    assert results[3]["msg"] == "nothing to delete: piwheels has no package beta-tools"
+
+
+def test_the_result_says_what_the_package_held(package):
+    result = package(package="Beta_Tools")
+    assert {key: value for key, value in result.items() if key not in ("msg", "warnings")} == {
+        "changed": True,
+        "package": "beta-tools",
+        "existed": True,
+        "versions": ["1.0", "1.1", "1.2"],
+        "yanked": [],
+        "skip": "",
+        "builds": 3,
+        "file_count": 6,
+        "archived_count": 0,
+        "downloads": 18,
+        "aliases": ["beta_tools"],
+        "site_refreshed": False,
+    }
+
+
+def test_an_unknown_package_is_already_absent(package, mr_chase):
+    result = package(package="No_Such.Package")
+    assert result["changed"] is False
+    assert result["existed"] is False
+    assert result["package"] == "no-such-package"
+    assert result["versions"] == [] and result["file_count"] == 0
+    assert mr_chase.peer.sent("DELETE") == []
+
+
+def test_the_diff_lists_the_package_before_and_nothing_after(package, mr_chase):
+    mr_chase.packages["gamma"]["versions"]["1.1"]["yanked"] = True
+    mr_chase.packages["gamma"]["skip"] = "maintainer asked"
+    result = package(package="gamma", check_mode=True, diff=True)
+    assert result["diff"]["before"] == (
+        "package: gamma\nversions: 1.0, 1.1, 1.2\nyanked: 1.1\nskipped: maintainer asked\nbuilds: 3\n"
+        "files: 6 (0 archived, not on this host)\ndownloads: 18\n"
+    )
+    assert result["diff"]["after"] == ""
+    assert package(package="nosuchpackage", diff=True)["diff"] == dict(
+        before="", after="", before_header="nosuchpackage (Mr Chase)", after_header="nosuchpackage (Mr Chase)"
+    )
+
+
+def test_check_mode_sends_only_status(package, mr_chase):
+    package(package="gamma", check_mode=True)
+    assert {request[0] for request in mr_chase.peer.requests} == {"STATUS"}
+    assert "gamma" in mr_chase.packages
+
+
+def test_state_must_be_given(run_module, mr_chase):
+    result = run_module(piw_package, dict(package="gamma", import_queue=mr_chase.peer.address))
+    assert result["failed"] is True
+    assert "state" in result["msg"]
+    assert mr_chase.peer.requests == []
+
+
+def test_another_error_than_unknown_package_fails(package, mr_chase):
+    mr_chase.refuse("STATUS", message="database unavailable: connection lost")
+    result = package(package="gamma")
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"] == "database unavailable: connection lost"
+
+
+def test_a_failed_delete_is_not_changed(package, mr_chase):
+    mr_chase.refuse("DELETE")
+    result = package(package="gamma")
+    assert result["failed"] is True and result["changed"] is False
+    assert "gamma" in mr_chase.packages
+
+
+def test_without_a_master_a_deletion_warns_of_the_search_index(package, mr_chase):
+    result = package(package="gamma")
+    assert result["site_refreshed"] is False
+    assert "search index still lists the package" in result["warnings"][0]
+    mr_chase.site_refresh = True
+    assert "warnings" not in package(package="beta-tools")
+
+
+def test_a_deletion_still_being_settled_is_never_reported(package, mr_chase):
+    original = mr_chase.do_STATUS
+    mr_chase.do_STATUS = lambda name, version: ["STATUS", dict(original(name, version)[1], settling=True)]
+    result = package(package="gamma")
+    assert result["failed"] is True and "still being settled" in result["msg"]
+    assert mr_chase.peer.sent("DELETE") == []
+
+
+@pytest.mark.parametrize("name", ["gam\u2028ma", "gamma\x85", ""])
+def test_a_name_mr_chase_refuses_is_refused_first(package, mr_chase, name):
+    result = package(package=name)
+    assert result["failed"] is True
+    assert mr_chase.peer.requests == []
