@@ -49,9 +49,6 @@ def without_stamp(page: str) -> str:
     return page.rsplit("\n<!--", 1)[0]
 
 
-@pytest.mark.xfail(strict=True, reason="Mr Chase's root index puts every link on one line; upstream's Chameleon "
-                   "rendering puts one per line (tests/upstream_format.json simple_index). Remove this marker "
-                   "once mr_chase/page.py index_pieces follows the pinned cases.")
 def test_root_index_after_a_delete_is_what_the_testbed_writer_writes(service, repository):
     """Two independent writers of upstream's format, Mr Chase's and the testbed's, agree on the same database."""
     assert service("DELETE", "gamma") == ["DONE"]
