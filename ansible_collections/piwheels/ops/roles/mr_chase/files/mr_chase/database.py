@@ -453,6 +453,7 @@ JOIN versions v ON v.package = b.package AND v.version = b.version
 WHERE b.package = %s
 """
 
+
 class PackageStatus(NamedTuple):
     """A row of PACKAGE_STATUS (version lists unsorted: Python sorts them by PEP 440)."""
 

@@ -269,8 +269,8 @@ class Service:
 
     def _delete(self, package: str) -> bytes:
         result = self.package_remover.delete(package)
-        self.audit.record(["DELETE", package], "done", package=package, versions=sorted(result.versions,
-                                                                                         key=version_key),
+        versions = sorted(result.versions, key=version_key)
+        self.audit.record(["DELETE", package], "done", package=package, versions=versions,
                           builds=result.builds, files=result.files, archived=result.archived,
                           downloads=result.downloads, aliases=result.aliases, moved=result.moved)
         self._notice = rebuild_search()
