@@ -39,7 +39,7 @@ ECHO = ("import sys, zmq\ns = zmq.Context().socket(zmq.REP)\ns.bind(sys.argv[1])
         "while True:\n    s.send(s.recv())\n")
 REQUESTS = {"PING": ["PING"], "STATUS package": ["STATUS", "alpha", None], "STATUS version": ["STATUS", "alpha", "1.0"]}
 #: the query Mr Chase runs for each STATUS form, with its parameters (the floor runs it too)
-QUERIES = {"STATUS package": (PACKAGE_STATUS, ("alpha",)),
+QUERIES = {"STATUS package": (PACKAGE_STATUS, {"package": "alpha"}),
            "STATUS version": (VERSION_STATUS, {"package": "alpha", "version": "1.0"})}
 
 

@@ -209,14 +209,15 @@ def write_summary(outcomes: list[Outcome], path: Path) -> None:
 def print_summary(outcomes: list[Outcome], path: Path, total: float) -> None:
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     print(f"\n=== summary ({total:.0f} s), written to {shown}")
-    print(f"{'benchmark':<16}{'case':<42}{'ratio':>8}{'target':>9}  met")
+    width = max(16, *(len(outcome.name) + 2 for outcome in outcomes))
+    print(f"{'benchmark':<{width}}{'case':<42}{'ratio':>8}{'target':>9}  met")
     for outcome in outcomes:
         if not outcome.rows:
-            print(f"{outcome.name:<16}{outcome.status:<42}")
+            print(f"{outcome.name:<{width}}{outcome.status:<42}")
         for row in outcome.rows:
             ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
             target = "-" if row["target"] is None else f"<={row['target']:g}"
-            print(f"{outcome.name:<16}{row['case'][:41]:<42}{ratio:>8}{target:>9}  {row['met'] or '-'}")
+            print(f"{outcome.name:<{width}}{row['case'][:41]:<42}{ratio:>8}{target:>9}  {row['met'] or '-'}")
     for outcome in outcomes:
         print(f"{outcome.name}: {outcome.status} in {outcome.seconds:.0f} s"
               + (f" (from {outcome.source})" if outcome.source else ""))

@@ -6,7 +6,8 @@
         (or empty it when it exists) and the sample repository, print as JSON
         (also saved as DIR/<database>.json): "dsn" (Mr Chase's own role, with
         exactly its documented grants), "admin_dsn" (a superuser, for setup and
-        checks), "piwheels_dsn" (piw-master's SELECT-only account), "output_path"
+        checks), "piwheels_dsn" (piw-master's SELECT-only account), "output_path",
+        "packages" (package -> versions) and "aliases" (package -> its other names)
     python -m piwheels_testbed master --queue ADDRESS --dsn DSN --output DIR [--record FILE]
         play piw-master's import queue (see master.py) until SIGTERM
     python -m piwheels_testbed down --state DIR
@@ -41,7 +42,8 @@ def up(state: Path, output: Path, preset: str, database: str) -> dict:
     manifest = build_repository(dsn, output, PRESETS[preset])
     result = {"dsn": role_dsn(dsn, SERVICE_ROLE), "admin_dsn": dsn, "piwheels_dsn": role_dsn(dsn, MASTER_ROLE),
               "output_path": str(output.resolve()),
-              "packages": {p: sorted(v) for p, v in manifest.packages.items()}}
+              "packages": {p: sorted(v) for p, v in manifest.packages.items()},
+              "aliases": {p: list(a) for p, a in manifest.aliases.items()}}
     (state / f"{database}.json").write_text(json.dumps(result, indent=2))
     return result
 

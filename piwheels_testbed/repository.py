@@ -4,6 +4,10 @@ The same builder makes the three-package tree of a unit test and the 100,000
 build, 1,000,000 download database of the benchmarks; only the spec differs.
 Every file row has a real wheel on disk with the sha256 and size in the row
 (unless ``write_wheels`` is off, for sizes where only the database matters).
+As on a real master, ``package_names`` holds every package's canonical name
+and the other spellings it was seen under (its aliases), ``project/<alias>``
+is a symlink to ``<package>`` for each alias, and the root ``simple/index.html``
+is in upstream's format: a whole-package deletion has all of them to remove.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from pathlib import Path
 
 import psycopg
 
-from .scribe import simple_page, write_pages
+from .scribe import simple_index, simple_page, write_pages
 from .wheels import wheel_bytes, wheel_filename
 
 SAMPLE_NAMES = ("alpha", "beta-tools", "gamma")
+#: other spellings a package was seen under (upstream's package_names rows besides the canonical name)
+SAMPLE_ALIASES = {"beta-tools": ("Beta_Tools", "beta_tools")}
 EPOCH = dt.datetime(2024, 1, 1)
 
 
@@ -35,6 +41,8 @@ class RepositorySpec:
     names: tuple[str, ...] = SAMPLE_NAMES
     #: the second version of the first package is yanked (PEP 592)
     yank_one: bool = True
+    #: package -> its aliases (never its canonical name)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(SAMPLE_ALIASES))
 
     def package_name(self, index: int) -> str:
         return self.names[index] if index < len(self.names) else f"pkg{index:06d}"
@@ -63,6 +71,8 @@ class Manifest:
     packages: dict[str, dict[str, list[FileEntry]]] = field(default_factory=dict)
     yanked: set[tuple[str, str]] = field(default_factory=set)
     downloads_per_file: int = 0
+    #: package -> its aliases in package_names (each a symlink under project/ when the site is written)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def files(self, package: str, version: str) -> list[str]:
         return sorted(f.filename for f in self.packages[package][version])
@@ -77,6 +87,7 @@ def file_tag(index: int) -> str:
 
 
 def version_name(index: int) -> str:
+    """The index-th version of a package: 1.0, 1.1, ... (distinct, PEP 440, legal in a wheel name)."""
     return f"1.{index}"
 
 
@@ -117,16 +128,21 @@ FILE_COLUMNS = ("filename, build_id, filesize, filehash, package_tag, package_ve
 def _plan(spec: RepositorySpec, manifest: Manifest, simple: Path) -> dict[str, list[tuple]]:
     rows: dict[str, list[tuple]] = {
         "COPY packages (package) FROM STDIN": [],
+        "COPY package_names (package, name, seen) FROM STDIN": [],
         "COPY versions (package, version, released, yanked) FROM STDIN": [],
         "COPY builds (build_id, package, version, built_by, duration, status, abi_tag) FROM STDIN": [],
         f"COPY files ({FILE_COLUMNS}) FROM STDIN": [],
         "COPY dependencies (filename, tool, dependency) FROM STDIN": [],
     }
-    packages, versions, builds, files, deps = rows.values()
+    packages, names, versions, builds, files, deps = rows.values()
     build_id = 0
     for p in range(spec.packages):
         package = spec.package_name(p)
         packages.append((package,))
+        aliases = tuple(a for a in spec.aliases.get(package, ()) if a != package)
+        names.extend((package, name, EPOCH) for name in (package, *aliases))
+        if aliases:
+            manifest.aliases[package] = aliases
         manifest.packages[package] = {}
         if spec.write_wheels:
             (simple / package).mkdir(exist_ok=True)
@@ -181,5 +197,5 @@ def write_index_page(simple: Path, package: str, manifest: Manifest) -> None:
 
 
 def write_root_index(simple: Path, manifest: Manifest) -> None:
-    links = "\n".join(f'<a href="{p}/">{p}</a><br>' for p in manifest.packages)
-    (simple / "index.html").write_text(f"<!DOCTYPE html>\n<html>\n<body>\n{links}\n</body>\n</html>\n")
+    """The root ``simple/index.html`` in upstream's format (scribe.simple_index), as piw-master writes it."""
+    (simple / "index.html").write_text(simple_index(manifest.packages), encoding="utf-8")

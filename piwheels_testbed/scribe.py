@@ -1,4 +1,4 @@
-"""The testbed's stand-in for piw-master's page writer (the_scribe): simple page, project page, project JSON.
+"""The testbed's stand-in for piw-master's page writer (the_scribe): simple pages, project pages, search index.
 
 It reads the database as piw-master's SELECT-only account would and writes
 the pages piw-master would write, so the testbed's site starts in upstream's
@@ -7,14 +7,19 @@ is written independently of Mr Chase's page writer (its own escaping, and
 ``packaging`` for the release order), so a test comparing the two compares
 two implementations of tests/upstream_format.json, not one with itself.
 The project page and JSON carry only what the tests look at: which releases
-and files they list.
+and files they list.  The root ``simple/index.html`` and ``packages.json``
+follow upstream's format exactly (tests/upstream_format.json pins the root
+index), since Mr Chase's DELETE rewrites the first and asks piw-master for the
+second.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
@@ -61,6 +66,53 @@ def simple_page(package: str, rows: list[tuple], now: dt.datetime | None = None)
             f"<h1>Links for {name}</h1>\n\n" + "\n".join(links) + f"\n</body>\n</html>\n<!--{stamp}-->")
 
 
+def simple_index(packages: Iterable[str], now: dt.datetime | None = None) -> str:
+    """The root ``simple/index.html`` as upstream's ``simple_index.pt`` renders it, names sorted.
+
+    Upstream lists its package cache, a Python set, in the set's (unspecified)
+    order; sorting gives the same page for the same database every time, so
+    two writers of it can be compared byte for byte.
+    """
+    links = "\n".join(f'<a href="{_attribute(p)}">{_text(p)}</a>' for p in sorted(packages))
+    stamp = (now or dt.datetime.now(dt.UTC)).isoformat()
+    return ('<!doctype html>\n<html>\n<head>\n<meta name="api-version" value="2" />\n'
+            "<title>piwheels - Simple index</title>\n</head>\n<body>\n"
+            f"{links}\n</body>\n</html>\n<!--{stamp}-->")
+
+
+def write_simple_index(conn: psycopg.Connection, output: Path) -> None:
+    """Rewrite the root ``simple/index.html`` from the ``packages`` table."""
+    packages = [row[0] for row in conn.execute("SELECT package FROM packages")]
+    _replace(output / "simple" / "index.html", simple_index(packages))
+
+
+SEARCH_INDEX = """
+SELECT p.package,
+       CAST(count(d.filename) FILTER (
+           WHERE d.accessed_at > CURRENT_TIMESTAMP AT TIME ZONE 'UTC' - INTERVAL '30 days') AS INTEGER),
+       CAST(count(d.filename) AS INTEGER)
+FROM packages p
+LEFT JOIN (builds b JOIN files f ON b.build_id = f.build_id JOIN downloads d ON d.filename = f.filename)
+    ON p.package = b.package
+GROUP BY p.package
+ORDER BY p.package
+"""
+
+
+def search_index(conn: psycopg.Connection) -> list[list]:
+    """``[[package, downloads_recent, downloads_all], ...]``: upstream's get_search_index() as a plain SELECT.
+
+    Plain SQL rather than the SECURITY DEFINER function, so that it runs on
+    the testbed's schema (which has no functions) as the SELECT-only account.
+    """
+    return [list(row) for row in conn.execute(SEARCH_INDEX)]
+
+
+def write_search_index(conn: psycopg.Connection, output: Path) -> None:
+    """Rewrite ``packages.json`` as the_scribe's write_search_index does (compact separators)."""
+    _replace(output / "packages.json", json.dumps(search_index(conn), check_circular=False, separators=(",", ":")))
+
+
 def project_json(package: str, versions: list[str], rows: list[tuple]) -> dict:
     """The releases and files of the project JSON (project/<package>/json/index.json)."""
     releases: dict[str, dict] = {v: {"files": {}} for v in sorted(versions, key=release_order, reverse=True)}
@@ -83,6 +135,25 @@ def write_pages(conn: psycopg.Connection, output: Path, package: str, exclude: f
                       for v, r in data["releases"].items())
     _replace(output / "project" / package / "index.html",
              f"<!doctype html>\n<html>\n<body>\n<h1>{_text(package)}</h1>\n<ul>\n{links}\n</ul>\n</body>\n</html>\n")
+    link_aliases(conn, output, package)
+
+
+def link_aliases(conn: psycopg.Connection, output: Path, package: str) -> list[Path]:
+    """Make ``project/<alias>`` a symlink to ``<package>`` for each other name in ``package_names``.
+
+    As upstream's write_project_page: a relative link to the directory's own
+    name, made every time the project page is written, and an existing entry
+    left as it is.  Returns the links, made now or before.
+    """
+    links = []
+    aliases = conn.execute("SELECT name FROM package_names WHERE package = %s AND name <> %s ORDER BY name",
+                           (package, package))
+    for (alias,) in aliases:
+        link = output / "project" / alias
+        with contextlib.suppress(FileExistsError):
+            link.symlink_to(package)
+        links.append(link)
+    return links
 
 
 def _replace(path: Path, text: str) -> None:

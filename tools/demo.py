@@ -7,7 +7,11 @@ deployed by the mr_chase role as a supervised process, connecting as its own
 least-privilege database role.  The demo removes one version with the
 maintainer-request runbook, lets pip show that the version is gone and the
 others are not, shows that the project JSON no longer lists it, and runs the
-runbook again to show that nothing changes.  Root is not needed.
+runbook again to show that nothing changes.  Then it yanks a release (pip
+still finds it pinned exactly; its links carry data-yanked) and deletes a
+whole package (pip finds nothing; its directories, alias links and root index
+entry are gone), each run twice to show the second run changes nothing.
+Root is not needed.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
 BIN = ROOT / ".venv" / "bin"
 PACKAGE, REMOVED, KEPT = "beta-tools", "1.1", "1.2"
+#: the release the demo yanks after the removal, and the package it then deletes with its aliases
+YANKED, DELETED = "1.2", "beta-tools"
+#: every message the stand-in piw-master accepted, one JSON line each
+MASTER_RECORD = DEMO / "run/master-messages.jsonl"
 
 
 def step(text: str) -> None:
@@ -138,11 +146,15 @@ def up() -> int:
     again = playbook("remove", path, *extra)
     unchanged = "changed=0" in again
 
-    ok = found_before and gone and kept and refreshed and unchanged
+    yanked = yank_step(path, Path(testbed["output_path"]), index)
+    deleted = delete_step(path, Path(testbed["output_path"]), index, testbed.get("aliases", {}).get(DELETED, []))
+
+    ok = found_before and gone and kept and refreshed and unchanged and yanked and deleted
     step("Demo " + ("succeeded" if ok else "FAILED"))
     print(f"""
     Explore:
-      index page     {Path(testbed["output_path"]) / "simple" / PACKAGE / "index.html"}
+      index pages    {Path(testbed["output_path"]) / "simple" / "index.html"} (root; {DELETED} deleted)
+                     {Path(testbed["output_path"]) / "simple" / "alpha" / "index.html"}
       service log    {DEMO / 'log/mr-chase.log'}
       audit log      {DEMO / 'log/mr-chase-audit.jsonl'}
       inventory      {path}
@@ -153,6 +165,78 @@ def up() -> int:
     return 0 if ok else 1
 
 
+def tasks_playbook(name: str, tasks: list[dict]) -> Path:
+    """A one-play playbook in .demo/ running ``tasks`` on the master host with the role's queue address."""
+    play = {"name": name, "hosts": "piwheels_master", "gather_facts": False,
+            "module_defaults": {"group/piwheels.ops.mr_chase": {"import_queue": "{{ mr_chase_import_queue }}"}},
+            "tasks": tasks}
+    path = DEMO / f"{name.replace(' ', '_')}.yml"
+    path.write_text(json.dumps([play], indent=2))  # JSON is YAML
+    return path
+
+
+def run_twice(playbook_path: Path, inventory_path: Path) -> tuple[bool, bool]:
+    """(the first run changed something, the second changed nothing): each task of the demo is idempotent."""
+    outputs = []
+    for _ in range(2):
+        result = run(str(BIN / "ansible-playbook"), "-i", str(inventory_path), str(playbook_path),
+                     capture_output=True, text=True, check=False)
+        print(result.stdout[-3000:])
+        if result.returncode != 0:
+            sys.exit(f"{playbook_path.name} failed:\n{result.stderr}")
+        outputs.append(result.stdout)
+    return "changed=1" in outputs[0], "changed=0" in outputs[1]
+
+
+def yank_step(inventory_path: Path, output: Path, index: str) -> bool:
+    """Yank a release (PEP 592): pip still finds it pinned exactly, and its links carry data-yanked."""
+    step(f"Yanking {PACKAGE} {YANKED} (piw_remove state=yanked), twice: changed, then ok")
+    path = tasks_playbook("demo yank", [{"name": f"Yank {PACKAGE} {YANKED}", "piwheels.ops.piw_remove": {
+        "package": PACKAGE, "version": YANKED, "state": "yanked"}}])
+    changed, unchanged = run_twice(path, inventory_path)
+    page = (output / "simple" / PACKAGE / "index.html").read_text()
+    marked = [line for line in page.splitlines() if f"-{YANKED}-" in line]
+    flagged = bool(marked) and all('data-yanked=""' in line for line in marked)
+    print(f"    {len(marked)} links of {YANKED} on the index page, {'all' if flagged else 'NOT all'} data-yanked")
+    pinned = pip_finds(index, f"{PACKAGE}=={YANKED}")
+    return changed and unchanged and flagged and pinned
+
+
+def delete_step(inventory_path: Path, output: Path, index: str, aliases: list[str]) -> bool:
+    """Delete a whole package: rows, wheels, pages, alias links, and its line in the root index."""
+    step(f"Deleting the whole package {DELETED} (piw_package state=absent), twice: changed, then ok")
+    path = tasks_playbook("demo delete", [{"name": f"Delete {DELETED}", "piwheels.ops.piw_package": {
+        "package": DELETED, "state": "absent"}}])
+    changed, unchanged = run_twice(path, inventory_path)
+    left = [p for p in (output / "simple" / DELETED, output / "project" / DELETED,
+                        *(output / "project" / alias for alias in aliases)) if os.path.lexists(p)]
+    listed = f'href="{DELETED}"' in (output / "simple" / "index.html").read_text()
+    print(f"    directories and alias links left: {[str(p) for p in left] or 'none'}; "
+          f"root index {'STILL LISTS' if listed else 'no longer lists'} {DELETED}")
+    found = pip_finds(index, DELETED)
+    told = wait_for_message(["REBUILD", ["SEARCH"]])
+    rempkg = [m for m in master_messages() if m[0] == "REMPKG"]
+    print(f"    piw-master was told: {'REBUILD SEARCH (search index rebuilt)' if told else 'NOTHING'}; "
+          f"REMPKG {'SENT' if rempkg else 'never sent'}")
+    return changed and unchanged and not left and not listed and not found and told and not rempkg
+
+
+def master_messages() -> list[list]:
+    if not MASTER_RECORD.exists():
+        return []
+    return [json.loads(line) for line in MASTER_RECORD.read_text().splitlines() if line]
+
+
+def wait_for_message(message: list, timeout: float = 20.0) -> bool:
+    """Whether the stand-in piw-master accepts ``message`` within ``timeout`` (notifications follow the reply)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if message in master_messages():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def start_master(dsn: str, output_path: str) -> str:
     """The stand-in piw-master (python -m piwheels_testbed master) in the background, reading as piw-master's
     SELECT-only account; its pid goes to .demo/run/master.pid."""
@@ -160,9 +244,10 @@ def start_master(dsn: str, output_path: str) -> str:
     queue = f"ipc://{DEMO}/run/piw-master"
     (DEMO / "run").mkdir(parents=True, exist_ok=True)
     log = open(DEMO / "run/master.log", "ab")  # noqa: SIM115 (the child keeps it)
+    MASTER_RECORD.unlink(missing_ok=True)
     proc = subprocess.Popen([str(BIN / "python"), "-m", "piwheels_testbed", "master", "--queue", queue, "--dsn", dsn,
-                             "--output", output_path], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                             "--output", output_path, "--record", str(MASTER_RECORD)], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     (DEMO / "run/master.pid").write_text(str(proc.pid))
     print(f"    listening on {queue} (pid {proc.pid})")
     return queue

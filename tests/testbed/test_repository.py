@@ -85,3 +85,24 @@ def test_down_stops_the_server_and_refuses_a_directory_without_one(tmp_path):
     down = subprocess.run([sys.executable, "-m", "piwheels_testbed", "down", "--state", str(state)], env=env, **run)
     assert down.returncode == 0 and "stopped PostgreSQL" in down.stdout, down.stderr
     assert not (state / "pgdata" / "postmaster.pid").exists()
+
+
+def test_package_names_and_alias_symlinks_as_a_real_master_has_them(repository):
+    """Every canonical name is in package_names; an alias gets a project/ symlink (upstream's write_project_page)."""
+    with psycopg.connect(repository.dsn) as conn:
+        names = conn.execute("SELECT package, name FROM package_names ORDER BY package, name").fetchall()
+    assert names == [("alpha", "alpha"), ("beta-tools", "Beta_Tools"), ("beta-tools", "beta-tools"),
+                     ("beta-tools", "beta_tools"), ("gamma", "gamma")]
+    assert repository.manifest.aliases == {"beta-tools": ("Beta_Tools", "beta_tools")}
+    project = repository.output_path / "project"
+    links = sorted(p.name for p in project.iterdir() if p.is_symlink())
+    assert links == ["Beta_Tools", "beta_tools"]
+    for link in links:
+        assert (project / link).readlink().as_posix() == "beta-tools"  # relative, as upstream's symlink_to(dir.name)
+        assert (project / link / "json" / "index.json").is_file()
+
+
+def test_root_index_is_in_upstreams_format(repository):
+    page = (repository.simple / "index.html").read_text()
+    assert page.startswith('<!doctype html>\n<html>\n<head>\n<meta name="api-version" value="2" />\n')
+    assert '<a href="alpha">alpha</a>\n<a href="beta-tools">beta-tools</a>\n<a href="gamma">gamma</a>\n' in page
