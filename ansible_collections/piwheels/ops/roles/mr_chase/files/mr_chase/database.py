@@ -377,7 +377,8 @@ class Database:
         conn = self.conn
         lock = conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
         work = conn.execute(DELETE_PACKAGE, {"package": package})
-        rest = conn.execute("SELECT package FROM packages ORDER BY package")
+        # byte order (COLLATE "C"), as Python sorts: the page is the same whatever the database's collation
+        rest = conn.execute('SELECT package FROM packages ORDER BY package COLLATE "C"')
         if overlap is not None:
             overlap()
         if self._pipeline is not None:
