@@ -57,6 +57,12 @@ attributes:
         and aliases. After - nothing (absent).
   idempotent:
     support: full
+notes:
+  - On a real piwheels master, restart piw-master at a quiet moment after deleting packages. Its page writer keeps
+    the list of packages it loaded at start-up, so until then its sitemap lists a deleted package, and when a new
+    package arrives it rewrites C(simple/index.html) with a dead link to it. Mr Chase never sends piw-master
+    C(REMPKG), the only message that updates that list - piw-master would delete the package's directories
+    itself, outside Mr Chase's journal.
 seealso:
   - module: piwheels.ops.piw_remove
   - module: piwheels.ops.piw_package_info
