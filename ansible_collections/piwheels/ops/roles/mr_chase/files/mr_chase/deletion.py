@@ -21,7 +21,7 @@ from functools import partial
 from .database import DeletedPackage
 from .journal import Entry
 from .page import index_pieces
-from .removal import Remover
+from .removal import Change
 from .tree import UnsafePath, fsync_dir, fsync_file, safe_component, write_pieces
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class PackageResult:
     moved: list[str] = field(default_factory=list)
 
 
-class PackageRemover(Remover):
+class PackageRemover(Change):
     def delete(self, package: str) -> PackageResult:
         self.begin()
         tree, token = self.tree, uuid.uuid4().hex

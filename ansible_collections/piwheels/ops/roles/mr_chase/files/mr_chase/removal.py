@@ -89,7 +89,11 @@ class Cleanup:
                 log.error("cleaning up after a change failed (%s); recovery will finish it", exc)
 
 
-class Remover:
+class Change:
+    """What every change of the tree (REMOVE and FORGET, DELETE, YANK) shares: the database, the tree, the one
+    journal and clean-up slot, and how a failure before or during COMMIT is settled.  Subclasses add the
+    change itself, setting ``_entry`` once its journal is written."""
+
     def __init__(self, db: Database, tree: Tree, journal: Journal, checkpoint: Callable[[str], None] = no_checkpoint,
                  cleanup: Cleanup | None = None):
         self.db = db
@@ -106,6 +110,42 @@ class Remover:
         self.flush()
         with self.db.guard():
             self.journal.recover(self.db)
+
+    def flush(self) -> None:
+        """Finish the last change: delete its staged files and its journal.
+
+        The service calls this once the reply is sent: the wheels left the
+        served tree at COMMIT and the page is already rewritten, so the
+        client need not wait for the unlinks.  Every change starts by
+        calling this too, so changes never overlap; a clean-up that failed
+        leaves the journal, which the next change's recovery settles.
+        """
+        self.cleanup.flush()
+
+    def _failed(self, committing: bool, exc: BaseException) -> None:
+        """Before COMMIT: undo; COMMIT itself failed in flight: ask the database whether it happened."""
+        entry, self._entry = self._entry, None
+        if entry is not None and committing:
+            self._settle_unknown_commit(entry, exc)
+        elif entry is not None:
+            self.journal.undo(entry)
+        else:
+            self.journal.drop()  # the journal (if written at all) planned nothing that happened
+
+    def _settle_unknown_commit(self, entry: Entry, cause: BaseException) -> None:
+        """COMMIT failed in flight: ask the database whether it happened; OutcomeUnknown if it cannot say yet."""
+        try:
+            with self.db.guard():
+                self.journal.recover(self.db, wait=5.0)
+        except Exception as exc:
+            log.error("outcome of %s unknown (%s); the journal stays until it can be settled", entry.what, exc)
+            raise OutcomeUnknown(f"outcome unknown: the database connection failed while {entry.what} was "
+                                 f"committing ({cause}); Mr Chase settles it as soon as the database answers "
+                                 "(STATUS says settling until then)") from cause
+
+
+class Remover(Change):
+    """REMOVE and FORGET: one version's builds, files, downloads and wheels (and for FORGET its row)."""
 
     def remove(self, package: str, version: str, skip: bool | str, forget: bool = False) -> Result:
         """REMOVE (or, with ``forget``, FORGET: the version row goes too) one version, all or nothing."""
@@ -142,42 +182,10 @@ class Remover:
             self.cleanup.set(self.journal.drop)  # nothing was moved, no page written
         return result
 
-    def flush(self) -> None:
-        """Finish the last removal: delete its staged wheels and its journal.
-
-        The service calls this once the reply is sent: the wheels left the
-        served tree at COMMIT and the page is already rewritten, so the
-        client need not wait for the unlinks.  Every change starts by
-        calling this too, so changes never overlap; a clean-up that failed
-        leaves the journal, which the next change's recovery settles.
-        """
-        self.cleanup.flush()
-
     def _plan(self, package: str, version: str, kind: str) -> Entry:
         tree, token = self.tree, uuid.uuid4().hex
         return Entry(package, version, token, tree.relative(tree.temp_page(package, token)),
                      tree.relative(tree.page(package)), kind)
-
-    def _failed(self, committing: bool, exc: BaseException) -> None:
-        """Before COMMIT: undo; COMMIT itself failed in flight: ask the database whether it happened."""
-        entry, self._entry = self._entry, None
-        if entry is not None and committing:
-            self._settle_unknown_commit(entry, exc)
-        elif entry is not None:
-            self.journal.undo(entry)
-        else:
-            self.journal.drop()  # the journal (if written at all) planned nothing that happened
-
-    def _settle_unknown_commit(self, entry: Entry, cause: BaseException) -> None:
-        """COMMIT failed in flight: ask the database whether it happened; OutcomeUnknown if it cannot say yet."""
-        try:
-            with self.db.guard():
-                self.journal.recover(self.db, wait=5.0)
-        except Exception as exc:
-            log.error("outcome of %s unknown (%s); the journal stays until it can be settled", entry.what, exc)
-            raise OutcomeUnknown(f"outcome unknown: the database connection failed while {entry.what} was "
-                                 f"committing ({cause}); Mr Chase settles it as soon as the database answers "
-                                 "(STATUS says settling until then)") from cause
 
     def _follow_commit(self, entry: Entry, deleted: Deleted, committed: list[PageFile]) -> None:
         """Rewrite the new page when other transactions changed the package while this one ran

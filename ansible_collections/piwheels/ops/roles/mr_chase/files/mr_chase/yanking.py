@@ -12,11 +12,11 @@ from functools import partial
 
 from .journal import Entry
 from .page import page_pieces
-from .removal import Remover
+from .removal import Change
 from .tree import fsync_file
 
 
-class Yanker(Remover):
+class Yanker(Change):
     def yank(self, package: str, version: str, yanked: bool) -> bool:
         """Whether the flag changed (the page is rewritten only then)."""
         self.begin()
