@@ -169,6 +169,8 @@ def reset_database(cluster: Cluster, name: str) -> str:
             return create_database(cluster, name)
         conn.execute("TRUNCATE packages, package_names, versions, builds, files, dependencies, downloads "
                      "RESTART IDENTITY CASCADE")
+        # a database kept from an older checkout lacks what a newer Mr Chase needs (idempotent)
+        _grant_service_privileges(conn, SERVICE_ROLE)
     return dsn
 
 

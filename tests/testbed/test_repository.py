@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import subprocess
 import sys
 import zipfile
 from html.parser import HTMLParser
 
 import psycopg
-from chase_helpers import ROOT
+from chase_helpers import ROOT, scalar
+from psycopg import sql
 
-
-def scalar(dsn: str, query: str, *args):
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(query, args).fetchone()[0]
+from piwheels_testbed import SERVICE_ROLE, create_database, drop_database, reset_database
 
 
 class Links(HTMLParser):
@@ -106,3 +105,17 @@ def test_root_index_is_in_upstreams_format(repository):
     page = (repository.simple / "index.html").read_text()
     assert page.startswith('<!doctype html>\n<html>\n<head>\n<meta name="api-version" value="2" />\n')
     assert '<a href="alpha">alpha</a>\n<a href="beta-tools">beta-tools</a>\n<a href="gamma">gamma</a>\n' in page
+
+
+def test_reset_gives_a_kept_database_the_grants_of_the_current_service(pg_cluster):
+    """`up` in a checkout whose database an older Mr Chase used: the grants a newer one needs are added."""
+    name = f"piw_reset_{secrets.token_hex(4)}"
+    dsn = create_database(pg_cluster, name)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("REVOKE DELETE ON packages FROM {}").format(sql.Identifier(SERVICE_ROLE)))
+        assert not scalar(dsn, "SELECT has_table_privilege(%s, 'packages', 'DELETE')", SERVICE_ROLE)
+        assert reset_database(pg_cluster, name) == dsn
+        assert scalar(dsn, "SELECT has_table_privilege(%s, 'packages', 'DELETE')", SERVICE_ROLE)
+    finally:
+        drop_database(pg_cluster, dsn)
