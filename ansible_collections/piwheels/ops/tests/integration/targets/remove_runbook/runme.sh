@@ -125,7 +125,7 @@ grep -q 'Already yanked: gamma 1.2.' "${OUTPUT_DIR}/yank-again.out"
 delete() { runbook -e operation=package-deleted -e package=beta-tools "$@"; }
 delete --check "$@" </dev/null | tee "${OUTPUT_DIR}/delete-check.out"
 grep -q 'Would delete from piwheels: package beta-tools' "${OUTPUT_DIR}/delete-check.out"
-grep -q '(3 versions, 3 builds, 6 files, 18 download records)' "${OUTPUT_DIR}/delete-check.out"
+grep -q '(3 versions, 3 builds, 6 files, 18 download records, and its aliases Beta_Tools, beta_tools)' "${OUTPUT_DIR}/delete-check.out"
 if delete "$@" </dev/null >"${OUTPUT_DIR}/delete-unconfirmed.out" 2>&1; then exit 1; fi
 grep -q 'Not confirmed: nothing was deleted. Run again and answer beta-tools' "${OUTPUT_DIR}/delete-unconfirmed.out"
 grep -q 'delete the whole package, all or nothing' "${OUTPUT_DIR}/delete-unconfirmed.out"
