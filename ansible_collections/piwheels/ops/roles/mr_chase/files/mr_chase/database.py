@@ -241,6 +241,14 @@ class Database:
             log.warning("rollback failed (%s); dropping the connection", first_line(exc))
             self.discard()
 
+    def _await(self, overlap: Callable[[], None] | None) -> None:
+        """Run ``overlap`` while the statements sent so far run on the server, then wait for their results
+        (in :meth:`removal`'s pipeline; outside one the statements have already run)."""
+        if overlap is not None:
+            overlap()
+        if self._pipeline is not None:
+            self._pipeline.sync()
+
     def _one(self, query: str, params: Sequence = ()) -> tuple | None:
         return self.conn.execute(query, params).fetchone()
 
@@ -312,10 +320,7 @@ class Database:
         lock = conn.execute("SELECT skip FROM versions WHERE package = %s AND version = %s FOR UPDATE", key)
         work = conn.execute(DELETE_VERSION, {"package": package, "version": version, "update": update and not forget,
                                              "replace": replace, "reason": reason, "forget": forget})
-        if overlap is not None:
-            overlap()
-        if self._pipeline is not None:
-            self._pipeline.sync()
+        self._await(overlap)
         row = lock.fetchone()
         if row is None:
             self.package_skip(package)  # raises "unknown package" when that is the reason
@@ -345,26 +350,32 @@ class Database:
         are moved back, which keeps the tree consistent with the database.)
         """
         with self.transaction():
-            self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}ms",))
-            self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
-                              (package, version))
+            self._wait_for_version(package, version, wait)
             return not self.version_files(package, version)
 
     def package_gone(self, package: str, wait: float) -> bool:
         """Whether the package row is gone, once no transaction holds its lock: recovery's question
         "did the journalled DELETE commit?" (an aborted one left the row as it was)."""
         with self.transaction():
-            self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}ms",))
+            self._lock_timeout(wait)
             return self._one("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,)) is None
 
     def package_files(self, package: str, version: str, wait: float) -> list[PageFile]:
         """The package's files as committed, once no transaction holds ``version``'s row lock (recovery of
         a page rewrite: whatever the outcome of the change, the page is written from what is committed)."""
         with self.transaction():
-            self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}ms",))
-            self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
-                              (package, version))
+            self._wait_for_version(package, version, wait)
             return [PageFile(*row) for row in self._all(PACKAGE_FILES, (package,))]
+
+    def _lock_timeout(self, wait: float) -> None:
+        """Recovery's own lock timeout, for the rest of its transaction."""
+        self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}ms",))
+
+    def _wait_for_version(self, package: str, version: str, wait: float) -> None:
+        """Wait (up to ``wait``) until no other transaction holds the version's row lock, then hold it."""
+        self._lock_timeout(wait)
+        self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
+                          (package, version))
 
     def delete_package(self, package: str, overlap: Callable[[], None] | None = None) -> DeletedPackage:
         """Inside :meth:`removal`: lock the package, delete its downloads and the package row (versions,
@@ -379,10 +390,7 @@ class Database:
         work = conn.execute(DELETE_PACKAGE, {"package": package})
         # byte order (COLLATE "C"), as Python sorts: the page is the same whatever the database's collation
         rest = conn.execute('SELECT package FROM packages ORDER BY package COLLATE "C"')
-        if overlap is not None:
-            overlap()
-        if self._pipeline is not None:
-            self._pipeline.sync()
+        self._await(overlap)
         if lock.fetchone() is None:
             raise NotFound(f"unknown package {package}")
         downloads, builds, files, archived, versions, aliases, _gone = work.fetchone()
@@ -398,10 +406,7 @@ class Database:
         update = conn.execute("UPDATE versions SET yanked = %s WHERE package = %s AND version = %s "
                               "AND yanked <> %s RETURNING 1", (yanked, package, version, yanked))
         files = conn.execute(PACKAGE_FILES, (package,))
-        if overlap is not None:
-            overlap()
-        if self._pipeline is not None:
-            self._pipeline.sync()
+        self._await(overlap)
         if lock.fetchone() is None:
             self.package_skip(package)  # raises "unknown package" when that is the reason
             raise NotFound(f"unknown package version {package} {version}")

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from dataclasses import dataclass, field
 from functools import partial
+from typing import NamedTuple
 
 from .database import DeletedPackage
-from .journal import Entry
+from .journal import PACKAGE_LINKS, Entry
 from .page import index_pieces
 from .removal import Change
 from .tree import UnsafePath, fsync_dir, fsync_file, safe_component, write_pieces
@@ -27,16 +27,12 @@ from .tree import UnsafePath, fsync_dir, fsync_file, safe_component, write_piece
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class PackageResult:
-    versions: list[str]
-    builds: int
-    files: int
-    archived: int
-    downloads: int
-    aliases: list[str]
-    #: what left the served tree: simple/<package>, project/<package>, project/<alias> links
-    moved: list[str] = field(default_factory=list)
+class PackageResult(NamedTuple):
+    """What DELETE took: the rows (Database.delete_package), and what left the served tree:
+    ``simple/<package>``, ``project/<package>`` and the ``project/<alias>`` links."""
+
+    deleted: DeletedPackage
+    moved: list[str]
 
 
 class PackageRemover(Change):
@@ -45,35 +41,22 @@ class PackageRemover(Change):
         tree, token = self.tree, uuid.uuid4().hex
         entry = Entry(package, "", token, tree.relative(tree.temp_root_page(token)), tree.relative(tree.root_page()),
                       "package")
-        self._entry = None
-        committing = False
-        try:
-            with self.db.guard(), self.db.removal() as transaction:
-                deleted = self.db.delete_package(package, overlap=partial(self.journal.write, entry))
-                self._entry = entry
-                self.checkpoint("journal_written")
-                result = self._move_aside(entry, deleted)
-                transaction.while_committing = partial(self._sync_package, entry)
-                committing = True
-        except BaseException as exc:
-            self._failed(committing, exc)
-            raise
-        self._entry = None
+        with self._transaction() as transaction:
+            deleted = self.db.delete_package(package, overlap=partial(self.journal.write, entry))
+            self._journalled(entry)
+            self._move_aside(entry, deleted)
+            transaction.while_committing = partial(self._sync_package, entry)
         self.checkpoint("committed")
-        self.journal.replace_page(entry)
-        self.checkpoint("page_replaced")
-        self.cleanup.set(partial(self.journal.clean, entry, self.checkpoint))
-        return result
+        self._put_in_place(entry)
+        return PackageResult(deleted, [tree.relative(original) for original, _staged in entry.moves])
 
-    def _move_aside(self, entry: Entry, deleted: DeletedPackage) -> PackageResult:
+    def _move_aside(self, entry: Entry, deleted: DeletedPackage) -> None:
         """Write the root index without the package; rename its directories and alias links into staging."""
         tree = self.tree
         path = tree.temp_root_page(entry.token)
         write_pieces(path, index_pieces(deleted.remaining), tree.simple)
         staging = tree.staging_dir(entry.token)
-        os.makedirs(os.path.join(staging, "links"))
-        result = PackageResult(deleted.versions, deleted.builds, deleted.files, deleted.archived,
-                               deleted.downloads, deleted.aliases)
+        os.makedirs(os.path.join(staging, PACKAGE_LINKS))
         for original, staged in self.journal.package_moves(entry, self._linked_aliases(entry.package,
                                                                                        deleted.aliases)):
             try:
@@ -81,10 +64,8 @@ class PackageRemover(Change):
             except FileNotFoundError:
                 continue
             entry.moves.append([original, staged])
-            result.moved.append(tree.relative(original))
             self.checkpoint("moving")
         self.checkpoint("moved")
-        return result
 
     def _linked_aliases(self, package: str, aliases: list[str]) -> list[str]:
         """The aliases whose ``project/<alias>`` is a symlink to the package's project directory

@@ -254,9 +254,6 @@ class Journal:
                 pass
             except OSError as exc:
                 stuck.append(f"{staged}: {exc.strerror or exc}")
-        if entry.kind == "package":
-            with contextlib.suppress(FileNotFoundError, OSError):
-                os.rmdir(os.path.join(self.tree.staging_dir(entry.token), PACKAGE_LINKS))
         checkpoint("files_deleted")
         self._close_staging(entry, stuck, "cannot be deleted")
         self.drop()
@@ -273,9 +270,6 @@ class Journal:
         if entry.temp_page:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tree.absolute(entry.temp_page))
-        if entry.kind == "package":
-            with contextlib.suppress(FileNotFoundError, OSError):
-                os.rmdir(os.path.join(self.tree.staging_dir(entry.token), PACKAGE_LINKS))
         self._close_staging(entry, stuck, "cannot be put back")
         self.drop()
 
@@ -283,8 +277,9 @@ class Journal:
         """Remove the removal's staging directory; set it aside if anything in it could not be handled."""
         directory = self.tree.staging_dir(entry.token)
         if not stuck:
-            with contextlib.suppress(FileNotFoundError, OSError):
-                os.rmdir(directory)
+            for empty in (os.path.join(directory, PACKAGE_LINKS), directory):  # a package's links first
+                with contextlib.suppress(FileNotFoundError, OSError):
+                    os.rmdir(empty)
             return
         self._set_aside(directory, f"{entry.package} {entry.version}: staged entries {problem}: {'; '.join(stuck)}")
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
-from .database import Database, Deleted
+from .database import Database, Deleted, Removal
 from .journal import Entry, Journal
 from .page import PageFile, page_pieces
 from .protocol import DEFAULT_SKIP_REASON
@@ -104,6 +105,33 @@ class Change:
         #: what is left of the last change once its reply is sent (see flush)
         self.cleanup = cleanup or Cleanup()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Removal]:
+        """The change's transaction (Database.removal).  Leaving it by an exception undoes what the
+        journal recorded before COMMIT, or settles a COMMIT whose outcome was lost (see _failed)."""
+        self._entry = None
+        committing = False
+        try:
+            with self.db.guard(), self.db.removal() as transaction:
+                yield transaction
+                committing = True
+        except BaseException as exc:
+            self._failed(committing, exc)
+            raise
+        self._entry = None
+
+    def _journalled(self, entry: Entry) -> None:
+        """The journal of ``entry`` is on disk (written while the statements ran): from here on a failure
+        undoes what it records."""
+        self._entry = entry
+        self.checkpoint("journal_written")
+
+    def _put_in_place(self, entry: Entry) -> None:
+        """After COMMIT: the new page into place; its staged files are deleted once the reply is sent."""
+        self.journal.replace_page(entry)
+        self.checkpoint("page_replaced")
+        self.cleanup.set(partial(self.journal.clean, entry, self.checkpoint))
+
     def begin(self) -> None:
         """What every change starts with: the last one's clean-up, then settling a journal whose commit
         outcome was unknown."""
@@ -151,33 +179,22 @@ class Remover(Change):
         """REMOVE (or, with ``forget``, FORGET: the version row goes too) one version, all or nothing."""
         self.begin()
         entry = self._plan(package, version, "forget" if forget else "remove")
-        self._entry = None
-        committing = False
-        try:
-            with self.db.guard(), self.db.removal() as transaction:
-                # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
-                deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON,
-                                                 overlap=partial(self.journal.write, entry), forget=forget)
-                self._entry = entry
-                self.checkpoint("journal_written")
-                changed = deleted.builds > 0 or deleted.skip_changed or deleted.forgotten
-                result = Result(changed, target_skip(deleted.previous_skip, skip),
-                                deleted.builds, deleted.files, deleted.downloads, deleted.archived)
-                if deleted.files:
-                    result.missing = self._move_aside(entry, deleted)
-                    transaction.while_committing = partial(self._sync, entry)
-                    transaction.reread = package
-                committing = True
-        except BaseException as exc:
-            self._failed(committing, exc)
-            raise
-        entry, self._entry = self._entry, None
+        with self._transaction() as transaction:
+            # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
+            deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON,
+                                             overlap=partial(self.journal.write, entry), forget=forget)
+            self._journalled(entry)
+            changed = deleted.builds > 0 or deleted.skip_changed or deleted.forgotten
+            result = Result(changed, target_skip(deleted.previous_skip, skip),
+                            deleted.builds, deleted.files, deleted.downloads, deleted.archived)
+            if deleted.files:
+                result.missing = self._move_aside(entry, deleted)
+                transaction.while_committing = partial(self._sync, entry)
+                transaction.reread = package
         if deleted.files:
             self.checkpoint("committed")
             self._follow_commit(entry, deleted, transaction.committed_files)
-            self.journal.replace_page(entry)
-            self.checkpoint("page_replaced")
-            self.cleanup.set(partial(self.journal.clean, entry, self.checkpoint))
+            self._put_in_place(entry)
         else:
             self.cleanup.set(self.journal.drop)  # nothing was moved, no page written
         return result

@@ -55,6 +55,8 @@ PONG_FRAME = encode_reply("PONG", __version__)
 #: requests that change something are logged at info; PING and STATUS (the module asks STATUS
 #: before every REMOVE, the role PINGs) at debug, so the log is not a line per probe
 LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE")}
+#: the request a recovered journal entry of each kind (but a package's) came from, for the audit log
+RECOVERED_REQUESTS = {"remove": "REMOVE", "forget": "FORGET", "page": "YANK"}
 #: seconds between checks that the queue's socket file is still the one this service bound
 WATCH_INTERVAL = 5.0
 #: seconds between attempts to settle a pending journal while idle, and the longest one waits for a row lock
@@ -268,26 +270,28 @@ class Service:
                           archived=result.archived, missing_on_disk=result.missing)
 
     def _delete(self, package: str) -> bytes:
-        result = self.package_remover.delete(package)
-        versions = sorted(result.versions, key=version_key)
-        self.audit.record(["DELETE", package], "done", package=package, versions=versions,
-                          builds=result.builds, files=result.files, archived=result.archived,
-                          downloads=result.downloads, aliases=result.aliases, moved=result.moved)
+        deleted, moved = self.package_remover.delete(package)
+        self.audit.record(["DELETE", package], "done", package=package,
+                          versions=sorted(deleted.versions, key=version_key), builds=deleted.builds,
+                          files=deleted.files, archived=deleted.archived, downloads=deleted.downloads,
+                          aliases=deleted.aliases, moved=moved)
         self._notice = rebuild_search()
         return encode_reply("DONE")
 
     def _recovered(self, entry: Entry) -> None:
         """A change whose outcome was unknown (a crash, a connection lost at COMMIT) turned out committed:
         audit it now, and tell piw-master, which has not heard of it."""
-        request = {"remove": ["REMOVE", entry.package, entry.version], "forget": ["FORGET", entry.package,
-                                                                                  entry.version],
-                   "package": ["DELETE", entry.package], "page": ["YANK", entry.package, entry.version]}[entry.kind]
+        if entry.kind == "package":
+            request, notice = ["DELETE", entry.package], rebuild_search()
+        else:
+            request = [RECOVERED_REQUESTS[entry.kind], entry.package, entry.version]
+            notice = (remove_version(entry.package, entry.version, "") if entry.kind == "remove"
+                      else rewrite_pages(entry.package))
         # a page rewrite is recovered whichever way its change went: the page now says what the database says
         outcome = "page rewritten by recovery" if entry.kind == "page" else "done (settled by recovery)"
         self.audit.record(request, outcome, package=entry.package, version=entry.version,
                           moved=[self.tree.relative(original) for original, _staged in entry.moves])
-        notices = {"remove": remove_version(entry.package, entry.version, ""), "package": rebuild_search()}
-        self.notifier.submit(notices.get(entry.kind) or rewrite_pages(entry.package))
+        self.notifier.submit(notice)
 
     def _set_aside(self, path: str, reason: str) -> None:
         self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)

@@ -23,27 +23,15 @@ class Yanker(Change):
         tree, token = self.tree, uuid.uuid4().hex
         entry = Entry(package, version, token, tree.relative(tree.temp_page(package, token)),
                       tree.relative(tree.page(package)), "page")
-        self._entry = None
-        committing = False
-        try:
-            with self.db.guard(), self.db.removal() as transaction:
-                changed, files = self.db.set_yanked(package, version, yanked,
-                                                    overlap=partial(self.journal.write, entry))
-                self._entry = entry
-                self.checkpoint("journal_written")
-                if changed:
-                    path = tree.write_temp_page(package, token, page_pieces(package, files))
-                    transaction.while_committing = partial(self._sync_page, path)
-                committing = True
-        except BaseException as exc:
-            self._failed(committing, exc)
-            raise
-        self._entry = None
+        with self._transaction() as transaction:
+            changed, files = self.db.set_yanked(package, version, yanked, overlap=partial(self.journal.write, entry))
+            self._journalled(entry)
+            if changed:
+                path = tree.write_temp_page(package, token, page_pieces(package, files))
+                transaction.while_committing = partial(self._sync_page, path)
         if changed:
             self.checkpoint("committed")
-            self.journal.replace_page(entry)
-            self.checkpoint("page_replaced")
-            self.cleanup.set(partial(self.journal.clean, entry, self.checkpoint))
+            self._put_in_place(entry)
         else:
             self.cleanup.set(self.journal.drop)
         return changed
