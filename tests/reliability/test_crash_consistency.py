@@ -18,18 +18,15 @@ Anything else is counted as lost, and lost must be zero.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
-import signal
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
-import zmq
 from chase_helpers import MrChase, journal_pending, make_config, page_links
-from reliability_helpers import report, scaled
+from reliability_helpers import crash_during, report, scaled
 
 from piwheels_testbed import RepositorySpec
 
@@ -100,33 +97,11 @@ def assert_tree_settled(repository) -> None:
     assert not list(repository.simple.rglob(".*.tmp")), "a temporary page survived the restart"
 
 
-def fire(context: zmq.Context, address: str, targets: list[tuple[str, str]]) -> list[zmq.Socket]:
-    """One REQ socket per REMOVE, all sent at once; Mr Chase serves them one after another."""
-    sockets = []
-    for package, version in targets:
-        sock = context.socket(zmq.REQ)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(address)
-        sock.send(json.dumps(["REMOVE", package, version, REASON]).encode())
-        sockets.append(sock)
-    return sockets
-
-
-def collect(sockets: list[zmq.Socket]) -> list[list | None]:
-    """Replies that reached the client before the kill (None: no reply)."""
-    replies = []
-    for sock in sockets:
-        replies.append(json.loads(sock.recv()) if sock.poll(50) else None)
-        sock.close()
-    return replies
-
-
 def test_sigkill_during_removals_loses_nothing(repository, ipc_dir):
     seed = int(os.environ.get("PIW_SEED", time.time_ns() % 2**32))
     rng = random.Random(seed)
     print(f"seed={seed} (rerun with PIW_SEED={seed})")
     chase = MrChase(make_config(repository, ipc_dir, log_level="info"), ipc_dir)
-    context = zmq.Context.instance()
     intact = {p: list(vs) for p, vs in repository.manifest.packages.items()}
     counts = {"sigkills": 0, "hook_exits": 0, "kills_during_recovery": 0, "complete": 0, "untouched": 0, "lost": 0}
     done_seen = 0
@@ -144,27 +119,8 @@ def test_sigkill_during_removals_loses_nothing(repository, ipc_dir):
                 packages = rng.sample(sorted(p for p, vs in intact.items() if vs), PER_CYCLE)
                 targets = [(p, rng.choice(intact[p])) for p in packages]
                 before = {t: snapshot(conn, repository, *t) for t in targets}
-                if mode == "kill":
-                    if chase.proc.poll() is not None:
-                        chase.start()
-                    sockets = fire(context, chase.address, targets)
-                    time.sleep(rng.uniform(0, removal_s * (len(targets) + 0.5)))
-                    chase.proc.send_signal(signal.SIGKILL)
-                    assert chase.wait_exit() == -signal.SIGKILL
-                    counts["sigkills"] += 1
-                    if rng.random() < 0.25:  # kill the restart as well, possibly while it settles the journal
-                        chase.start(wait=False)
-                        time.sleep(rng.uniform(0, 0.4))
-                        chase.proc.send_signal(signal.SIGKILL)
-                        chase.wait_exit()
-                        counts["kills_during_recovery"] += 1
-                else:
-                    chase.stop()
-                    chase.start(env={"MR_CHASE_CRASH_AT": rng.choice(STEPS)})
-                    sockets = fire(context, chase.address, targets)
-                    assert chase.wait_exit(30) == 70, chase.log()[-2000:]
-                    counts["hook_exits"] += 1
-                replies = collect(sockets)
+                messages = [["REMOVE", *target, REASON] for target in targets]
+                replies = crash_during(chase, messages, mode, rng, removal_s * (len(targets) + 0.5), STEPS, counts)
                 chase.start()  # recovery runs before the queue is served
                 assert_tree_settled(repository)
                 for target, reply in zip(targets, replies, strict=True):

@@ -20,18 +20,15 @@ Anything else is counted as lost, and lost must be zero.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
-import signal
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
-import zmq
 from chase_helpers import MrChase, journal_pending, make_config, page_links
-from reliability_helpers import report, scaled
+from reliability_helpers import crash_during, report, scaled
 
 from piwheels_testbed import RepositorySpec
 
@@ -115,32 +112,12 @@ def forgotten_state(conn, repository, package: str, now: dict) -> str:
     return f"HALF: version={now['version']} files={len(now['files'])} wheels={now['wheels']} page={page_matches}"
 
 
-def fire(context: zmq.Context, address: str, messages: list[list]) -> list[zmq.Socket]:
-    sockets = []
-    for message in messages:
-        sock = context.socket(zmq.REQ)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(address)
-        sock.send(json.dumps(message).encode())
-        sockets.append(sock)
-    return sockets
-
-
-def collect(sockets: list[zmq.Socket]) -> list[list | None]:
-    replies = []
-    for sock in sockets:
-        replies.append(json.loads(sock.recv()) if sock.poll(50) else None)
-        sock.close()
-    return replies
-
-
 def test_sigkill_during_forget_and_delete_loses_nothing(repository, ipc_dir):
     seed = int(os.environ.get("PIW_SEED", time.time_ns() % 2**32))
     rng = random.Random(seed)
     print(f"seed={seed} (rerun with PIW_SEED={seed})")
     add_aliases(repository)
     chase = MrChase(make_config(repository, ipc_dir, log_level="info"), ipc_dir)
-    context = zmq.Context.instance()
     packages = sorted(repository.manifest.packages)
     rng.shuffle(packages)
     forgettable = {p: list(repository.manifest.packages[p]) for p in packages}
@@ -161,27 +138,8 @@ def test_sigkill_during_forget_and_delete_loses_nothing(repository, ipc_dir):
                 before_ver = version_snapshot(conn, repository, other, version)
                 messages = [["DELETE", doomed], ["FORGET", other, version]]
                 rng.shuffle(messages)
-                if mode == "kill":
-                    if chase.proc.poll() is not None:
-                        chase.start()
-                    sockets = fire(context, chase.address, messages)
-                    time.sleep(rng.uniform(0, change_s * 2.5))
-                    chase.proc.send_signal(signal.SIGKILL)
-                    assert chase.wait_exit() == -signal.SIGKILL
-                    counts["sigkills"] += 1
-                    if rng.random() < 0.25:
-                        chase.start(wait=False)
-                        time.sleep(rng.uniform(0, 0.4))
-                        chase.proc.send_signal(signal.SIGKILL)
-                        chase.wait_exit()
-                        counts["kills_during_recovery"] += 1
-                else:
-                    chase.stop()
-                    chase.start(env={"MR_CHASE_CRASH_AT": rng.choice(STEPS)})
-                    sockets = fire(context, chase.address, messages)
-                    assert chase.wait_exit(30) == 70, chase.log()[-2000:]
-                    counts["hook_exits"] += 1
-                replies = dict(zip((m[0] for m in messages), collect(sockets), strict=True))
+                replied = crash_during(chase, messages, mode, rng, change_s * 2.5, STEPS, counts)
+                replies = dict(zip((m[0] for m in messages), replied, strict=True))
                 chase.start()
                 assert not journal_pending(repository.output_path), "a journal survived the restart"
                 assert not list((repository.output_path / ".mr-chase" / "staging").iterdir())

@@ -66,3 +66,16 @@ def fail_from_error(module, error, **result):
     """
     result.setdefault("changed", False)
     module.fail_json(msg=str(error), import_queue=error.address, **result)
+
+
+def exit_with_plan(module, plan, **extra):
+    """End the module with what a plan did (or, in check mode, would do): its result, a one-line message,
+    its warnings, and with --diff its diff."""
+    result = plan.result()
+    result.update(extra)
+    result["msg"] = plan.summary(module.check_mode)
+    for warning in plan.warnings(module.check_mode):
+        module.warn(warning)
+    if module._diff:
+        result["diff"] = plan.diff()
+    module.exit_json(**result)

@@ -173,6 +173,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors impo
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.package import PackagePlan, is_unknown_package
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import settling_error
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
+    exit_with_plan,
     fail_from_error,
     mr_chase_argument_spec,
     mr_chase_client,
@@ -215,13 +216,7 @@ def main() -> None:
                 plan.carry_out(client, done)
         except MrChaseError as error:
             fail_from_error(module, error, changed=bool(done))
-    result = plan.result()
-    result["msg"] = plan.summary(module.check_mode)
-    for warning in plan.warnings(module.check_mode):
-        module.warn(warning)
-    if module._diff:
-        result["diff"] = plan.diff()
-    module.exit_json(**result)
+    exit_with_plan(module, plan)
 
 
 if __name__ == "__main__":

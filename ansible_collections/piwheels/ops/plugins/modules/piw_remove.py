@@ -355,6 +355,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks impor
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import failure_message, settling_error
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.removal import RemovalPlan
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
+    exit_with_plan,
     fail_from_error,
     mr_chase_argument_spec,
     mr_chase_client,
@@ -490,14 +491,7 @@ def main() -> None:
             package = plan.package if plan is not None else module.params["package"]
             error = MrChaseError(error.address, failure_message(error, package, done))
             fail_from_error(module, error, changed=changed)
-    result = plan.result()
-    result["state"] = module.params["state"]
-    result["msg"] = plan.summary(module.check_mode)
-    for warning in plan.warnings(module.check_mode):
-        module.warn(warning)
-    if module._diff:
-        result["diff"] = plan.diff()
-    module.exit_json(**result)
+    exit_with_plan(module, plan, state=module.params["state"])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.piwheels.ops.plugins.modules import piw_remove
+
 try:
     from ansible.module_utils.testing import patch_module_args  # ansible-core 2.19 and later
 except ImportError:  # 2.16-2.18: AnsibleModule reads basic._ANSIBLE_ARGS
@@ -60,5 +62,16 @@ def run_module(monkeypatch):
         with patch_module_args(args), pytest.raises(ModuleExit) as raised:
             module.main()
         return raised.value.result
+
+    return run
+
+
+@pytest.fixture
+def remove(run_module, mr_chase):
+    """Run piw_remove against the fake Mr Chase (the ``mr_chase`` fixture) with these options."""
+    def run(check_mode=False, diff=False, **args):
+        args.setdefault("import_queue", mr_chase.peer.address)
+        args.setdefault("timeout", 5)
+        return run_module(piw_remove, args, check_mode=check_mode, diff=diff)
 
     return run

@@ -15,18 +15,6 @@ from ansible_collections.piwheels.ops.plugins.modules import piw_remove
 GAMMA_10 = ["gamma-1.0-cp37-cp37m-linux_armv7l.whl", "gamma-1.0-py3-none-any.whl"]
 
 
-@pytest.fixture
-def remove(run_module, mr_chase):
-    """Run piw_remove against the fake Mr Chase with these options."""
-
-    def run(check_mode=False, diff=False, **args):
-        args.setdefault("import_queue", mr_chase.peer.address)
-        args.setdefault("timeout", 5)
-        return run_module(piw_remove, args, check_mode=check_mode, diff=diff)
-
-    return run
-
-
 def test_remove_one_version_reports_what_went(remove, mr_chase):
     result = remove(package="gamma", version="1.0")
     assert result["changed"] is True

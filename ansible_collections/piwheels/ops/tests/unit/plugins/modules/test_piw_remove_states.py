@@ -9,21 +9,7 @@ import copy
 
 import pytest
 
-from ansible_collections.piwheels.ops.plugins.modules import piw_remove
-
 GAMMA_10 = ["gamma-1.0-cp37-cp37m-linux_armv7l.whl", "gamma-1.0-py3-none-any.whl"]
-
-
-@pytest.fixture
-def remove(run_module, mr_chase):
-    """Run piw_remove against the fake Mr Chase with these options."""
-
-    def run(check_mode=False, diff=False, **args):
-        args.setdefault("import_queue", mr_chase.peer.address)
-        args.setdefault("timeout", 5)
-        return run_module(piw_remove, args, check_mode=check_mode, diff=diff)
-
-    return run
 
 
 def four_times(remove, **args):
