@@ -10,6 +10,7 @@ it is made of live in chase_helpers.py.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from chase_helpers import ROOT, SERVICE_PATH, MrChase, make_config
+from figures import FIGURES, portable
 
 for path in (ROOT, SERVICE_PATH):
     if str(path) not in sys.path:
@@ -33,6 +35,28 @@ from piwheels_testbed import (  # noqa: E402
     role_dsn,
 )
 from piwheels_testbed.repository import Manifest  # noqa: E402
+
+# -- figures the tests record (figures.py), gathered from every pytest-xdist worker -----------------------------------
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: its figures go to the controller
+        session.config.workeroutput["figures"] = portable(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    for test, figures in getattr(node, "workeroutput", {}).get("figures", {}).items():
+        FIGURES.setdefault(test, {}).update(figures)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FIGURES or hasattr(terminalreporter.config, "workeroutput"):
+        return
+    soak = os.environ.get("PIW_SOAK") == "1"
+    terminalreporter.section(f"reliability figures ({'soak' if soak else 'bounded'})")
+    for test, figures in sorted(FIGURES.items()):
+        terminalreporter.write_line(f"{test}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
 
 @dataclass

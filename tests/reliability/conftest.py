@@ -24,15 +24,7 @@ from pathlib import Path
 
 import pytest
 from chase_helpers import SERVICE_PATH, MrChase, make_config
-from reliability_helpers import FIGURES, SOAK, as_user, make_traversable
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not FIGURES:
-        return
-    terminalreporter.section(f"reliability figures ({'soak' if SOAK else 'bounded'})")
-    for test, figures in FIGURES.items():
-        terminalreporter.write_line(f"{test}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+from reliability_helpers import as_user, make_traversable
 
 
 @pytest.fixture

@@ -14,19 +14,9 @@ import zmq
 
 SOAK = os.environ.get("PIW_SOAK") == "1"
 
-#: test name -> {figure: value}, printed by pytest_terminal_summary
-FIGURES: dict[str, dict[str, object]] = {}
-
-
 def scaled(bounded, soak):
     """The count (or duration) for this run: ``soak`` under PIW_SOAK=1, else ``bounded``."""
     return soak if SOAK else bounded
-
-
-def report(test: str, **figures) -> None:
-    """Record and print the figures of one test."""
-    FIGURES.setdefault(test, {}).update(figures)
-    print(f"[reliability] {test}: " + ", ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
 
 
 def make_traversable(path) -> None:

@@ -18,7 +18,8 @@ import sys
 
 import pytest
 from chase_helpers import ROOT
-from reliability_helpers import as_user, report
+from figures import report
+from reliability_helpers import as_user
 
 PROBE = r"""
 import errno, json, socket, sys

@@ -26,7 +26,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from chase_helpers import MrChase, journal_pending, make_config, page_links
-from reliability_helpers import crash_during, report, scaled
+from figures import report
+from reliability_helpers import crash_during, scaled
 
 from piwheels_testbed import RepositorySpec
 

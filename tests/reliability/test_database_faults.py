@@ -14,7 +14,8 @@ import threading
 import time
 
 from chase_helpers import Client, snapshot_db, snapshot_tree
-from reliability_helpers import make_traversable, report, scaled
+from figures import report
+from reliability_helpers import make_traversable, scaled
 
 CLIENT_TIMEOUT = 10.0
 OUTAGE_S = scaled(3.0, 20.0)

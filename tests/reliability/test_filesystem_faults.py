@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from chase_helpers import journal_pending, page_links, snapshot_db, snapshot_tree
-from reliability_helpers import report
+from figures import report
 
 
 def read_only(*paths: Path) -> list[tuple[Path, int]]:

@@ -19,9 +19,10 @@ from collections import Counter
 import psycopg
 import zmq
 from chase_helpers import snapshot_tree
+from figures import report
 from mr_chase.protocol import LIMITS, MAX_FRAME_BYTES
 from mr_chase.service import HARD_CAP_BYTES
-from reliability_helpers import report, scaled
+from reliability_helpers import scaled
 
 TOTAL = scaled(12_000, 150_000)
 BATCH = scaled(500, 2_000)

@@ -27,7 +27,8 @@ from collections import Counter
 import pytest
 import zmq
 from chase_helpers import page_links, scalar
-from reliability_helpers import report, scaled
+from figures import report
+from reliability_helpers import scaled
 
 from piwheels_testbed import RepositorySpec
 

@@ -16,7 +16,8 @@ import time
 import psycopg
 import pytest
 from chase_helpers import SERVICE_PATH, Client, MrChase, journal_pending, make_config, page_links, scalar, wait_for
-from reliability_helpers import report, scaled
+from figures import report
+from reliability_helpers import scaled
 from test_database_faults import start_again
 
 STATE = ".mr-chase"
