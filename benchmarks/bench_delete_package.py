@@ -164,9 +164,10 @@ def check_deleted(dsn: str, output: Path, size: Size) -> None:
     assert root.count("<a href=") == size.others, "the root index lost other packages"
 
 
-def delete_once(cluster: Cluster, workdir: Path, size: Size) -> dict:
-    """One DELETE on a fresh repository: seconds to the reply and to the end of the clean-up."""
-    dsn, output = make_repository(cluster, workdir, size)
+def delete_once(cluster: Cluster, workdir: Path, size: Size, make=None) -> dict:
+    """One DELETE on a fresh repository (``make``, by default :func:`make_repository`): seconds to the reply
+    and to the end of the clean-up."""
+    dsn, output = (make or make_repository)(cluster, workdir, size)
     chase = master = None
     run = Path(tempfile.mkdtemp(prefix="mcd-", dir="/tmp"))
     try:
