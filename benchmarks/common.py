@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import statistics
 import subprocess
@@ -33,6 +34,19 @@ def start_chase(dsn: str, output: Path, workdir: Path, **extra) -> MrChase:
     config = {"dsn": role_dsn(dsn, SERVICE_ROLE), "output_path": str(output), "import_queue": f"ipc://{workdir}/q",
               "audit_log": str(workdir / "audit.jsonl"), **extra}
     return MrChase(config, workdir).start()
+
+
+def settle(sock, package: str, version: str | None = None, timeout: float = 300.0) -> None:
+    """Send a STATUS and wait for its reply: the end of Mr Chase's clean-up of the change before it.
+
+    Mr Chase's worker deletes a change's staged files after sending its reply and before it takes the next
+    request, so the reply to a STATUS sent right after comes once that clean-up is over.  (Not a PING: the
+    socket's thread answers a PING at once, whatever the worker is doing.)
+    """
+    sock.send(json.dumps(["STATUS", package, version]).encode())
+    if not sock.poll(int(timeout * 1000)):
+        raise RuntimeError(f"no reply to STATUS {package} {version} within {timeout:.0f} s")
+    sock.recv()
 
 
 def stop(proc: subprocess.Popen | None) -> None:
