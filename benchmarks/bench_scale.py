@@ -28,7 +28,10 @@ before each REMOVE, untimed, by bench_remove.make_target.  The points of the
 first two curves are interleaved round by round (rotating which goes first),
 so a burst of load on the shared machine touches every point alike.
 
-Times, medians over the rounds (REMOVE) or repeats (DELETE):
+Times, medians over the rounds (REMOVE: 7 timed after 2 warm-up rounds) or
+repeats (DELETE: 2, each on a fresh repository, so their median is their
+mean; a 200,000-wheel repository takes more than a minute to write and
+sync on a shared disk, and a third repeat would not fit ``make bench``):
 
 * ``reply``: from sending the request to ``["DONE"]``;
 * ``clean``: until Mr Chase's own work for the request is over: until the
@@ -61,7 +64,11 @@ under each plot.  Writes ``<results>/bench_scale.csv``, ``bench_scale.json``
 (run_all.py's summary) and ``bench_scale_<curve>.png``.
 
     .venv/bin/python benchmarks/bench_scale.py [--quick] [--only CURVE ...] [--rounds 7] [--warmup 2]
-        [--repeats 3] [--results DIR]
+        [--repeats 2] [--results DIR]
+
+A full run takes about 9 minutes on 2 shared cores (the 10^7 download rows
+about 70 s to load, the DELETE curve about 6 minutes); ``--quick`` (three or
+two small points per curve, one or two rounds) about 20 s.
 
 Exit status 0 when every target was met, 1 when one was missed.
 """
@@ -365,12 +372,13 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=list(CURVES), help="run only these curves")
     parser.add_argument("--rounds", type=int, default=None, help="timed REMOVE rounds per point (default 7)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed REMOVE rounds first (default 2)")
-    parser.add_argument("--repeats", type=int, default=None, help="DELETEs per point, each fresh (default 3)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="DELETEs per point, each on a fresh repository (default 2)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.rounds = args.rounds or (2 if args.quick else 7)
     args.warmup = args.warmup if args.warmup is not None else (0 if args.quick else 2)
-    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.repeats = args.repeats or (1 if args.quick else 2)
     curves = [CURVES[name] for name in (args.only or CURVES)]
     cluster = Cluster(tempfile.mkdtemp(prefix="piw-bench-pg-"))
     rows, summary = [], []
