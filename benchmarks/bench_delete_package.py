@@ -14,8 +14,12 @@ notifying a stand-in piw-master) is sent ``["DELETE", "bigpkg"]``:
   every row, every wheel moved aside under the journal, the root index
   rewritten);
 * ``clean``: from sending the request until Mr Chase's clean-up after the
-  reply is finished too: nothing left under ``<output>/.mr-chase/staging``
-  and ``<output>/.mr-chase/journal.json`` empty.
+  reply is finished too: the reply to a STATUS sent right after the DONE
+  (common.settle: the worker deletes the staged files before it takes the
+  next request; checked: nothing left under ``<output>/.mr-chase/staging``,
+  ``<output>/.mr-chase/journal.json`` empty).  Waiting for the STATUS, not
+  scanning the staging directory every few milliseconds, keeps the bench
+  from competing with the deletion it times.
 
 Afterwards the bench checks the end state (no row of the package or its
 aliases, no ``simple/bigpkg`` or ``project/bigpkg``, no alias symlink, the
@@ -53,7 +57,7 @@ import psycopg
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, bar_plot, print_table, start_chase, write_csv  # noqa: E402
+from common import RESULTS, bar_plot, print_table, settle, start_chase, write_csv  # noqa: E402
 
 from piwheels_testbed import (  # noqa: E402
     MASTER_ROLE,
@@ -127,15 +131,6 @@ def journal_empty(output: Path) -> bool:
     return not path.exists() or path.stat().st_size == 0
 
 
-def wait_clean(output: Path, started: float, timeout: float = 300.0) -> float:
-    """Seconds from ``started`` until staging holds no file and the journal is empty."""
-    while not (staging_clean(output) and journal_empty(output)):
-        if time.perf_counter() - started > timeout:
-            raise RuntimeError(f"Mr Chase's clean-up not finished {timeout:.0f} s after the request")
-        time.sleep(0.005)
-    return time.perf_counter() - started
-
-
 def request(sock: zmq.Socket, message: list, timeout: float = 300.0) -> None:
     sock.send(json.dumps(message).encode())
     if not sock.poll(int(timeout * 1000)):
@@ -164,9 +159,10 @@ def check_deleted(dsn: str, output: Path, size: Size) -> None:
     assert root.count("<a href=") == size.others, "the root index lost other packages"
 
 
-def delete_once(cluster: Cluster, workdir: Path, size: Size) -> dict:
-    """One DELETE on a fresh repository: seconds to the reply and to the end of the clean-up."""
-    dsn, output = make_repository(cluster, workdir, size)
+def delete_once(cluster: Cluster, workdir: Path, size: Size, make=None) -> dict:
+    """One DELETE on a fresh repository (``make``, by default :func:`make_repository`): seconds to the reply
+    and to the end of the clean-up."""
+    dsn, output = (make or make_repository)(cluster, workdir, size)
     chase = master = None
     run = Path(tempfile.mkdtemp(prefix="mcd-", dir="/tmp"))
     try:
@@ -178,8 +174,10 @@ def delete_once(cluster: Cluster, workdir: Path, size: Size) -> dict:
         started = time.perf_counter()
         request(sock, ["DELETE", PACKAGE])
         reply = time.perf_counter() - started
-        clean = wait_clean(output, started)
+        settle(sock, PACKAGE)
+        clean = time.perf_counter() - started
         sock.close()
+        assert staging_clean(output) and journal_empty(output), "STATUS answered before the clean-up was over"
         check_deleted(dsn, output, size)
         deadline = time.monotonic() + 10
         while not master.accepted and time.monotonic() < deadline:
@@ -212,8 +210,10 @@ def remove_each_version(cluster: Cluster, workdir: Path, size: Size) -> dict:
         for version in versions:
             request(sock, ["REMOVE", PACKAGE, version, False])
         reply = time.perf_counter() - started
-        clean = wait_clean(output, started)
+        settle(sock, PACKAGE)
+        clean = time.perf_counter() - started
         sock.close()
+        assert staging_clean(output) and journal_empty(output), "STATUS answered before the clean-up was over"
         assert not list((output / "simple" / PACKAGE).glob("*.whl")), "wheels left after the REMOVEs"
         return {"reply_s": round(reply, 3), "clean_s": round(clean, 3), "requests": len(versions)}
     finally:

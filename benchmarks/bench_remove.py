@@ -85,31 +85,33 @@ def fill_background(dsn: str, output: Path, downloads: int, builds: int) -> None
         conn.execute("VACUUM ANALYZE")
 
 
-def make_target(conn: psycopg.Connection, simple: Path, version: str, serial: int, wheels: bool) -> None:
-    """One version of PACKAGE with 10 wheels on disk and 1,000 download rows (untimed set-up)."""
-    (simple / PACKAGE).mkdir(parents=True, exist_ok=True)
+def make_target(conn: psycopg.Connection, simple: Path, version: str, serial: int, wheels: bool, *,
+                package: str = PACKAGE, files: int = FILES_PER_VERSION, downloads: int = DOWNLOADS_PER_FILE) -> None:
+    """One version of ``package`` with ``files`` wheels on disk and ``downloads`` download rows per wheel
+    (untimed set-up; by default 10 wheels and 1,000 download rows)."""
+    (simple / package).mkdir(parents=True, exist_ok=True)
     with conn.transaction():
-        conn.execute("INSERT INTO versions (package, version) VALUES (%s, %s)", (PACKAGE, version))
+        conn.execute("INSERT INTO versions (package, version) VALUES (%s, %s)", (package, version))
         build_id = conn.execute(
             "INSERT INTO builds (package, version, built_by, duration, abi_tag) "
-            "VALUES (%s, %s, 1, '1 minute', 'cp311') RETURNING build_id", (PACKAGE, version)).fetchone()[0]
+            "VALUES (%s, %s, 1, '1 minute', 'cp311') RETURNING build_id", (package, version)).fetchone()[0]
         with conn.cursor() as cur:
-            for i in range(FILES_PER_VERSION):
+            for i in range(files):
                 tag = f"cp3{i + 10}-cp3{i + 10}-linux_armv7l"
-                filename = wheel_filename(PACKAGE, version, tag)
-                data = wheel_bytes(PACKAGE, version, tag)
+                filename = wheel_filename(package, version, tag)
+                data = wheel_bytes(package, version, tag)
                 if wheels:  # the raw side never touches the disk
-                    (simple / PACKAGE / filename).write_bytes(data)
+                    (simple / package / filename).write_bytes(data)
                 py, abi, platform = tag.split("-")
                 cur.execute(
                     "INSERT INTO files (filename, build_id, filesize, filehash, package_tag, package_version_tag, "
                     "py_version_tag, abi_tag, platform_tag) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    (filename, build_id, len(data), hashlib.sha256(data).hexdigest(), PACKAGE, version,
+                    (filename, build_id, len(data), hashlib.sha256(data).hexdigest(), package, version,
                      py, abi, platform))
                 cur.execute("INSERT INTO dependencies (filename, dependency) VALUES (%s, 'libc6')", (filename,))
                 with cur.copy("COPY downloads (filename, accessed_by, accessed_at) FROM STDIN") as copy:
-                    for n in range(DOWNLOADS_PER_FILE):
-                        copy.write_row((filename, f"10.{serial % 250}.{i}.{n}", dt.datetime(2024, 1, 1)))
+                    for n in range(downloads):
+                        copy.write_row((filename, f"10.{serial % 250}.{i % 256}.{n % 256}", dt.datetime(2024, 1, 1)))
 
 
 RAW_DELETES = [
@@ -185,9 +187,9 @@ def write_file(path: Path, data: bytes, sync) -> None:
         os.close(fd)
 
 
-def chase_remove(sock: zmq.Socket, version: str) -> float:
+def chase_remove(sock: zmq.Socket, version: str, package: str = PACKAGE) -> float:
     started = time.perf_counter()
-    sock.send(json.dumps(["REMOVE", PACKAGE, version, True]).encode())
+    sock.send(json.dumps(["REMOVE", package, version, True]).encode())
     if not sock.poll(30_000):
         raise RuntimeError("no reply from Mr Chase")
     reply = sock.recv()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +34,19 @@ def start_chase(dsn: str, output: Path, workdir: Path, **extra) -> MrChase:
     config = {"dsn": role_dsn(dsn, SERVICE_ROLE), "output_path": str(output), "import_queue": f"ipc://{workdir}/q",
               "audit_log": str(workdir / "audit.jsonl"), **extra}
     return MrChase(config, workdir).start()
+
+
+def settle(sock, package: str, version: str | None = None, timeout: float = 300.0) -> None:
+    """Send a STATUS and wait for its reply: the end of Mr Chase's clean-up of the change before it.
+
+    Mr Chase's worker deletes a change's staged files after sending its reply and before it takes the next
+    request, so the reply to a STATUS sent right after comes once that clean-up is over.  (Not a PING: the
+    socket's thread answers a PING at once, whatever the worker is doing.)
+    """
+    sock.send(json.dumps(["STATUS", package, version]).encode())
+    if not sock.poll(int(timeout * 1000)):
+        raise RuntimeError(f"no reply to STATUS {package} {version} within {timeout:.0f} s")
+    sock.recv()
 
 
 def stop(proc: subprocess.Popen | None) -> None:
@@ -68,14 +83,34 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     print(f"written {path}")
 
 
-def bar_plot(path: Path, labels: list[str], series: dict[str, list[float]], ylabel: str, title: str,
-             target: float | None = None) -> None:
-    """Grouped bars, one group per label, one bar per series; a dashed line at ``target`` (for ratios)."""
+def machine_load() -> str:
+    """The load averages (1, 5, 15 min) and core count, as ``uptime`` shows them, for results on a shared machine."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path: Path, bottom: float = 0.0) -> None:
+    """Lay out (leaving ``bottom`` of the figure's height free for a note) and write the PNG."""
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    fig.clf()
+    print(f"written {path}")
+
+
+def bar_plot(path: Path, labels: list[str], series: dict[str, list[float]], ylabel: str, title: str,
+             target: float | None = None) -> None:
+    """Grouped bars, one group per label, one bar per series; a dashed line at ``target`` (for ratios)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels)), 4))
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series.items()):
@@ -86,8 +121,25 @@ def bar_plot(path: Path, labels: list[str], series: dict[str, list[float]], ylab
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    _save(fig, path)
     plt.close(fig)
-    print(f"written {path}")
+
+
+def curve_plot(path: Path, x: list[float], series: dict[str, list[float]], xlabel: str, ylabel: str, title: str,
+               note: str = "") -> None:
+    """One line per series against ``x``, both axes logarithmic; ``note`` (ratios, machine load) under the plot."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    for name, values in series.items():
+        ax.plot(x, values, marker="o", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7, va="bottom")
+    _save(fig, path, bottom=0.04 + 0.035 * note.count("\n") if note else 0.0)
+    plt.close(fig)

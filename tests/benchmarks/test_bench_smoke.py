@@ -98,3 +98,23 @@ def test_results_older_than_the_run_are_not_taken(tmp_path):
     (tmp_path / "bench_old.json").write_text('[{"case": "a", "ratio": 1.0, "target": 2}]')
     assert run_all.collect("bench_old", tmp_path, since=4102444800) == ([], "")
     assert run_all.collect("bench_old", tmp_path, since=0)[0][0]["met"] == "yes"
+
+
+def test_bench_scale_quick_draws_every_curve_with_its_growth_ratios(tmp_path):
+    """bench_scale.py --quick: four small curves (real REMOVEs and DELETEs), their ratios, the load, the plots."""
+    proc = subprocess.run([sys.executable, "benchmarks/bench_scale.py", "--quick", "--results", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]  # 1: a target missed
+    curves = ("remove_wheels", "remove_versions", "remove_downloads", "delete_wheels")
+    with open(tmp_path / "bench_scale.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {row["curve"] for row in rows} == set(curves)
+    assert all(numeric(row["clean_ms"]) and float(row["clean_ms"]) >= float(row["reply_ms"]) > 0 for row in rows)
+    assert all(row["load"].startswith("before: load average") for row in rows)
+    summary = json.loads((tmp_path / "bench_scale.json").read_text())
+    targeted = [item for item in summary if item["target"] is not None]
+    assert [item["case"].split()[0] for item in targeted] == list(curves)
+    assert all(item["target"] == 1.5 and isinstance(item["met"], bool) for item in targeted)
+    assert all(math.isfinite(item["ratio"]) and "load average" in item["load"] for item in summary)
+    for curve in curves:
+        assert (tmp_path / f"bench_scale_{curve}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
