@@ -42,8 +42,13 @@ sync on a shared disk, and a third repeat would not fit ``make bench``):
 
 Growth ratios, each on ``clean`` (nothing the request costs is left out):
 
-* curves along which the files removed do not change (``remove_versions``,
-  ``remove_downloads``): t(top) / t(bottom); target 1.5, "flat";
+* ``remove_downloads``, along which nothing the REMOVE must touch grows:
+  t(top) / t(bottom); target 1.5, "flat";
+* ``remove_versions``: the files removed stay the same, but the page Mr Chase
+  must rewrite lists every remaining file of the package (as piw-master's own
+  page writer does), so no REMOVE can be flat here; the work must be linear
+  in the page's links (one per other version): the marginal ratio below with
+  n = the page's links, target 1.5; t(top) / t(bottom) is reported too;
 * curves along the files removed (``remove_wheels``, ``delete_wheels``): what
   each file added over the last step of the curve costs, divided by the cost
   per file at the point before it,
@@ -115,7 +120,8 @@ class Curve:
     xlabel: str
     points: list[int]
     quick: list[int]
-    #: the growth ratio's kind: "flat" (files removed constant) or "files" (x is the files removed)
+    #: the growth ratio's kind: "flat" (nothing the request must touch grows), "files" (x is the files
+    #: removed) or "page" (x is the links of the page the request rewrites, the files removed constant)
     kind: str
 
 
@@ -123,7 +129,7 @@ CURVES = {c.name: c for c in (
     Curve("remove_wheels", "REMOVE of one version against its wheels", "wheels in the removed version",
           [1, 10, 100, 1000], [1, 10, 30], "files"),
     Curve("remove_versions", "REMOVE of one version (10 wheels) against the package's versions",
-          "other versions of the package", [10, 100, 1000, 10_000, 100_000], [10, 100, 300], "flat"),
+          "other versions of the package", [10, 100, 1000, 10_000, 100_000], [10, 100, 300], "page"),
     Curve("remove_downloads", "REMOVE of one version (10 wheels) against the downloads table",
           "download rows of other files", [10_000, 100_000, 1_000_000, 10_000_000], [10_000, 30_000], "flat"),
     Curve("delete_wheels", "DELETE of a whole package against its wheels", "wheels in the package",
@@ -336,18 +342,21 @@ def curve_rows(curve: Curve, samples: dict[int, list[tuple[float, float]]], load
 def growth(curve: Curve, rows: list[dict], load: str) -> list[dict]:
     """The curve's growth ratios (module docstring) as run_all.py's summary items, the load next to them."""
     t = [r["clean_ms"] for r in rows]
-    n = [r["files_removed"] for r in rows]
     x = [r["x"] for r in rows]
+    n = x if curve.kind == "page" else [r["files_removed"] for r in rows]
+    unit = "page link" if curve.kind == "page" else "file"
     span = f"{x[0]:,} -> {x[-1]:,}"
     if curve.kind == "flat":
         items = [(f"{curve.name} {span}: clean t(top) / t(bottom)", t[-1] / t[0], TARGET)]
-        if curve.name == "remove_versions" and 1000 in x:
-            items.append((f"{curve.name} 10 -> 1,000: clean t / t(bottom)", t[x.index(1000)] / t[0], None))
     else:
         marginal = (t[-1] - t[-2]) / (n[-1] - n[-2])
-        items = [(f"{curve.name} {x[-2]:,} -> {x[-1]:,}: clean per added file / per file at {x[-2]:,}",
+        items = [(f"{curve.name} {x[-2]:,} -> {x[-1]:,}: clean per added {unit} / per {unit} at {x[-2]:,}",
                   marginal / (t[-2] / n[-2]), TARGET),
-                 (f"{curve.name} {span}: clean per file, top / bottom", (t[-1] / n[-1]) / (t[0] / n[0]), None)]
+                 (f"{curve.name} {span}: clean per {unit}, top / bottom", (t[-1] / n[-1]) / (t[0] / n[0]), None)]
+        if curve.name == "remove_versions":
+            items.append((f"{curve.name} {span}: clean t(top) / t(bottom)", t[-1] / t[0], None))
+            if 1000 in x:
+                items.append((f"{curve.name} 10 -> 1,000: clean t / t(bottom)", t[x.index(1000)] / t[0], None))
         if curve.name == "delete_wheels":
             items.append((f"{curve.name} {span}: reply t(top) / t(bottom)", rows[-1]["reply_ms"] / rows[0]["reply_ms"],
                           None))
