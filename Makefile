@@ -31,9 +31,11 @@ MATRIX_VERSIONS ?= 2.16 2.17 2.18 2.19
 .PHONY: test pytest sanity units integration integration-clean lint matrix changelog bench soak demo demo-stop \
 	demo-check venv clean
 
-# every suite runs even when an earlier one fails (-k); make test fails if any did
+# every suite runs even when an earlier one fails; make test fails if any did.
+# Two lanes in parallel (tools/run_suites.py says which and why), each suite's
+# output printed whole when it ends, and each suite's duration at the end.
 test: venv
-	$(MAKE) -k pytest lint sanity units integration demo-check
+	$(BIN)/python tools/run_suites.py
 
 venv: $(VENV)/.installed
 
@@ -43,8 +45,10 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# pytest-xdist workers, each with its own PostgreSQL (pg_cluster is per session)
+PYTEST_WORKERS ?= 2
 pytest: venv
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
 lint: venv
 	$(BIN)/ruff check .
