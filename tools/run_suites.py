@@ -47,7 +47,7 @@ def run_suite(suite: str, lane: int, logs: Path, print_lock: threading.Lock) -> 
                                  stderr=subprocess.STDOUT)
     outcome = Outcome(suite, lane, status, time.monotonic() - started)
     with print_lock:
-        print(f"\n===== suite {suite} (lane {lane}): {describe(outcome)} =====", flush=True)
+        print(f"\n##### suite {suite} (lane {lane}): {describe(outcome)}", flush=True)
         sys.stdout.buffer.write(log_path.read_bytes())
         sys.stdout.flush()
     return outcome
