@@ -155,13 +155,18 @@ class Journal:
         self.on_committed = on_committed
         #: told of everything set aside (what, why): the service audits it
         self.on_set_aside = on_set_aside
+        #: whether the journal holds an entry; only this process writes it (Tree.lock), so after one look at
+        #: the file this is known without a stat on every request
+        self._written: bool | None = None
 
     def exists(self) -> bool:
         """Whether a removal is pending (written and not yet settled)."""
-        try:
-            return os.stat(self.path).st_size > 0
-        except FileNotFoundError:
-            return False
+        if self._written is None:
+            try:
+                self._written = os.stat(self.path).st_size > 0
+            except FileNotFoundError:
+                self._written = False
+        return self._written
 
     def pending(self) -> Entry | None:
         """The journal left behind, if any; one that is unreadable or names paths outside the tree
@@ -202,6 +207,7 @@ class Journal:
         record = asdict(entry)
         del record["moves"]
         data = json.dumps(record).encode("utf-8")
+        self._written = True  # even a write that fails half way may have left something to settle
         with naming(self.path):
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o640)
             try:
@@ -220,6 +226,7 @@ class Journal:
     def drop(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.truncate(self.path, 0)
+        self._written = False
 
     def staged_moves(self, entry: Entry) -> list[list[str]]:
         """[original, staged] of every wheel (or, for a package, directory and link) ``entry`` moved
