@@ -58,7 +58,9 @@ class RequestLoop:
         self.handler, self.sock, self.ping, self.pong = handler, sock, ping, pong
         self.every = every  # the socket thread's periodic check (the socket file is still ours)
         self.idle_interval = idle_interval
-        self.requests: queue.Queue = queue.Queue()
+        #: SimpleQueue: its put and get are C code, with none of Queue's Python-level Condition on the way
+        #: of every request from the socket's thread to the worker
+        self.requests: queue.SimpleQueue = queue.SimpleQueue()
         self.in_flight: collections.Counter[bytes] = collections.Counter()
         self.done = context.socket(zmq.PULL)
         self.done.bind(DONE_ADDRESS)
