@@ -24,6 +24,10 @@ DEFAULT_SKIP_REASON = "removed by request"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: JSON escapes such as \ud800 (alone) decode to lone surrogates, which no database or file name can hold
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: runs of the characters PEP 503 normalises to one hyphen
+_SEPARATORS = re.compile(r"[-_.]+")
+#: the reply encoder, built once (json.dumps builds one per call when given options)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class ProtocolError(ValueError):
@@ -135,7 +139,7 @@ class Request(NamedTuple):
 
 def canonicalize(name: str) -> str:
     """PEP 503 normalised package name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return _SEPARATORS.sub("-", name).lower()
 
 
 def decode_request(frame: bytes) -> Request:
@@ -175,7 +179,7 @@ def _check(message: Any, table: dict[str, tuple], kind: str) -> tuple[str, tuple
 def encode_reply(mtype: str, *args: Any) -> bytes:
     """One reply frame; checked against REPLIES so the service cannot send a malformed reply."""
     _check([mtype, *args], REPLIES, "reply")
-    return json.dumps([mtype, *args], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode([mtype, *args]).encode("utf-8")
 
 
 def error(message: str) -> bytes:
