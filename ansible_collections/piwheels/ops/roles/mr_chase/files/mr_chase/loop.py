@@ -121,7 +121,8 @@ class RequestLoop:
             self.sock.send_multipart([*envelope, reply])
         if body != [self.ping]:
             self._busy(None, self.handler.after_reply)
-            log.debug("request handled in %.1f ms", (time.monotonic() - started) * 1000)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("request handled in %.1f ms", (time.monotonic() - started) * 1000)
 
     def _busy(self, identity: bytes | None, work: Callable, *args):
         """Run ``work`` with the socket left to the stand-in should it take longer than TAKEOVER_S."""

@@ -93,7 +93,7 @@ def _skip(value: Any) -> bool | str:
 
 
 def _optional_version(value: Any) -> str | None:
-    return None if value is None else _name("version")(value)
+    return None if value is None else _version(value)
 
 
 def _any_string(field: str) -> Callable[[Any], str]:
@@ -111,15 +111,17 @@ def _object(value: Any) -> dict:
     return value
 
 
+_package, _version = _name("package"), _name("version")
+
 #: request type -> checkers of its elements after the type, in order
 REQUESTS: dict[str, tuple[Callable[[Any], Any], ...]] = {
-    "REMOVE": (_name("package"), _name("version"), _skip),
-    "STATUS": (_name("package"), _optional_version),
-    "SKIP": (_name("package"), _reason),
-    "UNSKIP": (_name("package"), _optional_version),
-    "YANK": (_name("package"), _name("version"), _flag("yanked")),
-    "FORGET": (_name("package"), _name("version")),
-    "DELETE": (_name("package"),),
+    "REMOVE": (_package, _version, _skip),
+    "STATUS": (_package, _optional_version),
+    "SKIP": (_package, _reason),
+    "UNSKIP": (_package, _optional_version),
+    "YANK": (_package, _version, _flag("yanked")),
+    "FORGET": (_package, _version),
+    "DELETE": (_package,),
     "PING": (),
 }
 
@@ -173,7 +175,7 @@ def _check(message: Any, table: dict[str, tuple], kind: str) -> tuple[str, tuple
     if len(message) != len(checkers) + 1:
         raise ProtocolError(f"{mtype} takes {len(checkers)} element(s) after the type, not {len(message) - 1}")
     # lengths are checked above; zip(strict=) would need Python 3.10
-    return mtype, tuple(check(value) for check, value in zip(checkers, message[1:]))  # noqa: B905
+    return mtype, tuple([check(value) for check, value in zip(checkers, message[1:])])  # noqa: B905
 
 
 def encode_reply(mtype: str, *args: Any) -> bytes:
