@@ -97,6 +97,9 @@ class Database:
         self._connect_timeout = connect_timeout
         self._conn: psycopg.Connection | None = None
         self._pipeline: psycopg.Pipeline | None = None
+        #: STATUS's cursor, kept with its connection: a cursor per query (conn.execute) costs more
+        #: than the rest of the client's side of the query
+        self._cursor: psycopg.Cursor | None = None
         self._stall = StallWatch(STALL_LIMIT_S, self._socket_fd)
         self._secrets = _secrets_of(dsn)
 
@@ -139,7 +142,7 @@ class Database:
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-            self._conn = None
+            self._conn = self._cursor = None
 
     close = discard
 
@@ -281,7 +284,10 @@ class Database:
 
     def _prepared(self, query: str, params: Sequence | dict) -> tuple | None:
         """One row of a query the server keeps planned (STATUS is asked before every removal)."""
-        return self.conn.execute(query, params, prepare=True).fetchone()
+        conn, cursor = self.conn, self._cursor
+        if cursor is None or cursor.connection is not conn:  # the first query, or on a new connection
+            cursor = self._cursor = conn.cursor()
+        return cursor.execute(query, params, prepare=True).fetchone()
 
     def version_files(self, package: str, version: str) -> list[str]:
         rows = self._all(
