@@ -7,10 +7,12 @@ medians; target Mr Chase / echo <= 2 for each request type.
 A STATUS needs a query to PostgreSQL, and on a unix socket one query alone
 can cost more than an echo.  So each STATUS row also has a ``floor``: the
 same echo plus the very SELECT Mr Chase runs for that form (its prepared
-statement, on an already open psycopg connection in this process), the
-least any server answering STATUS from the database must do.  When the
-floor is above 2x the echo, the target is beyond what the machine allows,
-and Mr Chase / floor says how much Mr Chase adds to the unavoidable work.
+statement, on an already open psycopg connection in this process) and the
+JSON encoding of the very reply Mr Chase sends for it, the least any server
+answering STATUS from the database must do (issue 25: "the same query on an
+open connection plus JSON encoding").  When the floor is above 2x the
+echo, the target is beyond what the machine allows, and Mr Chase / floor
+says how much Mr Chase adds to the unavoidable work.
 
     .venv/bin/python benchmarks/bench_roundtrip.py [--quick] [--rounds 500]
 """
@@ -52,14 +54,16 @@ def round_trip(sock: zmq.Socket, frame: bytes) -> float:
     return time.perf_counter() - started
 
 
-def floor_trip(sock: zmq.Socket, frame: bytes, conn: psycopg.Connection, query: str, params) -> float:
-    """The echo round trip plus the STATUS query on an open connection: the least a STATUS can cost."""
+def floor_trip(sock: zmq.Socket, frame: bytes, conn: psycopg.Connection, query: str, params, reply: list) -> float:
+    """The echo round trip plus the STATUS query on an open connection and the encoding of the reply:
+    the least a STATUS can cost."""
     started = time.perf_counter()
     sock.send(frame)
     if not sock.poll(10_000):
         raise RuntimeError("no reply")
     sock.recv()
     conn.execute(query, params, prepare=True).fetchone()
+    json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode()
     return time.perf_counter() - started
 
 
@@ -85,6 +89,14 @@ def main() -> int:
             socks[name].setsockopt(zmq.LINGER, 0)
             socks[name].connect(address)
         conn = psycopg.connect(dsn, autocommit=True)
+        replies = {}  # the reply Mr Chase sends for each STATUS form, which the floor encodes
+        for kind in QUERIES:
+            socks["chase"].send(json.dumps(REQUESTS[kind]).encode())
+            if not socks["chase"].poll(10_000):
+                raise RuntimeError("no reply")
+            replies[kind] = json.loads(socks["chase"].recv())
+            if replies[kind][0] != "STATUS":
+                raise RuntimeError(f"{kind}: {replies[kind]}")
         times: dict[tuple[str, str], list[float]] = {}
         for r in range(rounds + 10):
             for kind, message in REQUESTS.items():
@@ -92,7 +104,7 @@ def main() -> int:
                 peers = ["chase", "echo", "floor"] if kind in QUERIES else ["chase", "echo"]
                 for peer in peers[r % len(peers):] + peers[:r % len(peers)]:
                     if peer == "floor":
-                        elapsed = floor_trip(socks["echo"], frame, conn, *QUERIES[kind])
+                        elapsed = floor_trip(socks["echo"], frame, conn, *QUERIES[kind], replies[kind])
                     else:
                         elapsed = round_trip(socks[peer], frame)
                     if r >= 10:
@@ -119,7 +131,7 @@ def main() -> int:
                      "mr_chase_over_floor": round(chase_ms / floor_ms, 3) if floor_ms else None})
     print_table(rows, list(rows[0]))
     print(f"(medians of {rounds} interleaved rounds; target ratio <= 2; floor = echo + Mr Chase's own STATUS "
-          "query on an open psycopg connection)")
+          "query on an open psycopg connection + JSON encoding of Mr Chase's reply)")
     write_csv(args.csv, rows)
     bar_plot(args.csv.with_suffix(".png"), [r["request"] for r in rows],
              {"Mr Chase / echo": [r["ratio"] for r in rows],

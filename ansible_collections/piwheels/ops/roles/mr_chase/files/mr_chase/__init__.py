@@ -10,7 +10,7 @@ module:
 config      the YAML configuration and its validation
 protocol    the wire format: the table of message types, decode and encode
 listener    who holds an ipc socket file (never take piw-master's queue)
-loop        the socket loop: PING at once, one worker for everything else
+loop        the request loop: one request at a time, PING answered at once by a stand-in while one takes long
 service     what each request gets; start-up, recovery, stop
 privileges  the database grants Mr Chase needs, checked at start-up (python -m mr_chase.privileges)
 database    the SQL on the piwheels 0.23 tables

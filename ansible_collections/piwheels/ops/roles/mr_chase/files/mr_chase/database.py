@@ -89,6 +89,23 @@ class Removal:
         self.committed_files: list[PageFile] = []
 
 
+class Guard:
+    """What :meth:`Database.guard` returns: a class, not a generator, as it wraps every request's queries."""
+
+    def __init__(self, stall: StallWatch, explain: Callable[[psycopg.Error], Exception]):
+        self._stall, self._explain = stall, explain
+
+    def __enter__(self) -> None:
+        self._stall.__enter__()
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, traceback: object) -> None:
+        self._stall.__exit__(exc_type, exc, traceback)
+        if isinstance(exc, psycopg.Error):
+            explained = self._explain(exc)
+            if explained is not exc:
+                raise explained from exc
+
+
 class Database:
     """A lazily (re)connected psycopg connection and the queries Mr Chase needs."""
 
@@ -97,7 +114,11 @@ class Database:
         self._connect_timeout = connect_timeout
         self._conn: psycopg.Connection | None = None
         self._pipeline: psycopg.Pipeline | None = None
+        #: STATUS's cursor, kept with its connection: a cursor per query (conn.execute) costs more
+        #: than the rest of the client's side of the query
+        self._cursor: psycopg.Cursor | None = None
         self._stall = StallWatch(STALL_LIMIT_S, self._socket_fd)
+        self._guard = Guard(self._stall, self._explain)
         self._secrets = _secrets_of(dsn)
 
     # -- connection ---------------------------------------------------------
@@ -139,7 +160,7 @@ class Database:
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-            self._conn = None
+            self._conn = self._cursor = None
 
     close = discard
 
@@ -153,17 +174,9 @@ class Database:
         conn = self._conn
         return None if conn is None or conn.closed else conn.pgconn.socket
 
-    @contextmanager
-    def guard(self) -> Iterator[None]:
+    def guard(self) -> Guard:
         """Bound the calls inside in time (StallWatch) and turn a psycopg error into what it means."""
-        try:
-            with self._stall:
-                yield
-        except psycopg.Error as exc:
-            explained = self._explain(exc)
-            if explained is exc:
-                raise
-            raise explained from exc
+        return self._guard
 
     def _explain(self, exc: psycopg.Error) -> Exception:
         """Locked for a lock timeout; DatabaseUnavailable (DatabaseStalled) for a lost, cancelled or cut
@@ -281,7 +294,10 @@ class Database:
 
     def _prepared(self, query: str, params: Sequence | dict) -> tuple | None:
         """One row of a query the server keeps planned (STATUS is asked before every removal)."""
-        return self.conn.execute(query, params, prepare=True).fetchone()
+        conn, cursor = self.conn, self._cursor
+        if cursor is None or cursor.connection is not conn:  # the first query, or on a new connection
+            cursor = self._cursor = conn.cursor()
+        return cursor.execute(query, params, prepare=True).fetchone()
 
     def version_files(self, package: str, version: str) -> list[str]:
         rows = self._all(

@@ -11,18 +11,52 @@ and files on disk.  The journal bridges them.  Its order of events:
    (a journal cut short by a crash does not parse, and then no file had been
    moved yet);
 2. write the temporary page, rename each wheel to ``staging/<token>/<filename>``;
-3. COMMIT, while the temporary page, the staging directory and the package
-   directory are fsynced (so the moves are durable whichever way COMMIT goes);
-4. rename the page into place; reply; then fsync the package directory (the
-   new page is durable before the journal that could redo it goes), delete the
-   staged wheels and empty the journal (they are out of the served tree
-   already; the next removal waits for this clean-up before it starts, and
-   recovery redoes it after a crash).
+3. COMMIT, while the package directory is fsynced (the moves out of it);
+4. rename the page into place; reply; then fdatasync the page and fsync the
+   package directory (the new page is durable before the journal that could
+   redo it goes), delete the staged wheels and empty the journal (they are out
+   of the served tree already; the next removal waits for this clean-up before
+   it starts, and recovery redoes it after a crash).
 
 The journal is one file that is never removed, only overwritten and emptied,
 so no step depends on a directory entry reaching the disk: an empty journal
-means nothing is pending.  Emptying it needs no fsync: a journal that comes
-back after a power cut is settled again, and every step is idempotent.
+means nothing is pending.
+
+What each sync of a REMOVE protects (PostgreSQL's own WAL flush at COMMIT
+protects the rows), and what recovery does after a power cut without it:
+
+==========================  ====================  =====================================================
+sync                        when                  without it, after a power cut
+==========================  ====================  =====================================================
+journal: fdatasync          before the first      a wheel could sit in ``staging/<token>/`` with no
+                            rename (meanwhile     journal naming the token: nothing would put it back
+                            the deletes run)      after an aborted removal, nor delete it after a
+                                                  committed one
+package directory: fsync    while COMMIT runs,    the wheels could be back in ``simple/<package>/``
+                            before the reply      and ``staging/<token>/`` empty: recovery finds the
+                                                  removal committed but nothing to delete, and wheels
+                                                  with no rows stay in the served tree.  On the
+                                                  journalling file systems a master runs on (ext4,
+                                                  xfs) a rename is one journal transaction, so this
+                                                  one sync also makes the staging directory's mkdir
+                                                  and the renames' arrival there durable (an fsync of
+                                                  ``staging/<token>`` never made its own mkdir durable
+                                                  either).  COMMIT may reach the disk a moment before
+                                                  this sync returns: a power cut exactly then is this
+                                                  row's case
+page: fdatasync, then       after the reply,      the journal could be emptied on disk while
+package directory: fsync    before the journal    ``index.html`` is still the old page (links to
+                            is emptied            deleted wheels) or an empty new one
+emptying the journal        (none)                the journal comes back: it is settled again, every
+                                                  step is idempotent
+==========================  ====================  =====================================================
+
+Not synced, because no recovery path reads it: the temporary page before
+COMMIT (a committed removal's recovery writes the page from the database
+instead, an aborted one deletes it) and ``staging/<token>`` (the package
+directory's fsync covers it, see above).  YANK's page follows the same rule.
+DELETE still fdatasyncs its temporary root index before COMMIT: its recovery
+puts that file in place as it is (deletion.py).
 
 Recovery (at start-up, and before the next removal when a commit's outcome
 was unknown) asks PostgreSQL whether the removal committed: it waits for the
@@ -121,13 +155,18 @@ class Journal:
         self.on_committed = on_committed
         #: told of everything set aside (what, why): the service audits it
         self.on_set_aside = on_set_aside
+        #: whether the journal holds an entry; only this process writes it (Tree.lock), so after one look at
+        #: the file this is known without a stat on every request
+        self._written: bool | None = None
 
     def exists(self) -> bool:
         """Whether a removal is pending (written and not yet settled)."""
-        try:
-            return os.stat(self.path).st_size > 0
-        except FileNotFoundError:
-            return False
+        if self._written is None:
+            try:
+                self._written = os.stat(self.path).st_size > 0
+            except FileNotFoundError:
+                self._written = False
+        return self._written
 
     def pending(self) -> Entry | None:
         """The journal left behind, if any; one that is unreadable or names paths outside the tree
@@ -168,6 +207,7 @@ class Journal:
         record = asdict(entry)
         del record["moves"]
         data = json.dumps(record).encode("utf-8")
+        self._written = True  # even a write that fails half way may have left something to settle
         with naming(self.path):
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o640)
             try:
@@ -186,6 +226,7 @@ class Journal:
     def drop(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.truncate(self.path, 0)
+        self._written = False
 
     def staged_moves(self, entry: Entry) -> list[list[str]]:
         """[original, staged] of every wheel (or, for a package, directory and link) ``entry`` moved
@@ -238,11 +279,14 @@ class Journal:
                 os.replace(self.tree.absolute(entry.temp_page), self.tree.absolute(entry.page))
 
     def clean(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """Make the page durable, delete the staged wheels of a committed removal, then empty the journal."""
+        """Make the page durable (its content and its name), delete the staged wheels of a committed removal,
+        then empty the journal."""
         checkpoint("cleaning")
         if entry.page:
+            page = self.tree.absolute(entry.page)
             with contextlib.suppress(FileNotFoundError):
-                fsync_dir(os.path.dirname(self.tree.absolute(entry.page)))
+                fsync_file(page)
+                fsync_dir(os.path.dirname(page))
         stuck = []
         for _original, staged in entry.moves:
             try:
@@ -327,6 +371,8 @@ class Journal:
                 committed = db.settle(entry.package, entry.version, wait)
         entry.moves = entry.moves or self.staged_moves(entry)
         if committed:
+            if entry.kind != "package" and entry.temp_page and os.path.isdir(self.tree.package_dir(entry.package)):
+                self._page_from_database(db, entry, wait)  # the temporary page was never synced
             if self.on_committed is not None:  # before the journal goes: a crash in between repeats it
                 self.on_committed(entry)
             self.finish(entry)
@@ -340,10 +386,7 @@ class Journal:
     def _recover_page(self, db: Database, entry: Entry, wait: float) -> str:
         """A page rewrite (YANK) left behind: write the page from what is committed, whichever way the
         change went (no file moved, so there is nothing else to settle)."""
-        with db.guard():
-            files = db.package_files(entry.package, entry.version, wait)
-        path = self.tree.write_temp_page(entry.package, entry.token, page_pieces(entry.package, files))
-        fsync_file(path)
+        self._page_from_database(db, entry, wait)
         if self.on_committed is not None:
             self.on_committed(entry)
         self.replace_page(entry)
@@ -351,3 +394,9 @@ class Journal:
         log.warning("recovered the page of %s after a change to %s: rewritten from the database",
                     entry.package, entry.version)
         return "page rewritten"
+
+    def _page_from_database(self, db: Database, entry: Entry, wait: float) -> None:
+        """Write the entry's temporary page, durably, from the package's files as committed."""
+        with db.guard():
+            files = db.package_files(entry.package, entry.version, wait)
+        fsync_file(self.tree.write_temp_page(entry.package, entry.token, page_pieces(entry.package, files)))

@@ -1,21 +1,27 @@
-"""The request loop: a ROUTER socket whose own thread answers PING at once, and one worker for the rest.
+"""The request loop: requests are handled where they are received, and a stand-in answers PING while one takes long.
 
 Requests that touch the database or the tree are handled one at a time, in
-the order they arrived, by a worker thread; the thread that owns the socket
-only receives, replies and answers PING.  So a liveness probe is answered
-at once even while the worker waits on a stalled database, and the role's
+the order they arrived, by the thread that receives them: a STATUS costs
+no hand-off between threads, only its query.  While a request (or its
+clean-up, or the idle settling of a journal) has taken longer than
+TAKEOVER_S, a stand-in thread takes the socket: it answers PING at once and
+keeps every other request, in order, for the loop.  So a liveness probe is
+answered even while a request waits on a stalled database, and the role's
 readiness check and the operators' monitoring never mistake a slow request
 for a dead service.  Each connection still gets its replies in the order of
 its requests (the modules pipeline STATUS requests on one DEALER socket and
-match replies by position): a PING from a connection that has requests in
-the worker's queue waits its turn behind them.
+match replies by position): a PING from a connection whose request is in
+hand, or kept, waits its turn behind it.
+
+A ZeroMQ socket may move between threads when a full memory barrier
+separates their uses: ``_sock_lock`` is that barrier, and only its holder
+touches the socket.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -25,9 +31,12 @@ import zmq
 
 log = logging.getLogger(__name__)
 
-#: how long one poll of the socket waits before the loop looks at the stop flag again
+#: how long one receive waits before the loop looks at the stop flag again
 POLL_MS = 200
-DONE_ADDRESS = "inproc://mr-chase-replies"
+#: how long a request may keep the loop busy before the stand-in answers PING in its place
+TAKEOVER_S = 0.05
+#: how long one poll of the stand-in waits before it looks whether the loop is free again
+STAND_IN_POLL_MS = 10
 
 
 class Handler(Protocol):
@@ -42,7 +51,7 @@ class Handler(Protocol):
         """The request's clean-up, once its reply is on its way."""
 
     def idle(self) -> None:
-        """Called when the worker has had nothing to do for a while."""
+        """Called when the loop has had nothing to do for a while."""
 
 
 def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
@@ -53,73 +62,93 @@ def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
 
 
 class RequestLoop:
-    def __init__(self, handler: Handler, sock: zmq.Socket, context: zmq.Context, ping: bytes, pong: bytes,
+    def __init__(self, handler: Handler, sock: zmq.Socket, ping: bytes, pong: bytes,
                  every: Callable[[], None], idle_interval: float):
         self.handler, self.sock, self.ping, self.pong = handler, sock, ping, pong
-        self.every = every  # the socket thread's periodic check (the socket file is still ours)
+        self.every = every  # the periodic check (the socket file is still ours)
         self.idle_interval = idle_interval
-        self.requests: queue.Queue = queue.Queue()
-        self.in_flight: collections.Counter[bytes] = collections.Counter()
-        self.done = context.socket(zmq.PULL)
-        self.done.bind(DONE_ADDRESS)
-        self.context = context
+        self.sock.setsockopt(zmq.RCVTIMEO, POLL_MS)
+        self._sock_lock = threading.Lock()
+        #: requests the stand-in received while the loop was busy, in order, and how many per connection
+        self._kept: collections.deque[tuple[list[bytes], list[bytes]]] = collections.deque()
+        self._kept_per_peer: collections.Counter[bytes] = collections.Counter()
+        #: the connection whose request is in hand, and since when the loop is busy (None: it is not)
+        self._in_hand: bytes | None = None
+        self._busy_since: float | None = None
+        self._closing = threading.Event()
 
     def run(self) -> None:
-        worker = threading.Thread(target=self._work, name="mr-chase-worker", daemon=True)
-        worker.start()
-        poller = zmq.Poller()
-        poller.register(self.sock, zmq.POLLIN)
-        poller.register(self.done, zmq.POLLIN)
+        stand_in = threading.Thread(target=self._stand_in, name="mr-chase-stand-in", daemon=True)
+        stand_in.start()
+        quiet_since = time.monotonic()
         try:
             while not self.handler.stopping:
-                events = dict(poller.poll(POLL_MS))
-                if self.done in events:
-                    self._reply()
-                if self.sock in events:
-                    self._receive()
+                item = self._next()
+                if item is None:
+                    if time.monotonic() - quiet_since >= self.idle_interval:
+                        self._busy(None, self.handler.idle)
+                        quiet_since = time.monotonic()
+                else:
+                    self._serve(*item)
+                    quiet_since = time.monotonic()
                 self.every()
         finally:
-            self.requests.put(None)
-            worker.join()
-            while self.done.poll(0):  # the request the worker finished while stopping
-                self._reply()
-            self.done.close()
+            self._closing.set()
+            stand_in.join()
 
-    def _receive(self) -> None:
-        frames = self.sock.recv_multipart(zmq.NOBLOCK)
+    def _next(self) -> tuple[list[bytes], list[bytes]] | None:
+        """The oldest request the stand-in kept, else the next one from the socket (None after POLL_MS)."""
+        with self._sock_lock:
+            if self._kept:
+                envelope, body = self._kept.popleft()
+                self._kept_per_peer[envelope[0]] -= 1
+                if not self._kept_per_peer[envelope[0]]:
+                    del self._kept_per_peer[envelope[0]]
+                return envelope, body
+            try:
+                frames = self.sock.recv_multipart()
+            except zmq.Again:
+                return None
+        return split_envelope(frames)
+
+    def _serve(self, envelope: list[bytes], body: list[bytes]) -> None:
+        if body == [self.ping]:
+            reply = self.pong
+        else:
+            started = time.monotonic()
+            reply = self._busy(envelope[0], self.handler.handle, body)
+        with self._sock_lock:
+            self.sock.send_multipart([*envelope, reply])
+        if body != [self.ping]:
+            self._busy(None, self.handler.after_reply)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("request handled in %.1f ms", (time.monotonic() - started) * 1000)
+
+    def _busy(self, identity: bytes | None, work: Callable, *args):
+        """Run ``work`` with the socket left to the stand-in should it take longer than TAKEOVER_S."""
+        self._in_hand, self._busy_since = identity, time.monotonic()
+        try:
+            return work(*args)
+        finally:
+            self._busy_since = None  # before the caller takes the lock: the stand-in lets go of it
+
+    def _stand_in(self) -> None:
+        """Every TAKEOVER_S: when the loop has been busy for that long, hold the socket until it is free."""
+        while not self._closing.wait(TAKEOVER_S):
+            since = self._busy_since
+            if since is None or time.monotonic() - since < TAKEOVER_S:
+                continue
+            with self._sock_lock:
+                while self._busy_since is since and not self._closing.is_set():
+                    if self.sock.poll(STAND_IN_POLL_MS):
+                        self._take(self.sock.recv_multipart(zmq.NOBLOCK))
+
+    def _take(self, frames: list[bytes]) -> None:
+        """Answer a PING whose connection has nothing in hand or kept; keep anything else for the loop."""
         envelope, body = split_envelope(frames)
         identity = envelope[0]
-        if body == [self.ping] and not self.in_flight[identity]:
+        if body == [self.ping] and identity != self._in_hand and not self._kept_per_peer[identity]:
             self.sock.send_multipart([*envelope, self.pong])
             return
-        self.in_flight[identity] += 1
-        self.requests.put((envelope, body))
-
-    def _reply(self) -> None:
-        frames = self.done.recv_multipart()
-        identity = frames[0]
-        self.in_flight[identity] -= 1
-        if not self.in_flight[identity]:
-            del self.in_flight[identity]
-        self.sock.send_multipart(frames)
-
-    def _work(self) -> None:
-        """One request at a time: its reply goes to the socket's thread, then its clean-up runs here."""
-        replies = self.context.socket(zmq.PUSH)
-        replies.connect(DONE_ADDRESS)
-        try:
-            while True:
-                try:
-                    item = self.requests.get(timeout=self.idle_interval)
-                except queue.Empty:
-                    self.handler.idle()
-                    continue
-                if item is None or self.handler.stopping:
-                    return
-                envelope, body = item
-                started = time.monotonic()
-                replies.send_multipart([*envelope, self.handler.handle(body)])
-                self.handler.after_reply()
-                log.debug("request handled in %.1f ms", (time.monotonic() - started) * 1000)
-        finally:
-            replies.close(linger=1000)
+        self._kept.append((envelope, body))
+        self._kept_per_peer[identity] += 1

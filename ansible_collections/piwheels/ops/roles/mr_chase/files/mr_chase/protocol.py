@@ -24,6 +24,10 @@ DEFAULT_SKIP_REASON = "removed by request"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: JSON escapes such as \ud800 (alone) decode to lone surrogates, which no database or file name can hold
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: runs of the characters PEP 503 normalises to one hyphen
+_SEPARATORS = re.compile(r"[-_.]+")
+#: the reply encoder, built once (json.dumps builds one per call when given options)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class ProtocolError(ValueError):
@@ -89,7 +93,7 @@ def _skip(value: Any) -> bool | str:
 
 
 def _optional_version(value: Any) -> str | None:
-    return None if value is None else _name("version")(value)
+    return None if value is None else _version(value)
 
 
 def _any_string(field: str) -> Callable[[Any], str]:
@@ -107,15 +111,17 @@ def _object(value: Any) -> dict:
     return value
 
 
+_package, _version = _name("package"), _name("version")
+
 #: request type -> checkers of its elements after the type, in order
 REQUESTS: dict[str, tuple[Callable[[Any], Any], ...]] = {
-    "REMOVE": (_name("package"), _name("version"), _skip),
-    "STATUS": (_name("package"), _optional_version),
-    "SKIP": (_name("package"), _reason),
-    "UNSKIP": (_name("package"), _optional_version),
-    "YANK": (_name("package"), _name("version"), _flag("yanked")),
-    "FORGET": (_name("package"), _name("version")),
-    "DELETE": (_name("package"),),
+    "REMOVE": (_package, _version, _skip),
+    "STATUS": (_package, _optional_version),
+    "SKIP": (_package, _reason),
+    "UNSKIP": (_package, _optional_version),
+    "YANK": (_package, _version, _flag("yanked")),
+    "FORGET": (_package, _version),
+    "DELETE": (_package,),
     "PING": (),
 }
 
@@ -135,7 +141,7 @@ class Request(NamedTuple):
 
 def canonicalize(name: str) -> str:
     """PEP 503 normalised package name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return _SEPARATORS.sub("-", name).lower()
 
 
 def decode_request(frame: bytes) -> Request:
@@ -169,13 +175,13 @@ def _check(message: Any, table: dict[str, tuple], kind: str) -> tuple[str, tuple
     if len(message) != len(checkers) + 1:
         raise ProtocolError(f"{mtype} takes {len(checkers)} element(s) after the type, not {len(message) - 1}")
     # lengths are checked above; zip(strict=) would need Python 3.10
-    return mtype, tuple(check(value) for check, value in zip(checkers, message[1:]))  # noqa: B905
+    return mtype, tuple([check(value) for check, value in zip(checkers, message[1:])])  # noqa: B905
 
 
 def encode_reply(mtype: str, *args: Any) -> bytes:
     """One reply frame; checked against REPLIES so the service cannot send a malformed reply."""
     _check([mtype, *args], REPLIES, "reply")
-    return json.dumps([mtype, *args], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode([mtype, *args]).encode("utf-8")
 
 
 def error(message: str) -> bytes:

@@ -9,9 +9,9 @@ a crash at any point in between.
 The journal is written and fsynced while PostgreSQL runs the removal's
 statements (they are sent in a pipeline and their results awaited only
 afterwards), so the two waits overlap without a second thread; likewise the
-new page and the package directory are fsynced while COMMIT runs.  Deleting the staged
-wheels (unlinks, whose cost depends on the file system's own journal) is
-done after the reply, before the next request is read.  Everything a crash
+package directory is fsynced while COMMIT runs.  Syncing the new page and
+deleting the staged wheels is done after the reply, before the next request
+is read.  Everything a crash
 recovery relies on is still on disk in the order journal.py describes.
 """
 
@@ -29,7 +29,7 @@ from .database import Database, Deleted, Removal
 from .journal import Entry, Journal
 from .page import PageFile, page_pieces
 from .protocol import DEFAULT_SKIP_REASON
-from .tree import Tree, fsync_dir, fsync_file
+from .tree import Tree, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +211,7 @@ class Remover(Change):
             return
         log.info("%s changed while %s was removed; the page is written from the committed state",
                  entry.package, entry.version)
-        path = self.tree.write_temp_page(entry.package, entry.token, page_pieces(entry.package, committed))
-        fsync_file(path)
+        self.tree.write_temp_page(entry.package, entry.token, page_pieces(entry.package, committed))
 
     def _move_aside(self, entry: Entry, deleted: Deleted) -> list[str]:
         """Write the new page, move the local wheels into staging; return the ones already missing.
@@ -239,12 +238,10 @@ class Remover(Change):
         return missing
 
     def _sync(self, entry: Entry) -> None:
-        """Make the new page's content and the moves out of the package directory into staging durable (while
-        COMMIT runs, before the page goes into place); a failure costs durability, not the removal."""
+        """Make the moves out of the package directory durable while COMMIT runs (journal.py's table says why
+        this is the one sync there); a failure costs durability, not the removal."""
         self.checkpoint("committing")
         try:
-            fsync_file(self.tree.absolute(entry.temp_page))
-            fsync_dir(self.tree.staging_dir(entry.token))
             fsync_dir(self.tree.package_dir(entry.package))
         except OSError as exc:
             log.error("file system error while removing: %s", exc)

@@ -1,9 +1,10 @@
 """The service: what each request gets, and the service's life (look, recover, bind, serve, stop).
 
 Every request gets exactly one reply, whatever it holds, and no request can
-stop the service.  The socket loop (loop.py) answers PING itself and hands
-every other request, one at a time, to ``handle``; SIGTERM is noticed within
-a fraction of a second and the request in hand is finished first.
+stop the service.  The request loop (loop.py) answers PING itself (at once,
+even while a request takes long) and hands every other request, one at a
+time, to ``handle``; SIGTERM is noticed within a fraction of a second and the
+request in hand is finished first.
 """
 
 from __future__ import annotations
@@ -357,7 +358,7 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
-            RequestLoop(self, sock, context, PING_FRAME, PONG_FRAME, self._watch_address, SETTLE_INTERVAL).run()
+            RequestLoop(self, sock, PING_FRAME, PONG_FRAME, self._watch_address, SETTLE_INTERVAL).run()
         finally:
             sock.close()
             context.term()
@@ -369,7 +370,7 @@ class Service:
             log.info("Mr Chase stopped")
 
     def idle(self) -> None:
-        """The worker has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any."""
+        """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any."""
         if self.journal.exists():
             self.settle_pending(SETTLE_WAIT)
 

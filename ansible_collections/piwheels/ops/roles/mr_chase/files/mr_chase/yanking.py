@@ -2,7 +2,9 @@
 
 No file moves, so the journal entry (kind ``page``) only says "this
 package's page may be stale": recovery writes the page from whatever the
-database committed, which is right whichever way the change went.
+database committed, which is right whichever way the change went.  So the
+new page is synced only after the reply, before the journal goes
+(journal.py's table).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from functools import partial
 from .journal import Entry
 from .page import page_pieces
 from .removal import Change
-from .tree import fsync_file
 
 
 class Yanker(Change):
@@ -27,16 +28,11 @@ class Yanker(Change):
             changed, files = self.db.set_yanked(package, version, yanked, overlap=partial(self.journal.write, entry))
             self._journalled(entry)
             if changed:
-                path = tree.write_temp_page(package, token, page_pieces(package, files))
-                transaction.while_committing = partial(self._sync_page, path)
+                tree.write_temp_page(package, token, page_pieces(package, files))
+                transaction.while_committing = partial(self.checkpoint, "committing")
         if changed:
             self.checkpoint("committed")
             self._put_in_place(entry)
         else:
             self.cleanup.set(self.journal.drop)
         return changed
-
-    def _sync_page(self, path: str) -> None:
-        """While COMMIT runs: the new page's content, durable before it goes into place."""
-        self.checkpoint("committing")
-        fsync_file(path)
