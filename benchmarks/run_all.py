@@ -12,7 +12,9 @@ comes.  Afterwards its machine-readable result is read:
   that script, from ``KNOWN_TARGETS``);
 * failing that, "no summary".
 
-Results older than this run are ignored, so a script that failed never passes
+Each summary row carries the machine's state: the item's own ``"load"`` where
+the script wrote one, else the 1-minute load average before and after the
+script ran.  Results older than this run are ignored, so a script that failed never passes
 for one that worked.  The whole run has a time budget (default 1140 s, so that
 ``make bench`` stays under 20 minutes: 570 s for the scripts of issues 3 to 14
 and as much again for bench_scale.py's curves, whose largest points, 10^7
@@ -47,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
 RESULTS = BENCHMARKS / "results"
-SUMMARY_FIELDS = ["benchmark", "case", "ratio", "target", "met"]
+SUMMARY_FIELDS = ["benchmark", "case", "ratio", "target", "met", "load"]
 #: time kept back for each script still to run when giving one its budget
 RESERVE_SECONDS = 60.0
 #: issue 8's targets, for scripts that leave only a CSV (their own JSON's targets win when they write one)
@@ -61,6 +63,8 @@ class Outcome:
     seconds: float = 0.0
     rows: list[dict] = field(default_factory=list)
     source: str = ""
+    #: the machine's 1-minute load average before and after the script ran
+    load: str = ""
 
 
 def discover(only: list[str] | None) -> list[Path]:
@@ -147,7 +151,7 @@ def read_json(path: Path) -> list[dict]:
     for item in json.loads(path.read_text(encoding="utf-8")):
         ratio, target = _number(item.get("ratio")), _number(item.get("target"))
         rows.append({"case": str(item.get("case", "")), "ratio": ratio, "target": target,
-                     "met": _met(ratio, target, item.get("met"))})
+                     "met": _met(ratio, target, item.get("met")), "load": str(item.get("load", ""))})
     return rows
 
 
@@ -200,12 +204,12 @@ def write_summary(outcomes: list[Outcome], path: Path) -> None:
         for outcome in outcomes:
             if not outcome.rows:
                 writer.writerow({"benchmark": outcome.name, "case": outcome.status, "ratio": "", "target": "",
-                                 "met": ""})
+                                 "met": "", "load": outcome.load})
             for row in outcome.rows:
                 writer.writerow({"benchmark": outcome.name, "case": row["case"],
                                  "ratio": "" if row["ratio"] is None else f"{row['ratio']:.3f}",
                                  "target": "" if row["target"] is None else f"{row['target']:g}",
-                                 "met": row["met"]})
+                                 "met": row["met"], "load": row.get("load") or outcome.load})
 
 
 def print_summary(outcomes: list[Outcome], path: Path, total: float) -> None:
@@ -245,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         after = len(scripts) - index - 1
         budget = max(10.0, left - after * min(RESERVE_SECONDS, left / (after + 1)))
         results = results_dir(script, args.results)
+        load_before = os.getloadavg()[0]
         code, seconds = run_script(script, args.quick, budget, results)
-        outcome = Outcome(script.stem, seconds=seconds)
+        outcome = Outcome(script.stem, seconds=seconds, load=f"load {load_before:.2f} -> {os.getloadavg()[0]:.2f}")
         outcome.rows, outcome.source = collect(script.stem, results, since)
         if code is None:
             outcome.status = f"timed out after {seconds:.0f} s"

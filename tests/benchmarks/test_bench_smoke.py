@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,8 +77,9 @@ def test_summary_csv_carries_the_ratios_with_targets(quick_run):
     _, results = quick_run
     with open(results / "summary.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
-    assert list(rows[0]) == ["benchmark", "case", "ratio", "target", "met"]
+    assert list(rows[0]) == ["benchmark", "case", "ratio", "target", "met", "load"]
     assert {row["benchmark"] for row in rows} == {"bench_ansible"}
+    assert all(re.fullmatch(r"load \d+\.\d\d -> \d+\.\d\d", row["load"]) for row in rows)  # the machine's state
     assert all(numeric(row["ratio"]) for row in rows)
     targeted = [row for row in rows if row["target"]]
     assert len(targeted) == 2
