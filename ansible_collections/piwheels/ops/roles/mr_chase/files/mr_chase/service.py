@@ -110,6 +110,8 @@ class Service:
         #: the audit record of a journalled change (REMOVE, FORGET), appended once its reply is sent and
         #: before its journal is emptied: a crash before then leaves the journal, whose recovery audits it
         self._audit: tuple[list, dict] | None = None
+        #: the log line of the request in hand (level, request, reply, milliseconds), written after its reply
+        self._log_line: tuple[int, list, bytes, float] | None = None
         self._bound: tuple[int, int] | None = None
         self._next_watch = time.monotonic() + WATCH_INTERVAL
 
@@ -139,9 +141,8 @@ class Service:
             log.exception("request %s: the error reply itself failed", request.type)
             reply = error("internal error: see the Mr Chase log")
         level = LOG_LEVELS.get(request.type, logging.DEBUG)
-        if log.isEnabledFor(level):
-            log.log(level, "%s -> %s (%.1f ms)", [request.type, *request.args], reply[:200].decode("utf-8", "replace"),
-                    (time.monotonic() - started) * 1000)
+        if log.isEnabledFor(level):  # written once the reply is sent (after_reply): the client need not wait
+            self._log_line = (level, [request.type, *request.args], reply, (time.monotonic() - started) * 1000)
         return reply
 
     def _dispatch(self, request: Request) -> bytes:
@@ -319,6 +320,10 @@ class Service:
         outbox entry is on disk before the removal's journal goes), then clean up the removal.  All of it
         before the journal is emptied, so a crash in between leaves the journal, and its recovery audits
         and notifies."""
+        line, self._log_line = self._log_line, None
+        if line is not None:
+            level, request, reply, elapsed = line
+            log.log(level, "%s -> %s (%.1f ms)", request, reply[:200].decode("utf-8", "replace"), elapsed)
         audit, self._audit = self._audit, None
         if audit is not None:
             self.audit.record(audit[0], "done", **audit[1])
