@@ -107,9 +107,6 @@ class Service:
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent
         self._notice: list | None = None
-        #: the audit record of a journalled change (REMOVE, FORGET), appended once its reply is sent and
-        #: before its journal is emptied: a crash before then leaves the journal, whose recovery audits it
-        self._audit: tuple[list, dict] | None = None
         #: the log line of the request in hand (level, request, reply, milliseconds), written after its reply
         self._log_line: tuple[int, list, bytes, float] | None = None
         self._bound: tuple[int, int] | None = None
@@ -270,11 +267,9 @@ class Service:
         return encode_reply("DONE")
 
     def _audit_removal(self, request: list, package: str, version: str, result: Any) -> None:
-        """Audited after the reply (see after_reply): the append waits on the file system's journal
-        commit that the removal's own syncs started, and the client need not wait for it."""
-        self._audit = (request, {"package": package, "version": version, "builds": result.builds,
-                                 "files": result.files, "downloads": result.downloads, "skip": result.skip,
-                                 "archived": result.archived, "missing_on_disk": result.missing})
+        self.audit.record(request, "done", package=package, version=version, builds=result.builds,
+                          files=result.files, downloads=result.downloads, skip=result.skip,
+                          archived=result.archived, missing_on_disk=result.missing)
 
     def _delete(self, package: str) -> bytes:
         deleted, moved = self.package_remover.delete(package)
@@ -316,17 +311,12 @@ class Service:
             log.exception("settling the pending removal failed")
 
     def after_reply(self) -> None:
-        """What the last request left to do once its client has the reply: audit it, tell piw-master (the
-        outbox entry is on disk before the removal's journal goes), then clean up the removal.  All of it
-        before the journal is emptied, so a crash in between leaves the journal, and its recovery audits
-        and notifies."""
+        """What the last request left to do once its client has the reply: log it, tell piw-master (the
+        outbox entry is on disk before the removal's journal goes), then clean up the removal."""
         line, self._log_line = self._log_line, None
         if line is not None:
             level, request, reply, elapsed = line
             log.log(level, "%s -> %s (%.1f ms)", request, reply[:200].decode("utf-8", "replace"), elapsed)
-        audit, self._audit = self._audit, None
-        if audit is not None:
-            self.audit.record(audit[0], "done", **audit[1])
         notice, self._notice = self._notice, None
         if notice is not None:
             try:
