@@ -107,8 +107,6 @@ class Service:
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent
         self._notice: list | None = None
-        #: the log line of the request in hand (level, request, reply, milliseconds), written after its reply
-        self._log_line: tuple[int, list, bytes, float] | None = None
         self._bound: tuple[int, int] | None = None
         self._next_watch = time.monotonic() + WATCH_INTERVAL
 
@@ -138,8 +136,9 @@ class Service:
             log.exception("request %s: the error reply itself failed", request.type)
             reply = error("internal error: see the Mr Chase log")
         level = LOG_LEVELS.get(request.type, logging.DEBUG)
-        if log.isEnabledFor(level):  # written once the reply is sent (after_reply): the client need not wait
-            self._log_line = (level, [request.type, *request.args], reply, (time.monotonic() - started) * 1000)
+        if log.isEnabledFor(level):
+            log.log(level, "%s -> %s (%.1f ms)", [request.type, *request.args], reply[:200].decode("utf-8", "replace"),
+                    (time.monotonic() - started) * 1000)
         return reply
 
     def _dispatch(self, request: Request) -> bytes:
@@ -311,12 +310,8 @@ class Service:
             log.exception("settling the pending removal failed")
 
     def after_reply(self) -> None:
-        """What the last request left to do once its client has the reply: log it, tell piw-master (the
-        outbox entry is on disk before the removal's journal goes), then clean up the removal."""
-        line, self._log_line = self._log_line, None
-        if line is not None:
-            level, request, reply, elapsed = line
-            log.log(level, "%s -> %s (%.1f ms)", request, reply[:200].decode("utf-8", "replace"), elapsed)
+        """What the last request left to do once its client has the reply: tell piw-master (the outbox
+        entry is on disk before the removal's journal goes), then clean up the removal."""
         notice, self._notice = self._notice, None
         if notice is not None:
             try:
