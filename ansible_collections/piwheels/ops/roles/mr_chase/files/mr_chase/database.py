@@ -321,14 +321,14 @@ class Database:
         the version's download rows, then its builds (files and dependencies
         cascade), then set the skip reason (or, for FORGET, delete the version
         row).  Every statement uses an index: versions_pk, builds_pkgver,
-        files_builds, downloads_files.  (Release 0.5 ran the deletes as one
-        statement of data-modifying CTEs: one statement fewer, but about
-        0.5 ms slower on the server than these.)
+        files_builds, downloads_files.  (They used to be one statement of
+        data-modifying CTEs: no round trip fewer in a pipeline, and about
+        0.5 ms slower on the server than these, see benchmarks/bench_remove.py.)
 
         ``overlap`` runs after the statements are sent and before their
         results are awaited (in :meth:`removal`'s pipeline the server works
         on them meanwhile): the removal writes its journal there.  With
-        ``forget`` the version row is deleted in the same statement (FORGET).
+        ``forget`` the version row is deleted too, in the same pipeline (FORGET).
         """
         conn, key = self.conn, (package, version)
         update = skip is True or (isinstance(skip, str) and bool(skip))
