@@ -196,20 +196,33 @@ def collect(name: str, results: Path, since: float) -> tuple[list[dict], str]:
     return [], ""
 
 
-def write_summary(outcomes: list[Outcome], path: Path) -> None:
+def kept_rows(path: Path) -> list[dict]:
+    """The rows of an existing summary.csv, which a run of some scripts (--only) keeps for the others."""
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as stream:
+        return [{field: row.get(field) or "" for field in SUMMARY_FIELDS} for row in csv.DictReader(stream)]
+
+
+def write_summary(outcomes: list[Outcome], path: Path, kept: list[dict]) -> None:
+    """summary.csv: this run's rows, and ``kept`` rows of scripts this run did not run, in script order."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    ran = {outcome.name for outcome in outcomes}
+    rows = [row for row in kept if row["benchmark"] not in ran]
+    for outcome in outcomes:
+        if not outcome.rows:
+            rows.append({"benchmark": outcome.name, "case": outcome.status, "ratio": "", "target": "", "met": "",
+                         "load": outcome.load})
+        for row in outcome.rows:
+            rows.append({"benchmark": outcome.name, "case": row["case"],
+                         "ratio": "" if row["ratio"] is None else f"{row['ratio']:.3f}",
+                         "target": "" if row["target"] is None else f"{row['target']:g}",
+                         "met": row["met"], "load": row.get("load") or outcome.load})
+    rows.sort(key=lambda row: row["benchmark"])  # stable: each script's rows keep their order
     with open(path, "w", newline="", encoding="utf-8") as stream:
         writer = csv.DictWriter(stream, fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
-        for outcome in outcomes:
-            if not outcome.rows:
-                writer.writerow({"benchmark": outcome.name, "case": outcome.status, "ratio": "", "target": "",
-                                 "met": "", "load": outcome.load})
-            for row in outcome.rows:
-                writer.writerow({"benchmark": outcome.name, "case": row["case"],
-                                 "ratio": "" if row["ratio"] is None else f"{row['ratio']:.3f}",
-                                 "target": "" if row["target"] is None else f"{row['target']:g}",
-                                 "met": row["met"], "load": row.get("load") or outcome.load})
+        writer.writerows(rows)
 
 
 def print_summary(outcomes: list[Outcome], path: Path, total: float) -> None:
@@ -232,7 +245,8 @@ def print_summary(outcomes: list[Outcome], path: Path, total: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="pass --quick to every script that has it")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these scripts (bench_ansible, ...)")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="run only these scripts (bench_ansible, ...); summary.csv keeps the other scripts' rows")
     parser.add_argument("--budget", type=float, default=1140.0, help="seconds for the whole run (default 1140)")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="results directory: summary.csv goes here, and scripts that take --results get it")
@@ -264,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes.append(outcome)
 
     summary = args.results / "summary.csv"
-    write_summary(outcomes, summary)
+    write_summary(outcomes, summary, kept_rows(summary) if args.only else [])
     print_summary(outcomes, summary, time.monotonic() - started)
     if not all(outcome.status.startswith("ok") for outcome in outcomes):
         return 2

@@ -120,3 +120,25 @@ def test_bench_scale_quick_draws_every_curve_with_its_growth_ratios(tmp_path):
     assert all(math.isfinite(item["ratio"]) and "load average" in item["load"] for item in summary)
     for curve in curves:
         assert (tmp_path / f"bench_scale_{curve}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_run_of_some_scripts_keeps_the_other_scripts_rows(tmp_path):
+    summary = tmp_path / "summary.csv"
+    summary.write_text("benchmark,case,ratio,target,met,load\nbench_kept,a,1.000,2,yes,load 0.10 -> 0.20\n"
+                       "bench_rerun,old,9.000,2,no,load 3.00 -> 3.00\n")
+    rerun = run_all.Outcome("bench_rerun", rows=[{"case": "new", "ratio": 1.5, "target": 2.0, "met": "yes"}],
+                            load="load 0.50 -> 0.60")
+    run_all.write_summary([rerun], summary, run_all.kept_rows(summary))
+    with open(summary, newline="") as stream:
+        rows = [(row["benchmark"], row["case"], row["load"]) for row in csv.DictReader(stream)]
+    assert rows == [("bench_kept", "a", "load 0.10 -> 0.20"), ("bench_rerun", "new", "load 0.50 -> 0.60")]
+
+
+def test_bench_render_quick_renders_the_same_page_both_ways(tmp_path):
+    """bench_render.py --quick: it refuses to compare unless Chameleon's page is Mr Chase's, byte for byte."""
+    proc = subprocess.run([sys.executable, "benchmarks/bench_render.py", "--quick", "--results", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]  # 1: the target missed
+    summary = json.loads((tmp_path / "bench_render.json").read_text())
+    assert summary[0]["target"] == 0.5 and summary[0]["ratio"] > 0
+    assert (tmp_path / "bench_render.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
