@@ -57,7 +57,7 @@ import psycopg
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, bar_plot, print_table, settle, start_chase, write_csv  # noqa: E402
+from common import RESULTS, bar_plot, print_table, settle, start_chase, write_csv, write_summary  # noqa: E402
 
 from piwheels_testbed import (  # noqa: E402
     MASTER_ROLE,
@@ -274,7 +274,7 @@ def main() -> int:
     if compare is not None:
         summary.append({"case": f"DELETE / {compare['requests']} REMOVEs (clean_s)",
                         "ratio": round(clean / compare["clean_s"], 3), "target": None})
-    (args.results / "bench_delete_package.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_summary(args.results / "bench_delete_package.json", summary)
     print(json.dumps({"rows": rows, "summary": summary}))
     bar_plot(args.results / "bench_delete_package.png", [r["operation"] for r in rows],
              {"until DONE": [r["reply_s"] for r in rows], "until clean": [r["clean_s"] for r in rows]},

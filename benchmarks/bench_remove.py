@@ -60,7 +60,7 @@ import psycopg
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, bar_plot, median_ms, print_table, start_chase, write_csv  # noqa: E402
+from common import RESULTS, bar_plot, median_ms, print_table, start_chase, write_csv, write_summary  # noqa: E402
 
 from piwheels_testbed import Cluster, RepositorySpec, build_repository, create_database, drop_database  # noqa: E402
 from piwheels_testbed.master import StandInMaster  # noqa: E402
@@ -303,7 +303,7 @@ def main() -> int:
         row["mr_chase_growth"] = round(row["mr_chase_ms"] / rows[0]["mr_chase_ms"], 3)
     write_csv(args.csv, rows)
     summary = summary_items(rows, growth)
-    args.csv.with_suffix(".json").write_text(json.dumps(summary, indent=1))
+    write_summary(args.csv.with_suffix(".json"), summary)
     labels = [f"{r['download_rows']:.0e} dl\n{r['builds']:.0e} builds" for r in rows]
     bar_plot(args.csv.with_suffix(".png"), labels,
              {"Mr Chase / durable floor": [r["chase_vs_durable_floor"] for r in rows],

@@ -22,7 +22,6 @@ lead; the issue measured about 2 ms against 15 ms).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from chameleon import PageTemplate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import PACKAGE, rows  # noqa: E402
-from common import RESULTS, bar_plot, median_ms, print_table, write_csv  # noqa: E402
+from common import RESULTS, bar_plot, median_ms, print_table, write_csv, write_summary  # noqa: E402
 from mr_chase.page import in_page_order, render_page  # noqa: E402
 
 TARGET = 0.5
@@ -94,8 +93,8 @@ def main() -> int:
     print(f"(medians of {rounds} interleaved rounds; target mr_chase / chameleon <= {TARGET})")
     args.results.mkdir(parents=True, exist_ok=True)
     write_csv(args.results / "bench_render.csv", [row])
-    (args.results / "bench_render.json").write_text(json.dumps(
-        [{"case": f"files={args.files}: mr_chase / chameleon render", "ratio": row["ratio"], "target": TARGET}]))
+    case = f"files={args.files}: mr_chase / chameleon render"
+    write_summary(args.results / "bench_render.json", [{"case": case, "ratio": row["ratio"], "target": TARGET}])
     bar_plot(args.results / "bench_render.png", [f"{args.files:,} links"],
              {"Mr Chase page writer (ms)": [chase], "Chameleon template (ms)": [chameleon]}, "ms",
              "Package page render")

@@ -33,7 +33,7 @@ import psycopg
 import zmq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, bar_plot, median_ms, print_table, start_chase, stop, write_csv  # noqa: E402
+from common import RESULTS, bar_plot, median_ms, print_table, start_chase, stop, write_csv, write_summary  # noqa: E402
 from mr_chase.database import PACKAGE_STATUS, VERSION_STATUS  # noqa: E402
 
 from piwheels_testbed import Cluster, build_repository, create_database, drop_database  # noqa: E402
@@ -139,7 +139,7 @@ def main() -> int:
           "query on an open psycopg connection + JSON encoding of Mr Chase's reply)")
     write_csv(args.csv, rows)
     summary = summary_items(rows)
-    args.csv.with_suffix(".json").write_text(json.dumps(summary, indent=1))
+    write_summary(args.csv.with_suffix(".json"), summary)
     bar_plot(args.csv.with_suffix(".png"), [r["request"] for r in rows],
              {"Mr Chase / echo": [r["ratio"] for r in rows],
               "floor / echo": [r["floor_ratio"] or 0 for r in rows],

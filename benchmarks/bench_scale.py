@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
 import statistics
@@ -99,7 +98,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_delete_package import ALIASES, DOWNLOADS_PER_WHEEL, Size, delete_once  # noqa: E402
 from bench_delete_package import PACKAGE as DELETED_PACKAGE  # noqa: E402
 from bench_remove import chase_remove, make_target  # noqa: E402
-from common import RESULTS, curve_plot, machine_load, print_table, settle, start_chase, write_csv  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    curve_plot,
+    machine_load,
+    print_table,
+    settle,
+    start_chase,
+    write_csv,
+    write_summary,
+)
 
 from piwheels_testbed import Cluster, create_database, drop_database  # noqa: E402
 from piwheels_testbed.scribe import write_pages, write_simple_index  # noqa: E402
@@ -413,7 +421,7 @@ def main() -> int:
         print(f"{item['case']}: {item['ratio']:.3f}{target}")
     print(f"(medians; clean = until Mr Chase's work for the request is over; {machine_load()})")
     write_csv(args.results / "bench_scale.csv", rows)
-    (args.results / "bench_scale.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_summary(args.results / "bench_scale.json", summary)
     return 0 if all(item.get("met", True) for item in summary) else 1
 
 

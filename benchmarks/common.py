@@ -83,6 +83,12 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     print(f"written {path}")
 
 
+def write_summary(path: Path, items: list[dict]) -> None:
+    """A script's summary for run_all.py: a list of {"case", "ratio", "target"[, "met", "load"]}."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(items, indent=1) + "\n")
+
+
 def machine_load() -> str:
     """The load averages (1, 5, 15 min) and core count, as ``uptime`` shows them, for results on a shared machine."""
     one, five, fifteen = os.getloadavg()

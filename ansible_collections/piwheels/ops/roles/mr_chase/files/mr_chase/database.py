@@ -294,10 +294,10 @@ class Database:
 
     def _prepared(self, query: str, params: Sequence | dict) -> tuple | None:
         """One row of a query the server keeps planned (STATUS is asked before every removal)."""
-        conn, cursor = self.conn, self._cursor
-        if cursor is None or cursor.connection is not conn:  # the first query, or on a new connection
-            cursor = self._cursor = conn.cursor()
-        return cursor.execute(query, params, prepare=True).fetchone()
+        conn = self.conn  # a new connection comes after discard(), which forgets the old cursor
+        if self._cursor is None:
+            self._cursor = conn.cursor()
+        return self._cursor.execute(query, params, prepare=True).fetchone()
 
     def version_files(self, package: str, version: str) -> list[str]:
         rows = self._all(

@@ -113,16 +113,17 @@ class RequestLoop:
 
     def _serve(self, envelope: list[bytes], body: list[bytes]) -> None:
         if body == [self.ping]:
-            reply = self.pong
-        else:
-            started = time.monotonic()
-            reply = self._busy(envelope[0], self.handler.handle, body)
+            self._send(envelope, self.pong)
+            return
+        started = time.monotonic()
+        self._send(envelope, self._busy(envelope[0], self.handler.handle, body))
+        self._busy(None, self.handler.after_reply)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("request handled in %.1f ms", (time.monotonic() - started) * 1000)
+
+    def _send(self, envelope: list[bytes], reply: bytes) -> None:
         with self._sock_lock:
             self.sock.send_multipart([*envelope, reply])
-        if body != [self.ping]:
-            self._busy(None, self.handler.after_reply)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("request handled in %.1f ms", (time.monotonic() - started) * 1000)
 
     def _busy(self, identity: bytes | None, work: Callable, *args):
         """Run ``work`` with the socket left to the stand-in should it take longer than TAKEOVER_S."""
