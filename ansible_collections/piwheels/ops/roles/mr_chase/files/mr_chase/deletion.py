@@ -47,7 +47,7 @@ class PackageRemover(Change):
             self._move_aside(entry, deleted)
             transaction.while_committing = partial(self._sync_package, entry)
         self.checkpoint("committed")
-        self._put_in_place(entry)
+        self._put_in_place(entry, deleted.remaining)
         return PackageResult(deleted, [tree.relative(original) for original, _staged in entry.moves])
 
     def _move_aside(self, entry: Entry, deleted: DeletedPackage) -> None:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
+from .catch_up import catch_up
 from .database import Database, Deleted, Removal
 from .journal import Entry, Journal
 from .page import PageFile, page_pieces
@@ -126,11 +127,16 @@ class Change:
         self._entry = entry
         self.checkpoint("journal_written")
 
-    def _put_in_place(self, entry: Entry) -> None:
-        """After COMMIT: the new page into place; its staged files are deleted once the reply is sent."""
+    def _put_in_place(self, entry: Entry, listed: Sequence[PageFile] | Sequence[str]) -> None:
+        """After COMMIT: the new page (listing ``listed``) into place; once the reply is sent, it is checked
+        against the database again (catch_up.py) and the staged files are deleted."""
         self.journal.replace_page(entry)
         self.checkpoint("page_replaced")
-        self.cleanup.set(partial(self.journal.clean, entry, self.checkpoint))
+        self.cleanup.set(partial(self._after_reply, entry, listed))
+
+    def _after_reply(self, entry: Entry, listed: Sequence[PageFile] | Sequence[str]) -> None:
+        catch_up(self.db, self.tree, entry, listed)
+        self.journal.clean(entry, self.checkpoint)
 
     def begin(self) -> None:
         """What every change starts with: the last one's clean-up, then settling a journal whose commit
@@ -194,7 +200,7 @@ class Remover(Change):
         if deleted.files:
             self.checkpoint("committed")
             self._follow_commit(entry, deleted, transaction.committed_files)
-            self._put_in_place(entry)
+            self._put_in_place(entry, transaction.committed_files)
         else:
             self.cleanup.set(self.journal.drop)  # nothing was moved, no page written
         return result

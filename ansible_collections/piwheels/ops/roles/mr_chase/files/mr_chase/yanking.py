@@ -32,7 +32,7 @@ class Yanker(Change):
                 transaction.while_committing = partial(self.checkpoint, "committing")
         if changed:
             self.checkpoint("committed")
-            self._put_in_place(entry)
+            self._put_in_place(entry, files)
         else:
             self.cleanup.set(self.journal.drop)
         return changed
