@@ -466,8 +466,9 @@ STALL_LIMIT_S = 25
 #: a TCP connection to a server that stopped answering is given up within about 20 s (no effect on unix sockets)
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 3, "keepalives_count": 3,
               "tcp_user_timeout": 20000}
+#: each backend once, though one that locked a version row and changed another holds two locks on the table
 VERSION_LOCK_HOLDERS = """
-SELECT l.pid, a.usename FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid)
+SELECT DISTINCT l.pid, a.usename FROM pg_locks l LEFT JOIN pg_stat_activity a USING (pid)
 WHERE l.relation = 'versions'::regclass AND l.granted AND l.pid <> pg_backend_pid()
   AND l.mode IN ('RowShareLock', 'RowExclusiveLock')
 ORDER BY l.pid LIMIT 3
