@@ -67,4 +67,4 @@ def test_forbidden_characters_are_the_ones_the_vectors_pin():
         char = chr(code)
         if 0xD800 <= code <= 0xDFFF:
             continue  # lone surrogates: refused by their own check
-        assert bool(pinned.match(char)) == bool(protocol._CONTROL.match(char)), hex(code)
+        assert bool(pinned.match(char)) == bool(protocol._FORBIDDEN.match(char)), hex(code)

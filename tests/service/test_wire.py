@@ -77,6 +77,8 @@ def test_invalid_request_gets_error_and_service_keeps_serving(live, vector):
     assert reply is not None
     assert reply[0] == "ERROR" and len(reply) == 2
     assert reply[1].startswith("invalid message: "), reply
+    if "error" in vector:
+        assert reply[1] == vector["error"]
     assert live.client("PING") == ["PONG", __version__]
 
 

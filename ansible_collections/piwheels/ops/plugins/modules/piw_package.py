@@ -168,7 +168,7 @@ import_queue:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import FORBIDDEN_CHARACTERS
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError, MrChaseRequestError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.package import PackagePlan, is_unknown_package
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import settling_error
@@ -205,9 +205,9 @@ def survey(client, package: str) -> PackagePlan:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     package = module.params["package"]
-    if not package or FORBIDDEN_CHARACTERS.search(package):
-        module.fail_json(msg=f"{package!r} is empty or contains a control character or line separator; "
-                         "Mr Chase refuses it")
+    problem = "package must not be empty" if not package else text_problem("package", package)
+    if problem:
+        module.fail_json(msg=f"{problem} ({package!r}); Mr Chase refuses it")
     done = []
     with mr_chase_client(module) as client:
         try:

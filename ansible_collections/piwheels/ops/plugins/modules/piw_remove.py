@@ -88,7 +88,8 @@ options:
     description:
       - Mark the versions skipped with this reason (and, with O(version=all), the package too), replacing
         any reason they had. Implies O(skip=true), and is allowed where O(skip) is.
-      - At most 100 characters, no control characters.
+      - At most 100 characters, not only white space, no control characters, bidirectional controls or zero-width
+        characters.
     type: str
 extends_documentation_fragment:
   - piwheels.ops.mr_chase
@@ -349,7 +350,7 @@ import_queue:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import FORBIDDEN_CHARACTERS, LIMITS
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks import UnskipPlan, YankPlan
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import failure_message, settling_error
@@ -394,9 +395,10 @@ def requested_versions(module) -> list[str] | None:
                 msg=f"version must be a non-empty string or a list of them, got {item!r}; "
                 "quote versions in YAML so that they are not read as numbers"
             )
-    for name in [module.params["package"], *values]:
-        if FORBIDDEN_CHARACTERS.search(name):
-            module.fail_json(msg=f"{name!r} contains a control character or line separator; Mr Chase refuses it")
+    for field, name in [("package", module.params["package"]), *(("version", value) for value in values)]:
+        problem = text_problem(field, name)
+        if problem:
+            module.fail_json(msg=f"{problem} ({name!r}); Mr Chase refuses it")
     versions = list(dict.fromkeys(values))
     if ALL in versions:
         if len(versions) > 1:
@@ -429,10 +431,9 @@ def requested_skip(module, whole_package: bool) -> bool | str:
         return module.params["skip"]
     if not reason:
         module.fail_json(msg="skip_reason must not be empty; use skip: true for the default reason")
-    if len(reason) > LIMITS["skip"]:
-        module.fail_json(msg=f"skip_reason is longer than {LIMITS['skip']} characters")
-    if FORBIDDEN_CHARACTERS.search(reason):
-        module.fail_json(msg="skip_reason must not contain control characters or line separators")
+    problem = text_problem("skip", reason)
+    if problem:
+        module.fail_json(msg=f"skip_reason refused: {problem}; Mr Chase refuses it")
     return reason
 
 

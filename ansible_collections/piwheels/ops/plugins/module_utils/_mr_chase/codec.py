@@ -30,6 +30,7 @@ __all__ = (
     "decode_reply",
     "describe_frame",
     "encode_request",
+    "text_problem",
 )
 
 #: the reason Mr Chase records when a REMOVE asks for ``skip: true``
@@ -38,8 +39,13 @@ DEFAULT_SKIP_REASON = "removed by request"
 LIMITS = {"package": 200, "version": 200, "skip": 100}
 #: refused in a package name, version or skip reason, here and by Mr Chase (tests/protocol_vectors.json pins
 #: the class): C0 and C1 controls, DEL, and the Unicode line and paragraph separators, each of which can split
-#: a log line
-FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: a log line; the bidirectional embeddings, overrides and isolates and the zero-width characters, each of
+#: which makes a reason read other than it is
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200d\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
+#: the part of FORBIDDEN_CHARACTERS that is invisible rather than a control
+_INVISIBLE = re.compile("[\u200b-\u200d\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+#: how Mr Chase names each field of LIMITS in its messages
+_FIELD_NAMES = {"package": "package", "version": "version", "skip": "skip reason"}
 
 _STR = (str,)
 _OPTIONAL_STR = (str, type(None))
@@ -170,6 +176,22 @@ def check_status(status, fields, optional=None):
         if kind is list and not all(isinstance(item, str) for item in status[name]):
             raise InvalidReply(f"STATUS field {name!r} holds something other than strings")
     return status
+
+
+def text_problem(field, value):
+    """Why Mr Chase would refuse ``value`` as a ``field`` of LIMITS (package, version, skip), in the words of its
+    ``invalid message: ...`` reply; None when it would take it.  The modules ask before they send anything."""
+    what = _FIELD_NAMES[field]
+    if len(value) > LIMITS[field]:
+        return f"{what} longer than {LIMITS[field]} characters"
+    found = FORBIDDEN_CHARACTERS.search(value)
+    if found and _INVISIBLE.match(found.group()):
+        return f"{what} contains an invisible formatting character (U+{ord(found.group()):04X})"
+    if found:
+        return f"{what} contains a control character"
+    if field == "skip" and value.isspace():
+        return "skip reason is only white space"
+    return None
 
 
 def describe_frame(frame):

@@ -19,9 +19,14 @@ MAX_FRAME_BYTES = 65536
 LIMITS = {"package": 200, "version": 200, "skip": 100}
 DEFAULT_SKIP_REASON = "removed by request"
 
-#: C0 and C1 controls, DEL, and the Unicode line and paragraph separators: each can split a log line
-#: (the same class as the module's check; tests/protocol_vectors.json pins it)
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: what no name or reason may hold (the same class as the module's check; tests/protocol_vectors.json pins it):
+#: C0 and C1 controls, DEL and the Unicode line and paragraph separators, each of which can split a log line,
+#: and the characters that make text read other than it is: bidirectional embeddings, overrides and isolates
+#: (U+202A-U+202E, U+2066-U+2069; a reason shown in a log or an audit line could spell anything) and the
+#: zero-width ones (U+200B-U+200D, U+2060, U+FEFF)
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200d\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
+#: the part of _FORBIDDEN that is invisible rather than a control
+_INVISIBLE = re.compile("[\u200b-\u200d\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 #: JSON escapes such as \ud800 (alone) decode to lone surrogates, which no database or file name can hold
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 #: runs of the characters PEP 503 normalises to one hyphen
@@ -70,14 +75,22 @@ def _flag(field: str) -> Callable[[Any], bool]:
 
 
 def _check_reason(value: str) -> str:
-    return _check_text("skip reason", value, LIMITS["skip"])
+    """A reason is shown to people: one that is only white space would be a skip nobody can read."""
+    _check_text("skip reason", value, LIMITS["skip"])
+    if value and value.isspace():
+        raise ProtocolError("skip reason is only white space")
+    return value
 
 
 def _check_text(what: str, value: str, limit: int) -> str:
-    """What names and reasons share: a column length, no control characters, valid Unicode."""
+    """What names and reasons share: a column length, no control or invisible formatting characters, valid
+    Unicode."""
     if len(value) > limit:
         raise ProtocolError(f"{what} longer than {limit} characters")
-    if _CONTROL.search(value):
+    found = _FORBIDDEN.search(value)
+    if found and _INVISIBLE.match(found.group()):
+        raise ProtocolError(f"{what} contains an invisible formatting character (U+{ord(found.group()):04X})")
+    if found:
         raise ProtocolError(f"{what} contains a control character")
     if _SURROGATE.search(value):
         raise ProtocolError(f"{what} contains a lone surrogate (not valid Unicode)")

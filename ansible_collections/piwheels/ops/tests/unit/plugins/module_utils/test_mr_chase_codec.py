@@ -172,3 +172,26 @@ def test_the_forbidden_characters_are_the_ones_the_vectors_pin(vectors):
     for code in range(sys.maxunicode + 1):
         char = chr(code)
         assert bool(pinned.match(char)) == bool(codec.FORBIDDEN_CHARACTERS.match(char)), hex(code)
+
+
+#: the LIMITS field of each element of the requests the vectors pin errors for (None: not text)
+_TEXT_FIELDS = {"REMOVE": ("package", "version", "skip"), "SKIP": ("package", "skip"), "STATUS": ("package", "version"),
+                "YANK": ("package", "version", None)}
+
+
+def test_the_module_refuses_names_and_reasons_in_mr_chase_s_words(vectors):
+    """Every invalid request whose vector pins Mr Chase's error: the module's own check finds the same problem
+    (so a task fails before it sends anything, saying what Mr Chase would say)."""
+    pinned = [vector for vector in vectors["invalid_requests"] if "error" in vector]
+    assert len(pinned) >= 10
+    for vector in pinned:
+        message = json.loads(vector["frame"])
+        fields = zip(_TEXT_FIELDS[message[0]], message[1:], strict=True)
+        problems = [codec.text_problem(field, value) for field, value in fields
+                    if field is not None and isinstance(value, str)]
+        assert "invalid message: " + next(problem for problem in problems if problem) == vector["error"], vector
+
+
+@pytest.mark.parametrize("value", ["a reason", "  padded  ", "naïve – “quoted”", "x" * 100])
+def test_ordinary_reasons_pass_the_module_s_check(value):
+    assert codec.text_problem("skip", value) is None
