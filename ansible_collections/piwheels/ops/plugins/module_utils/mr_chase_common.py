@@ -11,7 +11,7 @@ error from the client becomes one ``fail_json`` whose message says what to do.
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import (
     DEFAULT_SERVICE_USER,
@@ -27,6 +27,7 @@ __all__ = (
     "fail_from_error",
     "mr_chase_argument_spec",
     "mr_chase_client",
+    "strict_module",
 )
 
 #: in the service's own runtime directory: never piw-master's ipc:///tmp/piw-import
@@ -41,6 +42,38 @@ def mr_chase_argument_spec():
         service_user=dict(type="str", default=DEFAULT_SERVICE_USER),
         timeout=dict(type="float", default=DEFAULT_TIMEOUT),
     )
+
+
+def strict_module(argument_spec, **kwargs):
+    """An AnsibleModule whose options of type ``str`` fail the task when given anything but a string.
+
+    Ansible turns a list, a dict, a number or a bool given for a ``str``
+    option into its text (``package: ["gamma"]`` becomes ``"['gamma']"``,
+    ansible-core 2.19 without even a warning), and the task would go on with
+    a name nobody wrote: a STATUS of a package called ``['gamma']`` answers
+    "unknown package" and a deletion reports ``ok``.  ``_load_params`` gives
+    the options as the task passed them (ansible-core keeps it for modules
+    that must see them so).
+    """
+    module = AnsibleModule(argument_spec=argument_spec, **kwargs)
+    given = _load_params()
+    for name, spec in argument_spec.items():
+        if spec.get("type", "str") != "str":
+            continue
+        for key in (name, *spec.get("aliases", ())):
+            value = given.get(key)
+            if value is not None and not isinstance(value, str):
+                module.fail_json(msg=f"option {key} must be a string, not {_kind(value)} ({value!r}); write one "
+                                 "value, and quote it in YAML if it looks like a number or true/false")
+    return module
+
+
+def _kind(value):
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):  # noqa: UP038 (module_utils run on the Pythons ansible-core targets)
+        return "a number"
+    return {list: "a list", dict: "a dict"}.get(type(value), f"a {type(value).__name__}")
 
 
 def mr_chase_client(module):

@@ -160,14 +160,13 @@ import_queue:
   sample: ipc:///run/mr-chase/queue
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     fail_from_error,
     mr_chase_argument_spec,
     mr_chase_client,
+    strict_module,
 )
 
 ALL = "all"
@@ -213,7 +212,7 @@ def requested_versions(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = strict_module(argument_spec(), supports_check_mode=True)
     versions = requested_versions(module)
     with mr_chase_client(module) as client:
         try:

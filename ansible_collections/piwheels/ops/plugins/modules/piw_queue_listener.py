@@ -103,9 +103,7 @@ import pwd
 import socket
 import struct
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import DEFAULT_IMPORT_QUEUE
+from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import DEFAULT_IMPORT_QUEUE, strict_module
 
 _IPC = "ipc://"
 _CONNECT_TIMEOUT = 2.0
@@ -161,10 +159,7 @@ def user_of(uid):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(import_queue=dict(type="str", default=DEFAULT_IMPORT_QUEUE)),
-        supports_check_mode=True,
-    )
+    module = strict_module(dict(import_queue=dict(type="str", default=DEFAULT_IMPORT_QUEUE)), supports_check_mode=True)
     path = socket_path(module)
     try:
         peer = peer_of(path)

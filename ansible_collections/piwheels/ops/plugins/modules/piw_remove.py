@@ -348,8 +348,6 @@ import_queue:
   sample: ipc:///run/mr-chase/queue
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks import UnskipPlan, YankPlan
@@ -360,6 +358,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common impor
     fail_from_error,
     mr_chase_argument_spec,
     mr_chase_client,
+    strict_module,
 )
 
 ALL = "all"
@@ -477,7 +476,7 @@ def carry_out(client, plan, done: list[str]) -> None:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = strict_module(argument_spec(), supports_check_mode=True)
     versions = requested_versions(module)
     skip = requested_skip(module, whole_package=versions is None)
     done = []

@@ -59,8 +59,10 @@ class BasePlan:
 
 
 def count(number: int, noun: str) -> str:
-    """``1 build``, ``2 builds``."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+    """``1 build``, ``2 builds``; ``2 aliases`` (a noun ending in s takes -es)."""
+    if number == 1:
+        return f"{number} {noun}"
+    return f"{number} {noun}es" if noun.endswith("s") else f"{number} {noun}s"
 
 
 def versions_of(package: str, versions: list[str]) -> str:

@@ -125,3 +125,9 @@ def test_a_name_mr_chase_refuses_is_refused_first(package, mr_chase, name):
     result = package(package=name)
     assert result["failed"] is True
     assert mr_chase.peer.requests == []
+
+
+def test_two_aliases_are_aliases_not_aliass(package, mr_chase):
+    mr_chase.packages["beta-tools"]["aliases"] = ["Beta_Tools", "beta_tools"]
+    result = package(package="beta-tools", check_mode=True)
+    assert result["msg"].endswith(", and its 2 aliases Beta_Tools, beta_tools"), result["msg"]
