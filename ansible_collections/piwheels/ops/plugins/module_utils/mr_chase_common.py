@@ -11,7 +11,7 @@ error from the client becomes one ``fail_json`` whose message says what to do.
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
+from ansible.module_utils.basic import _load_params, missing_required_lib
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import (
     DEFAULT_SERVICE_USER,
@@ -27,7 +27,7 @@ __all__ = (
     "fail_from_error",
     "mr_chase_argument_spec",
     "mr_chase_client",
-    "strict_module",
+    "refuse_non_strings",
 )
 
 #: in the service's own runtime directory: never piw-master's ipc:///tmp/piw-import
@@ -44,8 +44,9 @@ def mr_chase_argument_spec():
     )
 
 
-def strict_module(argument_spec, **kwargs):
-    """An AnsibleModule whose options of type ``str`` fail the task when given anything but a string.
+def refuse_non_strings(module):
+    """Fail the task when an option of type ``str`` was given anything but a string; call it right after
+    building the AnsibleModule.
 
     Ansible turns a list, a dict, a number or a bool given for a ``str``
     option into its text (``package: ["gamma"]`` becomes ``"['gamma']"``,
@@ -55,9 +56,8 @@ def strict_module(argument_spec, **kwargs):
     the options as the task passed them (ansible-core keeps it for modules
     that must see them so).
     """
-    module = AnsibleModule(argument_spec=argument_spec, **kwargs)
     given = _load_params()
-    for name, spec in argument_spec.items():
+    for name, spec in module.argument_spec.items():
         if spec.get("type", "str") != "str":
             continue
         for key in (name, *spec.get("aliases", ())):
@@ -65,7 +65,6 @@ def strict_module(argument_spec, **kwargs):
             if value is not None and not isinstance(value, str):
                 module.fail_json(msg=f"option {key} must be a string, not {_kind(value)} ({value!r}); write one "
                                  "value, and quote it in YAML if it looks like a number or true/false")
-    return module
 
 
 def _kind(value):

@@ -166,6 +166,8 @@ import_queue:
   sample: ipc:///run/mr-chase/queue
 """
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError, MrChaseRequestError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.package import PackagePlan, is_unknown_package
@@ -175,7 +177,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common impor
     fail_from_error,
     mr_chase_argument_spec,
     mr_chase_client,
-    strict_module,
+    refuse_non_strings,
 )
 
 
@@ -202,7 +204,8 @@ def survey(client, package: str) -> PackagePlan:
 
 
 def main() -> None:
-    module = strict_module(argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    refuse_non_strings(module)
     package = module.params["package"]
     problem = "package must not be empty" if not package else text_problem("package", package)
     if problem:

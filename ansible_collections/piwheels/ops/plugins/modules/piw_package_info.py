@@ -160,13 +160,15 @@ import_queue:
   sample: ipc:///run/mr-chase/queue
 """
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     fail_from_error,
     mr_chase_argument_spec,
     mr_chase_client,
-    strict_module,
+    refuse_non_strings,
 )
 
 ALL = "all"
@@ -212,7 +214,8 @@ def requested_versions(module):
 
 
 def main():
-    module = strict_module(argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    refuse_non_strings(module)
     versions = requested_versions(module)
     with mr_chase_client(module) as client:
         try:

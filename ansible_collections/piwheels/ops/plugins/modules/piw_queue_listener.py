@@ -103,7 +103,12 @@ import pwd
 import socket
 import struct
 
-from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import DEFAULT_IMPORT_QUEUE, strict_module
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
+    DEFAULT_IMPORT_QUEUE,
+    refuse_non_strings,
+)
 
 _IPC = "ipc://"
 _CONNECT_TIMEOUT = 2.0
@@ -159,7 +164,11 @@ def user_of(uid):
 
 
 def main():
-    module = strict_module(dict(import_queue=dict(type="str", default=DEFAULT_IMPORT_QUEUE)), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=dict(import_queue=dict(type="str", default=DEFAULT_IMPORT_QUEUE)),
+        supports_check_mode=True,
+    )
+    refuse_non_strings(module)
     path = socket_path(module)
     try:
         peer = peer_of(path)

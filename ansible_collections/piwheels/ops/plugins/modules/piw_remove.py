@@ -348,6 +348,8 @@ import_queue:
   sample: ipc:///run/mr-chase/queue
 """
 
+from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks import UnskipPlan, YankPlan
@@ -358,7 +360,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common impor
     fail_from_error,
     mr_chase_argument_spec,
     mr_chase_client,
-    strict_module,
+    refuse_non_strings,
 )
 
 ALL = "all"
@@ -476,7 +478,8 @@ def carry_out(client, plan, done: list[str]) -> None:
 
 
 def main() -> None:
-    module = strict_module(argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    refuse_non_strings(module)
     versions = requested_versions(module)
     skip = requested_skip(module, whole_package=versions is None)
     done = []
