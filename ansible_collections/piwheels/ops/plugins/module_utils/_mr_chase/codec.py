@@ -86,11 +86,13 @@ PACKAGE_STATUS = {
 
 #: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
 #: gets the type's empty value: no archived files, no piw-master to refresh the site,
-#: nothing yanked, no aliases, no counts (such a Mr Chase cannot YANK, FORGET or DELETE either)
-VERSION_OPTIONAL = {"yanked": bool, "archived": list, "site_refresh": bool, "settling": bool}
+#: nothing yanked, no aliases, no counts (such a Mr Chase cannot YANK, FORGET or DELETE either);
+#: ``stale_pages`` (0.4): the package's pages a committed change could not write
+VERSION_OPTIONAL = {"yanked": bool, "archived": list, "site_refresh": bool, "settling": bool, "stale_pages": list}
 PACKAGE_OPTIONAL = {
     "site_refresh": bool,
     "settling": bool,
+    "stale_pages": list,
     "yanked": list,
     "builds": int,
     "file_count": int,

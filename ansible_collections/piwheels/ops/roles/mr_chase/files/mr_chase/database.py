@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import psycopg
@@ -310,7 +311,7 @@ class Database:
     # -- writes -------------------------------------------------------------
 
     def delete_version(self, package: str, version: str, skip: bool | str, default_reason: str,
-                       overlap: Callable[[], None] | None = None, forget: bool = False) -> Deleted:
+                       overlap: Callable[[str, list[int]], None] | None = None, forget: bool = False) -> Deleted:
         """Inside :meth:`removal`: lock the version, collect its files, delete, mark skipped.
 
         Plain statements, pipelined into one round trip with BEGIN.  The first
@@ -325,12 +326,15 @@ class Database:
         data-modifying CTEs: no round trip fewer in a pipeline, and about
         0.5 ms slower on the server than these, see benchmarks/bench_remove.py.)
 
-        ``overlap`` runs after the statements are sent and before their
-        results are awaited (in :meth:`removal`'s pipeline the server works
-        on them meanwhile): the removal writes its journal there.  With
-        ``forget`` the version row is deleted too, in the same pipeline (FORGET).
+        ``overlap(xid, build ids)`` runs after the statements are sent and
+        before their results are awaited (in :meth:`removal`'s pipeline the
+        server works on them meanwhile): the removal writes its journal
+        there, with the evidence recovery asks about, read first (one short
+        round trip with BEGIN, see :meth:`_evidence`).  With ``forget`` the
+        version row is deleted too, in the same pipeline (FORGET).
         """
         conn, key = self.conn, (package, version)
+        xid, build_ids = self._evidence(VERSION_EVIDENCE, key)
         update = skip is True or (isinstance(skip, str) and bool(skip))
         replace = isinstance(skip, str) and bool(skip)
         reason = skip if replace else default_reason
@@ -344,7 +348,7 @@ class Database:
         elif update:
             skipped = conn.execute(SET_VERSION_SKIP, {"package": package, "version": version, "reason": reason,
                                                       "replace": replace})
-        self._await(overlap)
+        self._await(overlap and partial(overlap, xid, build_ids))
         row = lock.fetchone()
         if row is None:
             self.package_skip(package)  # raises "unknown package" when that is the reason
@@ -360,6 +364,50 @@ class Database:
             archived=[f.filename for f in package_files if f.version == version and f.location != LOCAL],
             remaining=[f for f in package_files if f.version != version],
         )
+
+    def _evidence(self, query: str, params: Sequence) -> tuple[str, list[int]]:
+        """The transaction's id (and, for a version, its build ids), read before anything else is sent:
+        the journal must carry them before the first file moves, and the deletes sent after this still
+        run on the server while the journal is synced (psycopg waits for every result sent so far)."""
+        xid, build_ids = self.conn.execute(query, params).fetchone()
+        return xid, build_ids
+
+    def transaction_committed(self, xid: str, lock: tuple[str, str | None], wait: float) -> bool | None:
+        """Whether transaction ``xid`` committed (True) or aborted (False); None when the server no
+        longer knows (too old: its commit log was truncated) or never knew (another cluster).
+
+        A transaction still in progress is the journal's own, whose client died
+        before the server noticed: wait (up to ``wait``) for the row lock it
+        holds (``lock``: package, version or None for the package row), then
+        ask again; Locked if it is still running.
+        """
+        status = self._xact_status(xid)
+        if status == "in progress":
+            with self.transaction():
+                self._lock_timeout(wait)
+                package, version = lock
+                if version is None:
+                    self.conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
+                else:
+                    self._wait_for_version(package, version, wait)
+            status = self._xact_status(xid)
+            if status == "in progress":
+                raise Locked(f"transaction {xid} of the pending change is still running")
+        return {"committed": True, "aborted": False}.get(status)
+
+    def _xact_status(self, xid: str) -> str | None:
+        try:
+            return self._one("SELECT pg_xact_status(%s::xid8)", (xid,))[0]
+        except (psycopg.errors.InvalidParameterValue, psycopg.errors.DataException) as exc:
+            log.warning("the database cannot say whether transaction %s committed (%s)", xid, first_line(exc))
+            return None
+
+    def builds_gone(self, package: str, version: str, build_ids: list[int], wait: float) -> bool:
+        """Whether none of the version's recorded builds is left, once no transaction holds its row lock:
+        the fallback evidence for an old transaction (a rebuild of the version has new build ids)."""
+        with self.transaction():
+            self._wait_for_version(package, version, wait)
+            return self._one("SELECT 1 FROM builds WHERE build_id = ANY(%s) LIMIT 1", (build_ids,)) is None
 
     def settle(self, package: str, version: str, wait: float) -> bool:
         """Whether the version has no file rows, once no transaction holds its row lock any more.
@@ -399,7 +447,8 @@ class Database:
         self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
                           (package, version))
 
-    def delete_package(self, package: str, overlap: Callable[[], None] | None = None) -> DeletedPackage:
+    def delete_package(self, package: str,
+                       overlap: Callable[[str, list[int]], None] | None = None) -> DeletedPackage:
         """Inside :meth:`removal`: lock the package, delete its downloads and the package row (versions,
         aliases, builds, files and dependencies cascade), and read the names the root index keeps.
 
@@ -408,11 +457,12 @@ class Database:
         a KEY SHARE lock on that row, and then finds the package gone).
         """
         conn = self.conn
+        xid, _builds = self._evidence(PACKAGE_EVIDENCE, ())
         lock = conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
         work = conn.execute(DELETE_PACKAGE, {"package": package})
         # byte order (COLLATE "C"), as Python sorts: the page is the same whatever the database's collation
         rest = conn.execute('SELECT package FROM packages ORDER BY package COLLATE "C"')
-        self._await(overlap)
+        self._await(overlap and partial(overlap, xid, []))
         if lock.fetchone() is None:
             raise NotFound(f"unknown package {package}")
         downloads, builds, files, archived, versions, aliases, _gone = work.fetchone()
@@ -544,6 +594,13 @@ SELECT v.version IS NOT NULL, v.skip, v.yanked,
 FROM packages p LEFT JOIN versions v ON v.package = p.package AND v.version = %(version)s
 WHERE p.package = %(package)s
 """
+
+#: what recovery asks about a REMOVE or FORGET: its transaction id and the version's build ids
+VERSION_EVIDENCE = """
+SELECT pg_current_xact_id()::text, ARRAY(SELECT build_id FROM builds WHERE package = %s AND version = %s)
+"""
+#: what recovery asks about a DELETE: its transaction id
+PACKAGE_EVIDENCE = "SELECT pg_current_xact_id()::text, ARRAY[]::integer[]"
 
 #: every file of a package in filename order, for Database.delete_version
 VERSION_PACKAGE_FILES = PACKAGE_FILES + "ORDER BY f.filename\n"

@@ -100,6 +100,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .database import Database
+from .ledger import Ledger, StalePages
 from .page import page_pieces
 from .tree import Tree, UnsafePath, fsync_dir, fsync_file, naming, safe_component, write_all
 
@@ -129,6 +130,10 @@ class Entry:
     temp_page: str = ""
     page: str = ""
     kind: str = "remove"  # a journal of release 0.2 and before has no kind: it is a removal
+    #: the change's transaction id (pg_current_xact_id), recovery's evidence of its outcome; "" before 0.4
+    xid: str = ""
+    #: REMOVE/FORGET: the build ids the version had, the evidence when ``xid`` is too old to be asked about
+    builds: list[int] = field(default_factory=list)
     moves: list[list[str]] = field(default_factory=list)
 
     @property
@@ -140,7 +145,7 @@ class Entry:
         return f"the {verb} of {self.package} {self.version}"
 
 
-ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind")
+ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind", "xid")
 #: where a whole package's pieces wait in its staging directory: simple/<package>, project/<package>
 #: and the project/<alias> symlinks
 PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
@@ -148,8 +153,10 @@ PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
 
 class Journal:
     def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None,
-                 on_set_aside: Callable[[str, str], None] | None = None):
+                 on_set_aside: Callable[[str, str], None] | None = None, stale: StalePages | None = None):
         self.tree = tree
+        #: pages a committed change could not write (the ledger's stale_page debts)
+        self.stale = stale or StalePages(Ledger(tree), tree)
         self.path = os.path.join(tree.state, "journal.json")
         #: told of every removal recovery finds committed (the service notifies piw-master and audits it)
         self.on_committed = on_committed
@@ -182,6 +189,7 @@ class Journal:
             return self._parse(text)
         except (ValueError, TypeError, KeyError, UnsafePath) as exc:
             self._set_aside_journal(f"unusable journal ({exc})")
+            self._set_aside_staging_of(text, f"staged by an unusable journal ({exc})")
             return None
 
     def _parse(self, text: str) -> Entry:
@@ -193,6 +201,11 @@ class Journal:
             raise ValueError(f"token {entry.token!r} is not a removal token")
         if entry.kind not in KINDS:
             raise ValueError(f"kind {entry.kind!r} is not one of {', '.join(KINDS)}")
+        entry.builds = record.get("builds", [])
+        if not isinstance(entry.builds, list) or not all(type(build) is int for build in entry.builds):
+            raise TypeError("builds is not a list of build ids")
+        if entry.xid and not entry.xid.isdigit():
+            raise ValueError(f"xid {entry.xid!r} is not a transaction id")
         safe_component(entry.package)
         for path in (entry.temp_page, entry.page):
             if path:
@@ -216,6 +229,12 @@ class Journal:
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
+
+    def write_with_evidence(self, entry: Entry, xid: str, builds: list[int]) -> None:
+        """:meth:`write`, with what recovery will ask the database about (the ``overlap`` of
+        Database.delete_version and delete_package: the transaction id is known by then)."""
+        entry.xid, entry.builds = xid, builds
+        self.write(entry)
 
     def create(self) -> None:
         """Make the (empty) journal file once, durably, so that writing it never changes a directory."""
@@ -267,20 +286,43 @@ class Journal:
 
     # -- the two ways a removal ends ------------------------------------------
 
-    def finish(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """After COMMIT: put the new page in place and delete the staged wheels (each step idempotent)."""
-        self.replace_page(entry)
+    def finish(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> list[str]:
+        """After COMMIT: put the new page in place, delete the staged wheels and empty the journal (each step
+        idempotent); return the pages that could not be written (see replace_page)."""
+        stale = self.replace_page(entry)
         checkpoint("page_replaced")
         self.clean(entry, checkpoint)
+        self.drop()
+        return stale
 
-    def replace_page(self, entry: Entry) -> None:
-        if entry.temp_page:
-            with contextlib.suppress(FileNotFoundError):  # already renamed by an earlier attempt
-                os.replace(self.tree.absolute(entry.temp_page), self.tree.absolute(entry.page))
+    def replace_page(self, entry: Entry) -> list[str]:
+        """Rename the temporary page into place; return the pages (relative) that could not be.
+
+        A committed change whose page cannot be replaced (an immutable file,
+        a directory by the page's name) is still settled, once: the page is
+        recorded as a stale_page debt in the ledger (STATUS shows it until a
+        later write of that page succeeds), its temporary page is deleted,
+        and the rest of the change goes on.  Retrying the rename would only
+        block every later change behind a journal that cannot be emptied.
+        """
+        if not entry.temp_page:
+            return []
+        temp, page = self.tree.absolute(entry.temp_page), self.tree.absolute(entry.page)
+        try:
+            os.replace(temp, page)
+        except FileNotFoundError:  # already renamed by an earlier attempt
+            return []
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            self.stale.record(entry.package, [entry.page], exc, entry.token)
+            return [entry.page]
+        self.stale.written(entry.page)
+        return []
 
     def clean(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """Make the page durable (its content and its name), delete the staged wheels of a committed removal,
-        then empty the journal."""
+        """Make the page durable (its content and its name) and delete the staged wheels of a committed
+        removal; the journal is emptied by the caller (Cleanup, finish) once nothing else depends on it."""
         checkpoint("cleaning")
         if entry.page:
             page = self.tree.absolute(entry.page)
@@ -300,17 +342,20 @@ class Journal:
                 stuck.append(f"{staged}: {exc.strerror or exc}")
         checkpoint("files_deleted")
         self._close_staging(entry, stuck, "cannot be deleted")
-        self.drop()
 
     def undo(self, entry: Entry) -> None:
         """The transaction did not commit: put every moved wheel back, drop the temporary page."""
         stuck = []
         for original, staged in entry.moves:
-            if os.path.lexists(staged) and not os.path.lexists(original):
-                try:
-                    os.rename(staged, original)
-                except OSError as exc:
-                    stuck.append(f"{staged}: {exc.strerror or exc}")
+            if not os.path.lexists(staged):
+                continue
+            if os.path.lexists(original):  # never over or beside another file of that name: set aside
+                stuck.append(f"{staged}: {self.tree.relative(original)} exists again")
+                continue
+            try:
+                os.rename(staged, original)
+            except OSError as exc:
+                stuck.append(f"{staged}: {exc.strerror or exc}")
         if entry.temp_page:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tree.absolute(entry.temp_page))
@@ -339,6 +384,15 @@ class Journal:
         if self.on_set_aside is not None:
             self.on_set_aside(target, reason)
 
+    def _set_aside_staging_of(self, text: str, reason: str) -> None:
+        """The staging directory a set-aside journal names, if its token is one: nothing may stay in
+        staging that no journal settles (a tampered journal's paths are not followed, its token is only
+        a directory name under staging/)."""
+        with contextlib.suppress(ValueError, AttributeError):
+            token = json.loads(text).get("token")
+            if isinstance(token, str) and TOKEN.fullmatch(token) and os.path.isdir(self.tree.staging_dir(token)):
+                self._set_aside(self.tree.staging_dir(token), reason)
+
     def _set_aside_journal(self, reason: str) -> None:
         """Keep a copy of an unusable journal for the operator, and empty the journal itself."""
         os.makedirs(self.tree.set_aside, exist_ok=True)
@@ -365,10 +419,7 @@ class Journal:
         if entry.kind == "page":
             return self._recover_page(db, entry, wait)
         with db.guard():
-            if entry.kind == "package":
-                committed = db.package_gone(entry.package, wait)
-            else:
-                committed = db.settle(entry.package, entry.version, wait)
+            committed = self._committed(db, entry, wait)
         entry.moves = entry.moves or self.staged_moves(entry)
         if committed:
             if entry.kind != "package" and entry.temp_page and os.path.isdir(self.tree.package_dir(entry.package)):
@@ -383,14 +434,32 @@ class Journal:
         log.warning("recovered %s (%d staged entries): %s", entry.what, len(entry.moves), outcome)
         return outcome
 
+    @staticmethod
+    def _committed(db: Database, entry: Entry, wait: float) -> bool:
+        """Whether the entry's transaction committed, from evidence a later import cannot fake.
+
+        First its transaction id (pg_xact_status); when that is too old to
+        be known (or the journal predates it), the build ids the version had
+        (a rebuild gets new ones); only a journal of 0.3 and before, or a
+        version that had no build, falls back to "the rows are gone".
+        """
+        lock = (entry.package, None if entry.kind == "package" else entry.version)
+        status = db.transaction_committed(entry.xid, lock, wait) if entry.xid else None
+        if status is not None:
+            return status
+        if entry.kind == "package":
+            return db.package_gone(entry.package, wait)
+        if entry.builds:
+            return db.builds_gone(entry.package, entry.version, entry.builds, wait)
+        return db.settle(entry.package, entry.version, wait)
+
     def _recover_page(self, db: Database, entry: Entry, wait: float) -> str:
         """A page rewrite (YANK) left behind: write the page from what is committed, whichever way the
         change went (no file moved, so there is nothing else to settle)."""
         self._page_from_database(db, entry, wait)
         if self.on_committed is not None:
             self.on_committed(entry)
-        self.replace_page(entry)
-        self.clean(entry)
+        self.finish(entry)
         log.warning("recovered the page of %s after a change to %s: rewritten from the database",
                     entry.package, entry.version)
         return "page rewritten"
