@@ -153,8 +153,11 @@ PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
 
 class Journal:
     def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None,
-                 on_set_aside: Callable[[str, str], None] | None = None, stale: StalePages | None = None):
+                 on_set_aside: Callable[[str, str], None] | None = None, stale: StalePages | None = None,
+                 checkpoint: Callable[[str], None] = lambda step: None):
         self.tree = tree
+        #: test hook of recovery: "recovery_audited" is passed once a committed change is audited and notified
+        self.checkpoint = checkpoint
         #: pages a committed change could not write (the ledger's stale_page debts)
         self.stale = stale or StalePages(Ledger(tree), tree)
         self.path = os.path.join(tree.state, "journal.json")
@@ -426,6 +429,7 @@ class Journal:
                 self._page_from_database(db, entry, wait)  # the temporary page was never synced
             if self.on_committed is not None:  # before the journal goes: a crash in between repeats it
                 self.on_committed(entry)
+            self.checkpoint("recovery_audited")
             self.finish(entry)
             outcome = "finished"
         else:
@@ -459,6 +463,7 @@ class Journal:
         self._page_from_database(db, entry, wait)
         if self.on_committed is not None:
             self.on_committed(entry)
+        self.checkpoint("recovery_audited")
         self.finish(entry)
         log.warning("recovered the page of %s after a change to %s: rewritten from the database",
                     entry.package, entry.version)

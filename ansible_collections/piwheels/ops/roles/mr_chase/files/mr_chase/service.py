@@ -112,13 +112,13 @@ class Service:
         self.config = config
         self.db = Database(config.dsn)
         self.tree = Tree(config.output_path)
+        checkpoint = checkpoint or checkpoint_from_env()
         #: debts that outlive a change (pages a committed change could not write)
         self.stale = StalePages(Ledger(self.tree), self.tree)
         self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
-                               stale=self.stale)
+                               stale=self.stale, checkpoint=checkpoint)
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
-        checkpoint = checkpoint or checkpoint_from_env()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
