@@ -16,6 +16,7 @@ import json
 import re
 
 __all__ = (
+    "COMMITTED_BUT_STALE",
     "DEFAULT_SKIP_REASON",
     "FORBIDDEN_CHARACTERS",
     "InvalidReply",
@@ -31,6 +32,9 @@ __all__ = (
     "describe_frame",
     "encode_request",
 )
+
+#: how the ERROR of a change that committed but could not write a page begins: the change happened
+COMMITTED_BUT_STALE = "committed, but "
 
 #: the reason Mr Chase records when a REMOVE asks for ``skip: true``
 DEFAULT_SKIP_REASON = "removed by request"
