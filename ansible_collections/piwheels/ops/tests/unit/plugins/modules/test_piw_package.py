@@ -125,3 +125,14 @@ def test_a_name_mr_chase_refuses_is_refused_first(package, mr_chase, name):
     result = package(package=name)
     assert result["failed"] is True
     assert mr_chase.peer.requests == []
+
+
+def test_a_deletion_that_left_the_root_index_stale_is_changed_and_warns(package, mr_chase):
+    delete = mr_chase.do_DELETE
+    message = ("committed, but simple/index.html could not be written (Is a directory); it stays stale until a "
+               "later write of it succeeds (STATUS stale_pages)")
+    mr_chase.do_DELETE = lambda name: [delete(name), ["ERROR", message]][1]
+    result = package(package="gamma")
+    assert not result.get("failed") and result["changed"] is True
+    assert f"gamma: Mr Chase {message}" in result["warnings"]
+    assert "gamma" not in mr_chase.packages
