@@ -168,6 +168,27 @@ def test_recovery_never_undoes_a_committed_change_that_a_rebuild_followed(reposi
     assert "rolled back" not in chase.log()
 
 
+def test_recovery_falls_back_to_the_build_ids_when_the_transaction_is_unknown(repository, ipc_dir):
+    """A transaction id the server cannot answer for (too old, another cluster): the recorded build ids decide."""
+    chase = MrChase(make_config(repository, ipc_dir), ipc_dir).start(env={"MR_CHASE_CRASH_AT": "committed"})
+    removed = repository.manifest.files("alpha", "1.0")
+    assert chase.send_expecting_exit(json.dumps(["REMOVE", "alpha", "1.0", False]).encode()) == 70
+    journal = repository.output_path / STATE / "journal.json"
+    record = json.loads(journal.read_text())
+    assert record["xid"].isdigit() and record["builds"]
+    journal.write_text(json.dumps(dict(record, xid=str(int(record["xid"]) + 10**9))))  # "in the future"
+    import_new_build(repository, "alpha", "1.0", removed[0])
+    chase.start()
+    try:
+        wait_for(lambda: not journal_pending(repository.output_path))
+        assert (repository.simple / "alpha" / removed[0]).read_bytes() == b"new build"
+        assert not any((repository.simple / "alpha" / name).exists() for name in removed[1:])
+        assert not staging(repository)
+    finally:
+        assert chase.stop() == 0
+    assert "cannot say whether transaction" in chase.log() and "rolled back" not in chase.log()
+
+
 # -- item 4: a notice is never lost at a full disk ---------------------------------------------------------------
 
 

@@ -369,7 +369,7 @@ class Database:
         """The transaction's id (and, for a version, its build ids), read before anything else is sent:
         the journal must carry them before the first file moves, and the deletes sent after this still
         run on the server while the journal is synced (psycopg waits for every result sent so far)."""
-        xid, build_ids = self.conn.execute(query, params).fetchone()
+        xid, build_ids = self.conn.execute(query, params, prepare=True).fetchone()  # planned once per connection
         return xid, build_ids
 
     def transaction_committed(self, xid: str, lock: tuple[str, str | None], wait: float) -> bool | None:
@@ -415,9 +415,9 @@ class Database:
         Recovery's question "did the journalled removal commit?": a removal
         holds the version's row lock until it ends and deletes every file row
         of the version, so after waiting for the lock, no file rows left means
-        it committed.  (The one case this cannot tell apart is a rebuild that
-        re-created files for the version in between; then the staged wheels
-        are moved back, which keeps the tree consistent with the database.)
+        it committed.  A rebuild that re-created files for the version in
+        between fakes "aborted": this is only the fallback for a journal of
+        0.3 and before (see journal.py's recovery).
         """
         with self.transaction():
             self._wait_for_version(package, version, wait)

@@ -59,17 +59,36 @@ DELETE still fdatasyncs its temporary root index before COMMIT: its recovery
 puts that file in place as it is (deletion.py).
 
 Recovery (at start-up, and before the next removal when a commit's outcome
-was unknown) asks PostgreSQL whether the removal committed: it waits for the
-version's row lock (a removal holds it until its transaction ends, and a
-transaction whose client died is aborted by the server), then looks for the
-version's file rows.  The removal deleted all of them under that lock, and an
-aborted one deleted none, so "none left" means committed.  So:
+was unknown) asks PostgreSQL whether the change committed, from evidence a
+later import cannot fake: the transaction id the journal recorded
+(``pg_current_xact_id()``, read in the change's first round trip, before
+the journal is written).  ``pg_xact_status`` says committed or aborted; "in
+progress" means the server has not yet noticed that the client died, so
+recovery waits for the row lock that transaction holds and asks again.
+When the id is too old for the server to know (its commit log was
+truncated), the build ids the journal recorded for the version decide (a
+rebuild of the same version has new ones); only a journal of 0.3 or before
+(or a version without builds) falls back to "the version's file rows are
+gone" / "the package row is gone", which a rebuild imported before the
+restart could fake.  So:
 
 * committed: the rows are gone for good, so finish step 4.  Each step of 4
   is idempotent (a missing staged file was already deleted, a missing
   temporary page was already renamed), so a crash during recovery is safe.
+  The page is written from the database (a build imported meanwhile stays
+  listed); the staged wheels are deleted, never put back beside a newer
+  build's file.
 * aborted: the rows are back as they were, so undo step 2: move every staged
-  file of the token back to its place, delete the temporary page.
+  file of the token back to its place (one whose name is taken again is set
+  aside instead), delete the temporary page.
+
+A step after COMMIT that keeps failing never holds the journal: a page that
+cannot be replaced (an immutable file, a directory by its name) becomes a
+``stale_page`` debt in the ledger (ledger.py) and the change is settled
+once.  The journal is kept, on the other hand, while the change's notice for
+piw-master cannot be made durable (a full disk): recovery queues it once it
+can.  Each recovered change is audited and notified once across any number
+of passes (the audit record and the outbox entry carry its token).
 
 The other changes use the same journal, told apart by the entry's ``kind``:
 FORGET is a removal whose statement also deletes the version row (the same
@@ -82,8 +101,9 @@ The staged files are found by their token in the staging directory, so the
 journal is complete before the file names are known.  If the database cannot
 be asked, the journal stays and the next attempt asks again; no file is
 deleted on a guess.  What cannot be settled at all (a journal that does not
-parse or names paths outside the tree, a staged entry that cannot be deleted
-or put back) is moved to ``.mr-chase/set-aside/`` with a log line and an
+parse or names paths outside the tree, with the staging directory its token
+names, a staged entry that cannot be deleted or put back) is moved to
+``.mr-chase/set-aside/`` with a log line and an
 audit record, so one bad entry never blocks the queue or crashes a start.
 """
 
