@@ -4,9 +4,10 @@ A removal changes two things that cannot share a transaction: PostgreSQL rows
 and files on disk.  The journal bridges them.  Its order of events:
 
 1. write the journal (package, version, a token naming this removal's staging
-   directory and temporary page) and fdatasync it, while the database runs the
-   removal's statements in the open transaction (they do not depend on each
-   other, so the two waits overlap); both are finished *before* a file is
+   directory and temporary page, and the transaction's id and the version's
+   build ids, read in one short round trip with BEGIN) and fdatasync it, while
+   the database runs the removal's statements in the open transaction (they
+   do not depend on each other, so the two waits overlap); both are finished *before* a file is
    touched, so a crash can never leave a moved file that no journal mentions
    (a journal cut short by a crash does not parse, and then no file had been
    moved yet);
