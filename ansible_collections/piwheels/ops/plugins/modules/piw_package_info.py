@@ -151,7 +151,7 @@ site_refresh:
 stale_pages:
   description:
     - The package's pages (relative to Mr Chase's output path) that a change committed but could not write
-      (an immutable file, say): they still list what that change removed until a later write of them succeeds.
+      (an immutable file, say); they still list what that change removed until a later write of them succeeds.
     - Empty with a Mr Chase older than 0.4.
   returned: success
   type: list

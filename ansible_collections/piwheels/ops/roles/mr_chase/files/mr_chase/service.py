@@ -113,8 +113,10 @@ class Service:
         self.db = Database(config.dsn)
         self.tree = Tree(config.output_path)
         checkpoint = checkpoint or checkpoint_from_env()
-        #: debts that outlive a change (pages a committed change could not write)
-        self.stale = StalePages(Ledger(self.tree), self.tree)
+        #: debts that outlive a change (ledger.py): PING's health counts them with ``ledger.count(kind)``
+        self.ledger = Ledger(self.tree)
+        #: the pages committed changes could not write (STATUS stale_pages)
+        self.stale = StalePages(self.ledger, self.tree)
         self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
                                stale=self.stale, checkpoint=checkpoint)
         self.audit = AuditLog(config.audit_log)
