@@ -214,11 +214,12 @@ def test_a_notice_that_cannot_be_queued_keeps_the_journal_until_it_is(repository
         chase = MrChase(make_config(repository, ipc_dir, master_queue=master.queue), ipc_dir).start()
         try:
             assert chase.client("REMOVE", "alpha", "1.0", True) == ["DONE"]
-            wait_for(lambda: any(r["request"][:2] == ["NOTIFY", "REMVER"] and r["outcome"].startswith("not queued")
-                                 for r in audit(ipc_dir)))
+            wait_for(lambda: "cannot queue the notification" in chase.log())
             assert chase.client("STATUS", "gamma", None)[0] == "STATUS"  # served meanwhile; the journal stays
             assert journal_pending(repository.output_path)
             assert [p.name for p in outbox.iterdir()] == ["filler"]  # no zero-length entry
+            assert any(r["request"][:2] == ["NOTIFY", "REMVER"] and r["outcome"].startswith("not queued")
+                       for r in audit(ipc_dir))
             filler.unlink()  # space returns
             wait_for(lambda: master.sent("REMVER") and not journal_pending(repository.output_path))
         finally:
