@@ -13,7 +13,7 @@ import time
 
 import psycopg
 import pytest
-from chase_helpers import MrChase, journal_pending, make_config, page_links, scalar, wait_for
+from chase_helpers import MrChase, journal_pending, journal_record, make_config, page_links, scalar, wait_for
 from figures import report
 from reliability_helpers import scaled
 
@@ -174,7 +174,7 @@ def test_recovery_falls_back_to_the_build_ids_when_the_transaction_is_unknown(re
     removed = repository.manifest.files("alpha", "1.0")
     assert chase.send_expecting_exit(json.dumps(["REMOVE", "alpha", "1.0", False]).encode()) == 70
     journal = repository.output_path / STATE / "journal.json"
-    record = json.loads(journal.read_text())
+    record = journal_record(repository.output_path)
     assert record["xid"].isdigit() and record["builds"]
     journal.write_text(json.dumps(dict(record, xid=str(int(record["xid"]) + 10**9))))  # "in the future"
     import_new_build(repository, "alpha", "1.0", removed[0])

@@ -14,8 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import psycopg
@@ -57,6 +56,9 @@ class Deleted:
     files: list[str]
     archived: list[str]
     remaining: list[PageFile]
+    #: the evidence recovery asks about: the transaction's id and the version's build ids (journal.py)
+    xid: str = ""
+    build_ids: list[int] = field(default_factory=list)
 
     @property
     def local(self) -> list[str]:
@@ -76,6 +78,8 @@ class DeletedPackage:
     #: the package's other names (package_names), each possibly a symlink under project/
     aliases: list[str]
     remaining: list[str]
+    #: the transaction's id, the evidence recovery asks about (journal.py)
+    xid: str = ""
 
 
 class Removal:
@@ -311,7 +315,7 @@ class Database:
     # -- writes -------------------------------------------------------------
 
     def delete_version(self, package: str, version: str, skip: bool | str, default_reason: str,
-                       overlap: Callable[[str, list[int]], None] | None = None, forget: bool = False) -> Deleted:
+                       overlap: Callable[[], None] | None = None, forget: bool = False) -> Deleted:
         """Inside :meth:`removal`: lock the version, collect its files, delete, mark skipped.
 
         Plain statements, pipelined into one round trip with BEGIN.  The first
@@ -326,15 +330,16 @@ class Database:
         data-modifying CTEs: no round trip fewer in a pipeline, and about
         0.5 ms slower on the server than these, see benchmarks/bench_remove.py.)
 
-        ``overlap(xid, build ids)`` runs after the statements are sent and
-        before their results are awaited (in :meth:`removal`'s pipeline the
-        server works on them meanwhile): the removal writes its journal
-        there, with the evidence recovery asks about, read first (one short
-        round trip with BEGIN, see :meth:`_evidence`).  With ``forget`` the
-        version row is deleted too, in the same pipeline (FORGET).
+        ``overlap`` runs after the statements are sent and before their
+        results are awaited (in :meth:`removal`'s pipeline the server works
+        on them meanwhile): the removal writes its journal there.  The first
+        statement reads the evidence recovery asks about (``xid``,
+        ``build_ids``), which the removal adds to its journal before the
+        first file moves.  With ``forget`` the version row is deleted too, in
+        the same pipeline (FORGET).
         """
         conn, key = self.conn, (package, version)
-        xid, build_ids = self._evidence(VERSION_EVIDENCE, key)
+        evidence = conn.execute(VERSION_EVIDENCE, key, prepare=True)  # planned once per connection
         update = skip is True or (isinstance(skip, str) and bool(skip))
         replace = isinstance(skip, str) and bool(skip)
         reason = skip if replace else default_reason
@@ -348,7 +353,8 @@ class Database:
         elif update:
             skipped = conn.execute(SET_VERSION_SKIP, {"package": package, "version": version, "reason": reason,
                                                       "replace": replace})
-        self._await(overlap and partial(overlap, xid, build_ids))
+        self._await(overlap)
+        xid, build_ids = evidence.fetchone()
         row = lock.fetchone()
         if row is None:
             self.package_skip(package)  # raises "unknown package" when that is the reason
@@ -363,14 +369,9 @@ class Database:
             files=[f.filename for f in package_files if f.version == version],
             archived=[f.filename for f in package_files if f.version == version and f.location != LOCAL],
             remaining=[f for f in package_files if f.version != version],
+            xid=xid,
+            build_ids=build_ids,
         )
-
-    def _evidence(self, query: str, params: Sequence) -> tuple[str, list[int]]:
-        """The transaction's id (and, for a version, its build ids), read before anything else is sent:
-        the journal must carry them before the first file moves, and the deletes sent after this still
-        run on the server while the journal is synced (psycopg waits for every result sent so far)."""
-        xid, build_ids = self.conn.execute(query, params, prepare=True).fetchone()  # planned once per connection
-        return xid, build_ids
 
     def transaction_committed(self, xid: str, lock: tuple[str, str | None], wait: float) -> bool | None:
         """Whether transaction ``xid`` committed (True) or aborted (False); None when the server no
@@ -447,8 +448,7 @@ class Database:
         self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
                           (package, version))
 
-    def delete_package(self, package: str,
-                       overlap: Callable[[str, list[int]], None] | None = None) -> DeletedPackage:
+    def delete_package(self, package: str, overlap: Callable[[], None] | None = None) -> DeletedPackage:
         """Inside :meth:`removal`: lock the package, delete its downloads and the package row (versions,
         aliases, builds, files and dependencies cascade), and read the names the root index keeps.
 
@@ -457,17 +457,17 @@ class Database:
         a KEY SHARE lock on that row, and then finds the package gone).
         """
         conn = self.conn
-        xid, _builds = self._evidence(PACKAGE_EVIDENCE, ())
+        evidence = conn.execute(PACKAGE_EVIDENCE, prepare=True)
         lock = conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
         work = conn.execute(DELETE_PACKAGE, {"package": package})
         # byte order (COLLATE "C"), as Python sorts: the page is the same whatever the database's collation
         rest = conn.execute('SELECT package FROM packages ORDER BY package COLLATE "C"')
-        self._await(overlap and partial(overlap, xid, []))
+        self._await(overlap)
         if lock.fetchone() is None:
             raise NotFound(f"unknown package {package}")
         downloads, builds, files, archived, versions, aliases, _gone = work.fetchone()
         return DeletedPackage(versions, builds, files, archived, downloads, aliases,
-                              [row[0] for row in rest.fetchall()])
+                              [row[0] for row in rest.fetchall()], evidence.fetchone()[0])
 
     def set_yanked(self, package: str, version: str, yanked: bool,
                    overlap: Callable[[], None] | None = None) -> tuple[bool, list[PageFile]]:
@@ -600,7 +600,7 @@ VERSION_EVIDENCE = """
 SELECT pg_current_xact_id()::text, ARRAY(SELECT build_id FROM builds WHERE package = %s AND version = %s)
 """
 #: what recovery asks about a DELETE: its transaction id
-PACKAGE_EVIDENCE = "SELECT pg_current_xact_id()::text, ARRAY[]::integer[]"
+PACKAGE_EVIDENCE = "SELECT pg_current_xact_id()::text"
 
 #: every file of a package in filename order, for Database.delete_version
 VERSION_PACKAGE_FILES = PACKAGE_FILES + "ORDER BY f.filename\n"

@@ -45,7 +45,8 @@ class PackageRemover(Change):
         entry = Entry(package, "", token, tree.relative(tree.temp_root_page(token)), tree.relative(tree.root_page()),
                       "package")
         with self._transaction() as transaction:
-            deleted = self.db.delete_package(package, overlap=partial(self.journal.write_with_evidence, entry))
+            deleted = self.db.delete_package(package, overlap=partial(self.journal.write, entry))
+            self.journal.add_evidence(entry, deleted.xid, [])
             self._journalled(entry)
             self._move_aside(entry, deleted)
             transaction.while_committing = partial(self._sync_package, entry)

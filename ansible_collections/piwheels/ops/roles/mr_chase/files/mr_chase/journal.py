@@ -4,13 +4,14 @@ A removal changes two things that cannot share a transaction: PostgreSQL rows
 and files on disk.  The journal bridges them.  Its order of events:
 
 1. write the journal (package, version, a token naming this removal's staging
-   directory and temporary page, and the transaction's id and the version's
-   build ids, read in one short round trip with BEGIN) and fdatasync it, while
-   the database runs the removal's statements in the open transaction (they
-   do not depend on each other, so the two waits overlap); both are finished *before* a file is
+   directory and temporary page) and fdatasync it, while the database runs
+   the removal's statements in the open transaction (they do not depend on
+   each other, so the two waits overlap); both are finished *before* a file is
    touched, so a crash can never leave a moved file that no journal mentions
    (a journal cut short by a crash does not parse, and then no file had been
-   moved yet);
+   moved yet).  The first statement reads the evidence recovery will ask
+   about (the transaction's id, the version's build ids); it is appended to
+   the journal as a line of its own before the first rename;
 2. write the temporary page, rename each wheel to ``staging/<token>/<filename>``;
 3. COMMIT, while the package directory is fsynced (the moves out of it);
 4. rename the page into place; reply; then fdatasync the page and fsync the
@@ -48,6 +49,13 @@ package directory: fsync    while COMMIT runs,    the wheels could be back in ``
 page: fdatasync, then       after the reply,      the journal could be emptied on disk while
 package directory: fsync    before the journal    ``index.html`` is still the old page (links to
                             is emptied            deleted wheels) or an empty new one
+journal's evidence line     (none: appended       a process crash never loses it (the kernel holds
+                            after the deletes     it); a power cut may, and then recovery decides as
+                            returned, before the  0.3 did ("the rows are gone", after waiting for the
+                            first rename)         row lock), which only a rebuild imported before the
+                                                  restart can fool.  Syncing it would cost a second
+                                                  fdatasync, or a round trip more before the first
+                                                  one (about 15% of a REMOVE, benchmarks/bench_remove)
 emptying the journal        (none)                the journal comes back: it is settled again, every
                                                   step is idempotent
 ==========================  ====================  =====================================================
@@ -62,16 +70,16 @@ puts that file in place as it is (deletion.py).
 Recovery (at start-up, and before the next removal when a commit's outcome
 was unknown) asks PostgreSQL whether the change committed, from evidence a
 later import cannot fake: the transaction id the journal recorded
-(``pg_current_xact_id()``, read in the change's first round trip, before
-the journal is written).  ``pg_xact_status`` says committed or aborted; "in
+(``pg_current_xact_id()``, read by the change's first statement and
+appended to the journal before the first file moved).  ``pg_xact_status`` says committed or aborted; "in
 progress" means the server has not yet noticed that the client died, so
 recovery waits for the row lock that transaction holds and asks again.
 When the id is too old for the server to know (its commit log was
 truncated), the build ids the journal recorded for the version decide (a
-rebuild of the same version has new ones); only a journal of 0.3 or before
-(or a version without builds) falls back to "the version's file rows are
-gone" / "the package row is gone", which a rebuild imported before the
-restart could fake.  So:
+rebuild of the same version has new ones); only a journal of 0.3 or before,
+one whose evidence line a power cut lost, or a version without builds falls
+back to "the version's file rows are gone" / "the package row is gone",
+which a rebuild imported before the restart could fake.  So:
 
 * committed: the rows are gone for good, so finish step 4.  Each step of 4
   is idempotent (a missing staged file was already deleted, a missing
@@ -217,7 +225,11 @@ class Journal:
             return None
 
     def _parse(self, text: str) -> Entry:
-        record = json.loads(text)
+        first, _newline, evidence = text.partition("\n")
+        record = json.loads(first)
+        if not isinstance(record, dict):
+            raise TypeError("the entry is not an object")
+        record.update(self._evidence(evidence))
         entry = Entry(**{key: record[key] for key in ENTRY_FIELDS if key in record})
         if not all(isinstance(getattr(entry, key), str) for key in ENTRY_FIELDS):
             raise TypeError("a field is not a string")
@@ -239,6 +251,20 @@ class Journal:
                        for original, staged in record.get("moves", [])]
         return entry
 
+    @staticmethod
+    def _evidence(line: str) -> dict:
+        """The evidence line add_evidence appended; {} when there is none, or a power cut cut it short."""
+        if not line:
+            return {}
+        try:
+            evidence = json.loads(line)
+        except ValueError:
+            log.warning("the journal's evidence line is cut short (a power cut?): recovery falls back")
+            return {}
+        if not isinstance(evidence, dict):
+            return {}
+        return {key: evidence[key] for key in ("xid", "builds") if key in evidence}
+
     def write(self, entry: Entry) -> None:
         """Record the plan durably before any file is touched: one write over the last journal, one fdatasync."""
         record = asdict(entry)
@@ -254,11 +280,16 @@ class Journal:
             finally:
                 os.close(fd)
 
-    def write_with_evidence(self, entry: Entry, xid: str, builds: list[int]) -> None:
-        """:meth:`write`, with what recovery will ask the database about (the ``overlap`` of
-        Database.delete_version and delete_package: the transaction id is known by then)."""
+    def add_evidence(self, entry: Entry, xid: str, builds: list[int]) -> None:
+        """Append what recovery will ask the database about, once the change's statements returned and
+        before the first file moves: a line of its own after the synced entry, not synced (see the table
+        above: a process crash never loses it, a power cut may, and recovery then falls back)."""
         entry.xid, entry.builds = xid, builds
-        self.write(entry)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            write_all(fd, b"\n" + json.dumps({"xid": xid, "builds": builds}).encode("utf-8"))
+        finally:
+            os.close(fd)
 
     def create(self) -> None:
         """Make the (empty) journal file once, durably, so that writing it never changes a directory."""

@@ -199,7 +199,8 @@ class Remover(Change):
         with self._transaction() as transaction:
             # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
             deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON, forget=forget,
-                                             overlap=partial(self.journal.write_with_evidence, entry))
+                                             overlap=partial(self.journal.write, entry))
+            self.journal.add_evidence(entry, deleted.xid, deleted.build_ids)
             self._journalled(entry)
             changed = deleted.builds > 0 or deleted.skip_changed or deleted.forgotten
             result = Result(changed, target_skip(deleted.previous_skip, skip),
