@@ -146,6 +146,12 @@ def journal_pending(output_path: Path) -> bool:
     return path.exists() and path.stat().st_size > 0
 
 
+def journal_record(output_path: Path) -> dict:
+    """The pending journal entry, with the evidence line Mr Chase appends to it once its deletes returned."""
+    text = (Path(output_path) / ".mr-chase" / "journal.json").read_text()
+    return {key: value for line in text.splitlines() for key, value in json.loads(line).items()}
+
+
 def scalar(dsn: str, query: str, *args):
     with psycopg.connect(dsn) as conn:
         return conn.execute(query, args).fetchone()[0]

@@ -216,6 +216,7 @@ def main() -> None:
             plan = survey(client, package)
             if not module.check_mode:
                 plan.carry_out(client, done)
+                plan.unwritten_now = client.unwritten_pages
         except MrChaseError as error:
             fail_from_error(module, error, changed=bool(done))
     exit_with_plan(module, plan)

@@ -148,6 +148,15 @@ site_refresh:
   returned: success
   type: bool
   sample: true
+stale_pages:
+  description:
+    - The package's pages (relative to Mr Chase's output path) that a change committed but could not write
+      (an immutable file, say); they still list what that change removed until a later write of them succeeds.
+    - Empty with a Mr Chase older than 0.4.
+  returned: success
+  type: list
+  elements: str
+  sample: [simple/foo/index.html]
 msg:
   description: Why the task failed.
   returned: failure
@@ -173,7 +182,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common impor
 
 ALL = "all"
 # fields of a version STATUS that say nothing about the version itself
-_NOT_DETAILS = ("package", "version", "site_refresh")
+_NOT_DETAILS = ("package", "version", "site_refresh", "stale_pages")
 # Booleans as the command line spells them; not Ansible's full list, which has "1" and "0", both real versions.
 _TRUE_WORDS = ("true", "yes", "on")
 _FALSE_WORDS = ("false", "no", "off")
@@ -233,6 +242,7 @@ def main():
         versions=pep440_sorted(package["versions"]),
         details=details,
         site_refresh=package["site_refresh"],
+        stale_pages=package["stale_pages"],
     )
 
 

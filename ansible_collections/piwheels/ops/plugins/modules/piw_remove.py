@@ -460,12 +460,15 @@ def survey(client, package: str, versions: list[str] | None, skip: bool | str, s
     if unsettled or (whole_package and package_status.get("settling")):
         raise settling_error(client, canonical, unsettled)
     if state == "removed":
-        return RemovalPlan(package_status, statuses, skip, whole_package)
-    if state == "forgotten":
-        return RemovalPlan(package_status, statuses, skip, whole_package, forget=True, already_forgotten=missing)
-    if state == "unskipped":
-        return UnskipPlan(package_status, statuses, whole_package)
-    return YankPlan(package_status, statuses, yanked=state == "yanked")
+        plan = RemovalPlan(package_status, statuses, skip, whole_package)
+    elif state == "forgotten":
+        plan = RemovalPlan(package_status, statuses, skip, whole_package, forget=True, already_forgotten=missing)
+    elif state == "unskipped":
+        plan = UnskipPlan(package_status, statuses, whole_package)
+    else:
+        plan = YankPlan(package_status, statuses, yanked=state == "yanked")
+    plan.unwritten = package_status.get("stale_pages", [])
+    return plan
 
 
 def carry_out(client, plan, done: list[str]) -> None:
@@ -489,6 +492,7 @@ def main() -> None:
             plan = survey(client, module.params["package"], versions, skip, module.params["state"])
             if not module.check_mode:
                 carry_out(client, plan, done)
+                plan.unwritten_now = client.unwritten_pages
         except MrChaseError as error:
             changed = bool(done or error.done_after)
             package = plan.package if plan is not None else module.params["package"]

@@ -36,6 +36,7 @@ import time
 import traceback
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import (
+    COMMITTED_BUT_STALE,
     PACKAGE_OPTIONAL,
     PACKAGE_STATUS,
     VERSION_OPTIONAL,
@@ -83,6 +84,8 @@ class MrChaseClient:
         self.timeout = float(timeout)
         self.service_user = service_user
         self._socket = None
+        #: Mr Chase's words for each change that committed but left a page stale (the modules warn)
+        self.unwritten_pages = []
 
     def __enter__(self):
         return self
@@ -213,6 +216,9 @@ class MrChaseClient:
         """Decode a reply frame to a request of ``request_type``; it must be ``expected`` or ERROR."""
         try:
             reply = decode_reply(received)
+            if reply[0] == "ERROR" and expected == "DONE" and reply[1].startswith(COMMITTED_BUT_STALE):
+                self.unwritten_pages.append(reply[1])  # the change happened: a success that leaves a warning
+                return ["DONE"]
             if reply[0] == "ERROR":
                 raise MrChaseRequestError(self.address, reply[1])
             if reply[0] != expected:

@@ -16,6 +16,7 @@ import json
 import re
 
 __all__ = (
+    "COMMITTED_BUT_STALE",
     "DEFAULT_SKIP_REASON",
     "FORBIDDEN_CHARACTERS",
     "InvalidReply",
@@ -32,6 +33,9 @@ __all__ = (
     "encode_request",
     "text_problem",
 )
+
+#: how the ERROR of a change that committed but could not write a page begins: the change happened
+COMMITTED_BUT_STALE = "committed, but "
 
 #: the reason Mr Chase records when a REMOVE asks for ``skip: true``
 DEFAULT_SKIP_REASON = "removed by request"
@@ -92,11 +96,13 @@ PACKAGE_STATUS = {
 
 #: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
 #: gets the type's empty value: no archived files, no piw-master to refresh the site,
-#: nothing yanked, no aliases, no counts (such a Mr Chase cannot YANK, FORGET or DELETE either)
-VERSION_OPTIONAL = {"yanked": bool, "archived": list, "site_refresh": bool, "settling": bool}
+#: nothing yanked, no aliases, no counts (such a Mr Chase cannot YANK, FORGET or DELETE either);
+#: ``stale_pages`` (0.4): the package's pages a committed change could not write
+VERSION_OPTIONAL = {"yanked": bool, "archived": list, "site_refresh": bool, "settling": bool, "stale_pages": list}
 PACKAGE_OPTIONAL = {
     "site_refresh": bool,
     "settling": bool,
+    "stale_pages": list,
     "yanked": list,
     "builds": int,
     "file_count": int,

@@ -30,17 +30,27 @@ class BasePlan:
     site_refresh = False
     #: what the project pages and JSON API still show when they were not rewritten
     stale_pages = "so they do not show this change"
+    #: pages of the package Mr Chase could not write after a committed change (STATUS ``stale_pages``),
+    #: and Mr Chase's words for each change of this run that left one
+    unwritten = ()
+    unwritten_now = ()
 
     @property
     def changed(self) -> bool:
         raise NotImplementedError
 
     def warnings(self, check_mode: bool) -> list[str]:
-        """Why the rest of the site is stale after the task, when it will be."""
+        """Why the site is stale after the task, when it will be: a page Mr Chase could not write (a
+        warning, not a failure: the change happened and a rerun could not undo it), or no piw-master told."""
+        warnings = [f"{self.package}: Mr Chase {message}" for message in self.unwritten_now]
+        if self.unwritten and not self.unwritten_now:
+            warnings.append(f"{self.package}: {', '.join(self.unwritten)} could not be written by an earlier change "
+                            "and still lists what it removed; fix the file (chattr -i, a directory in its place) "
+                            "and the next change of the package rewrites it")
         if not self.changed or self.site_refresh:
-            return []
+            return warnings
         were = "would not be" if check_mode else "were not"
-        return [
+        return warnings + [
             f"the project pages and JSON API of {self.package} {were} refreshed: Mr Chase has no piw-master "
             f"to notify (mr_chase_master_queue is not set), {self.stale_pages}"
         ]

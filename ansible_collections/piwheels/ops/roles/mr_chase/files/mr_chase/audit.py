@@ -1,4 +1,4 @@
-"""The audit log: one JSON line for every REMOVE or SKIP that changed something.
+"""The audit log: one JSON line for every change (REMOVE, SKIP, ...) and every notice's fate.
 
 Operators answer "who removed what, when" from this file, so it records
 only real changes (a repeated request adds nothing) and is appended to, never
@@ -17,6 +17,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
+
+#: how much of the end of the log :meth:`AuditLog.trail` reads
+TRAIL_BYTES = 1 << 20
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:  # the first line read may be cut, a crash may have cut the last
+        return None
+    return record if isinstance(record, dict) else None
 
 
 class AuditLog:
@@ -47,6 +58,31 @@ class AuditLog:
             except OSError as exc:
                 log.error("cannot write the audit log %s: %s", self.path, exc)
                 self.close()
+
+    def trail(self, token: str) -> list[dict[str, Any]] | None:
+        """The records from the first one that carries ``token`` to the end of the log; None if none does.
+
+        Recovery asks this before it audits or notifies a change again, so
+        that each change is audited and notified once across any number of
+        recovery passes.  The change recovery settles is the last one begun,
+        so its records are at the end of the log: only the last TRAIL_BYTES
+        are read.  (A log rotated in between hides them: the change is then
+        audited again, which is better than never.)
+        """
+        if self.path is None:
+            return None
+        needle = f'"token": "{token}"'.encode()
+        with self._lock:
+            try:
+                with open(self.path, "rb") as stream:
+                    stream.seek(max(0, os.fstat(stream.fileno()).st_size - TRAIL_BYTES))
+                    lines = stream.read().splitlines()
+            except OSError:
+                return None
+        for index, line in enumerate(lines):
+            if needle in line:
+                return [record for record in map(_parse, lines[index:]) if record is not None]
+        return None
 
     def _open(self) -> TextIO:
         """The open stream, or a new one if the file at ``path`` is no longer the one we hold (logrotate)."""

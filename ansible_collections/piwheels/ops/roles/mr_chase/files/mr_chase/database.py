@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import psycopg
@@ -56,6 +56,9 @@ class Deleted:
     files: list[str]
     archived: list[str]
     remaining: list[PageFile]
+    #: the evidence recovery asks about: the transaction's id and the version's build ids (journal.py)
+    xid: str = ""
+    build_ids: list[int] = field(default_factory=list)
 
     @property
     def local(self) -> list[str]:
@@ -75,6 +78,8 @@ class DeletedPackage:
     #: the package's other names (package_names), each possibly a symlink under project/
     aliases: list[str]
     remaining: list[str]
+    #: the transaction's id, the evidence recovery asks about (journal.py)
+    xid: str = ""
 
 
 class Removal:
@@ -327,10 +332,14 @@ class Database:
 
         ``overlap`` runs after the statements are sent and before their
         results are awaited (in :meth:`removal`'s pipeline the server works
-        on them meanwhile): the removal writes its journal there.  With
-        ``forget`` the version row is deleted too, in the same pipeline (FORGET).
+        on them meanwhile): the removal writes its journal there.  The first
+        statement reads the evidence recovery asks about (``xid``,
+        ``build_ids``), which the removal adds to its journal before the
+        first file moves.  With ``forget`` the version row is deleted too, in
+        the same pipeline (FORGET).
         """
         conn, key = self.conn, (package, version)
+        evidence = conn.execute(VERSION_EVIDENCE, key, prepare=True)  # planned once per connection
         update = skip is True or (isinstance(skip, str) and bool(skip))
         replace = isinstance(skip, str) and bool(skip)
         reason = skip if replace else default_reason
@@ -345,6 +354,7 @@ class Database:
             skipped = conn.execute(SET_VERSION_SKIP, {"package": package, "version": version, "reason": reason,
                                                       "replace": replace})
         self._await(overlap)
+        xid, build_ids = evidence.fetchone()
         row = lock.fetchone()
         if row is None:
             self.package_skip(package)  # raises "unknown package" when that is the reason
@@ -359,7 +369,46 @@ class Database:
             files=[f.filename for f in package_files if f.version == version],
             archived=[f.filename for f in package_files if f.version == version and f.location != LOCAL],
             remaining=[f for f in package_files if f.version != version],
+            xid=xid,
+            build_ids=build_ids,
         )
+
+    def transaction_committed(self, xid: str, lock: tuple[str, str | None], wait: float) -> bool | None:
+        """Whether transaction ``xid`` committed (True) or aborted (False); None when the server no
+        longer knows (too old: its commit log was truncated) or never knew (another cluster).
+
+        A transaction still in progress is the journal's own, whose client died
+        before the server noticed: wait (up to ``wait``) for the row lock it
+        holds (``lock``: package, version or None for the package row), then
+        ask again; Locked if it is still running.
+        """
+        status = self._xact_status(xid)
+        if status == "in progress":
+            with self.transaction():
+                self._lock_timeout(wait)
+                package, version = lock
+                if version is None:
+                    self.conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
+                else:
+                    self._wait_for_version(package, version, wait)
+            status = self._xact_status(xid)
+            if status == "in progress":
+                raise Locked(f"transaction {xid} of the pending change is still running")
+        return {"committed": True, "aborted": False}.get(status)
+
+    def _xact_status(self, xid: str) -> str | None:
+        try:
+            return self._one("SELECT pg_xact_status(%s::xid8)", (xid,))[0]
+        except (psycopg.errors.InvalidParameterValue, psycopg.errors.DataException) as exc:
+            log.warning("the database cannot say whether transaction %s committed (%s)", xid, first_line(exc))
+            return None
+
+    def builds_gone(self, package: str, version: str, build_ids: list[int], wait: float) -> bool:
+        """Whether none of the version's recorded builds is left, once no transaction holds its row lock:
+        the fallback evidence for an old transaction (a rebuild of the version has new build ids)."""
+        with self.transaction():
+            self._wait_for_version(package, version, wait)
+            return self._one("SELECT 1 FROM builds WHERE build_id = ANY(%s) LIMIT 1", (build_ids,)) is None
 
     def settle(self, package: str, version: str, wait: float) -> bool:
         """Whether the version has no file rows, once no transaction holds its row lock any more.
@@ -367,9 +416,9 @@ class Database:
         Recovery's question "did the journalled removal commit?": a removal
         holds the version's row lock until it ends and deletes every file row
         of the version, so after waiting for the lock, no file rows left means
-        it committed.  (The one case this cannot tell apart is a rebuild that
-        re-created files for the version in between; then the staged wheels
-        are moved back, which keeps the tree consistent with the database.)
+        it committed.  A rebuild that re-created files for the version in
+        between fakes "aborted": this is only the fallback for a journal of
+        0.3 and before (see journal.py's recovery).
         """
         with self.transaction():
             self._wait_for_version(package, version, wait)
@@ -408,6 +457,7 @@ class Database:
         a KEY SHARE lock on that row, and then finds the package gone).
         """
         conn = self.conn
+        evidence = conn.execute(PACKAGE_EVIDENCE, prepare=True)
         lock = conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
         work = conn.execute(DELETE_PACKAGE, {"package": package})
         # byte order (COLLATE "C"), as Python sorts: the page is the same whatever the database's collation
@@ -417,7 +467,7 @@ class Database:
             raise NotFound(f"unknown package {package}")
         downloads, builds, files, archived, versions, aliases, _gone = work.fetchone()
         return DeletedPackage(versions, builds, files, archived, downloads, aliases,
-                              [row[0] for row in rest.fetchall()])
+                              [row[0] for row in rest.fetchall()], evidence.fetchone()[0])
 
     def set_yanked(self, package: str, version: str, yanked: bool,
                    overlap: Callable[[], None] | None = None) -> tuple[bool, list[PageFile]]:
@@ -545,6 +595,13 @@ SELECT v.version IS NOT NULL, v.skip, v.yanked,
 FROM packages p LEFT JOIN versions v ON v.package = p.package AND v.version = %(version)s
 WHERE p.package = %(package)s
 """
+
+#: what recovery asks about a REMOVE or FORGET: its transaction id and the version's build ids
+VERSION_EVIDENCE = """
+SELECT pg_current_xact_id()::text, ARRAY(SELECT build_id FROM builds WHERE package = %s AND version = %s)
+"""
+#: what recovery asks about a DELETE: its transaction id
+PACKAGE_EVIDENCE = "SELECT pg_current_xact_id()::text"
 
 #: every file of a package in filename order, for Database.delete_version
 VERSION_PACKAGE_FILES = PACKAGE_FILES + "ORDER BY f.filename\n"

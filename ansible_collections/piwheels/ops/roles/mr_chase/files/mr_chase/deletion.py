@@ -33,6 +33,9 @@ class PackageResult(NamedTuple):
 
     deleted: DeletedPackage
     moved: list[str]
+    #: the change's journal token, and the pages it committed but could not write (the root index)
+    token: str
+    stale_pages: list[str]
 
 
 class PackageRemover(Change):
@@ -43,12 +46,13 @@ class PackageRemover(Change):
                       "package")
         with self._transaction() as transaction:
             deleted = self.db.delete_package(package, overlap=partial(self.journal.write, entry))
+            self.journal.add_evidence(entry, deleted.xid, [])
             self._journalled(entry)
             self._move_aside(entry, deleted)
             transaction.while_committing = partial(self._sync_package, entry)
         self.checkpoint("committed")
-        self._put_in_place(entry, deleted.remaining)
-        return PackageResult(deleted, [tree.relative(original) for original, _staged in entry.moves])
+        stale = self._put_in_place(entry, deleted.remaining)
+        return PackageResult(deleted, [tree.relative(original) for original, _staged in entry.moves], token, stale)
 
     def _move_aside(self, entry: Entry, deleted: DeletedPackage) -> None:
         """Write the root index without the package; rename its directories and alias links into staging."""

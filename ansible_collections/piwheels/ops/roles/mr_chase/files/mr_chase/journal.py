@@ -4,16 +4,19 @@ A removal changes two things that cannot share a transaction: PostgreSQL rows
 and files on disk.  The journal bridges them.  Its order of events:
 
 1. write the journal (package, version, a token naming this removal's staging
-   directory and temporary page) and fdatasync it, while the database runs the
-   removal's statements in the open transaction (they do not depend on each
-   other, so the two waits overlap); both are finished *before* a file is
+   directory and temporary page) and fdatasync it, while the database runs
+   the removal's statements in the open transaction (they do not depend on
+   each other, so the two waits overlap); both are finished *before* a file is
    touched, so a crash can never leave a moved file that no journal mentions
    (a journal cut short by a crash does not parse, and then no file had been
-   moved yet);
+   moved yet).  The first statement reads the evidence recovery will ask
+   about (the transaction's id, the version's build ids); it is appended to
+   the journal as a line of its own before the first rename;
 2. write the temporary page, rename each wheel to ``staging/<token>/<filename>``;
 3. COMMIT, while the package directory is fsynced (the moves out of it);
-4. rename the page into place; reply; then fdatasync the page and fsync the
-   package directory (the new page is durable before the journal that could
+4. rename the page into place; reply; then read again what the page must
+   list and write it again if piw-master imported a build meanwhile
+   (catch_up.py); fdatasync the page and fsync the package directory (the new page is durable before the journal that could
    redo it goes), delete the staged wheels and empty the journal (they are out
    of the served tree already; the next removal waits for this clean-up before
    it starts, and recovery redoes it after a crash).
@@ -47,6 +50,13 @@ package directory: fsync    while COMMIT runs,    the wheels could be back in ``
 page: fdatasync, then       after the reply,      the journal could be emptied on disk while
 package directory: fsync    before the journal    ``index.html`` is still the old page (links to
                             is emptied            deleted wheels) or an empty new one
+journal's evidence line     (none: appended       a process crash never loses it (the kernel holds
+                            after the deletes     it); a power cut may, and then recovery decides as
+                            returned, before the  0.3 did ("the rows are gone", after waiting for the
+                            first rename)         row lock), which only a rebuild imported before the
+                                                  restart can fool.  Syncing it would cost a second
+                                                  fdatasync, or a round trip more before the first
+                                                  one (about 15% of a REMOVE, benchmarks/bench_remove)
 emptying the journal        (none)                the journal comes back: it is settled again, every
                                                   step is idempotent
 ==========================  ====================  =====================================================
@@ -59,17 +69,36 @@ DELETE still fdatasyncs its temporary root index before COMMIT: its recovery
 puts that file in place as it is (deletion.py).
 
 Recovery (at start-up, and before the next removal when a commit's outcome
-was unknown) asks PostgreSQL whether the removal committed: it waits for the
-version's row lock (a removal holds it until its transaction ends, and a
-transaction whose client died is aborted by the server), then looks for the
-version's file rows.  The removal deleted all of them under that lock, and an
-aborted one deleted none, so "none left" means committed.  So:
+was unknown) asks PostgreSQL whether the change committed, from evidence a
+later import cannot fake: the transaction id the journal recorded
+(``pg_current_xact_id()``, read by the change's first statement and
+appended to the journal before the first file moved).  ``pg_xact_status`` says committed or aborted; "in
+progress" means the server has not yet noticed that the client died, so
+recovery waits for the row lock that transaction holds and asks again.
+When the id is too old for the server to know (its commit log was
+truncated), the build ids the journal recorded for the version decide (a
+rebuild of the same version has new ones); only a journal of 0.3 or before,
+one whose evidence line a power cut lost, or a version without builds falls
+back to "the version's file rows are gone" / "the package row is gone",
+which a rebuild imported before the restart could fake.  So:
 
 * committed: the rows are gone for good, so finish step 4.  Each step of 4
   is idempotent (a missing staged file was already deleted, a missing
   temporary page was already renamed), so a crash during recovery is safe.
+  The page is written from the database (a build imported meanwhile stays
+  listed); the staged wheels are deleted, never put back beside a newer
+  build's file.
 * aborted: the rows are back as they were, so undo step 2: move every staged
-  file of the token back to its place, delete the temporary page.
+  file of the token back to its place (one whose name is taken again is set
+  aside instead), delete the temporary page.
+
+A step after COMMIT that keeps failing never holds the journal: a page that
+cannot be replaced (an immutable file, a directory by its name) becomes a
+``stale_page`` debt in the ledger (ledger.py) and the change is settled
+once.  The journal is kept, on the other hand, while the change's notice for
+piw-master cannot be made durable (a full disk): recovery queues it once it
+can.  Each recovered change is audited and notified once across any number
+of passes (the audit record and the outbox entry carry its token).
 
 The other changes use the same journal, told apart by the entry's ``kind``:
 FORGET is a removal whose statement also deletes the version row (the same
@@ -82,8 +111,9 @@ The staged files are found by their token in the staging directory, so the
 journal is complete before the file names are known.  If the database cannot
 be asked, the journal stays and the next attempt asks again; no file is
 deleted on a guess.  What cannot be settled at all (a journal that does not
-parse or names paths outside the tree, a staged entry that cannot be deleted
-or put back) is moved to ``.mr-chase/set-aside/`` with a log line and an
+parse or names paths outside the tree, with the staging directory its token
+names, a staged entry that cannot be deleted or put back) is moved to
+``.mr-chase/set-aside/`` with a log line and an
 audit record, so one bad entry never blocks the queue or crashes a start.
 """
 
@@ -100,6 +130,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .database import Database
+from .ledger import Ledger, StalePages
 from .page import page_pieces
 from .tree import Tree, UnsafePath, fsync_dir, fsync_file, naming, safe_component, write_all
 
@@ -129,6 +160,10 @@ class Entry:
     temp_page: str = ""
     page: str = ""
     kind: str = "remove"  # a journal of release 0.2 and before has no kind: it is a removal
+    #: the change's transaction id (pg_current_xact_id), recovery's evidence of its outcome; "" before 0.4
+    xid: str = ""
+    #: REMOVE/FORGET: the build ids the version had, the evidence when ``xid`` is too old to be asked about
+    builds: list[int] = field(default_factory=list)
     moves: list[list[str]] = field(default_factory=list)
 
     @property
@@ -140,7 +175,7 @@ class Entry:
         return f"the {verb} of {self.package} {self.version}"
 
 
-ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind")
+ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind", "xid")
 #: where a whole package's pieces wait in its staging directory: simple/<package>, project/<package>
 #: and the project/<alias> symlinks
 PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
@@ -148,8 +183,13 @@ PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
 
 class Journal:
     def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None,
-                 on_set_aside: Callable[[str, str], None] | None = None):
+                 on_set_aside: Callable[[str, str], None] | None = None, stale: StalePages | None = None,
+                 checkpoint: Callable[[str], None] = lambda step: None):
         self.tree = tree
+        #: test hook of recovery: "recovery_audited" is passed once a committed change is audited and notified
+        self.checkpoint = checkpoint
+        #: pages a committed change could not write (the ledger's stale_page debts)
+        self.stale = stale or StalePages(Ledger(tree), tree)
         self.path = os.path.join(tree.state, "journal.json")
         #: told of every removal recovery finds committed (the service notifies piw-master and audits it)
         self.on_committed = on_committed
@@ -182,10 +222,15 @@ class Journal:
             return self._parse(text)
         except (ValueError, TypeError, KeyError, UnsafePath) as exc:
             self._set_aside_journal(f"unusable journal ({exc})")
+            self._set_aside_staging_of(text, f"staged by an unusable journal ({exc})")
             return None
 
     def _parse(self, text: str) -> Entry:
-        record = json.loads(text)
+        first, _newline, evidence = text.partition("\n")
+        record = json.loads(first)
+        if not isinstance(record, dict):
+            raise TypeError("the entry is not an object")
+        record.update(self._evidence(evidence))
         entry = Entry(**{key: record[key] for key in ENTRY_FIELDS if key in record})
         if not all(isinstance(getattr(entry, key), str) for key in ENTRY_FIELDS):
             raise TypeError("a field is not a string")
@@ -193,6 +238,11 @@ class Journal:
             raise ValueError(f"token {entry.token!r} is not a removal token")
         if entry.kind not in KINDS:
             raise ValueError(f"kind {entry.kind!r} is not one of {', '.join(KINDS)}")
+        entry.builds = record.get("builds", [])
+        if not isinstance(entry.builds, list) or not all(type(build) is int for build in entry.builds):
+            raise TypeError("builds is not a list of build ids")
+        if entry.xid and not entry.xid.isdigit():
+            raise ValueError(f"xid {entry.xid!r} is not a transaction id")
         safe_component(entry.package)
         for path in (entry.temp_page, entry.page):
             if path:
@@ -201,6 +251,20 @@ class Journal:
         entry.moves = [[self.tree.absolute(original), self.tree.absolute(staged)]
                        for original, staged in record.get("moves", [])]
         return entry
+
+    @staticmethod
+    def _evidence(line: str) -> dict:
+        """The evidence line add_evidence appended; {} when there is none, or a power cut cut it short."""
+        if not line:
+            return {}
+        try:
+            evidence = json.loads(line)
+        except ValueError:
+            log.warning("the journal's evidence line is cut short (a power cut?): recovery falls back")
+            return {}
+        if not isinstance(evidence, dict):
+            return {}
+        return {key: evidence[key] for key in ("xid", "builds") if key in evidence}
 
     def write(self, entry: Entry) -> None:
         """Record the plan durably before any file is touched: one write over the last journal, one fdatasync."""
@@ -216,6 +280,17 @@ class Journal:
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
+
+    def add_evidence(self, entry: Entry, xid: str, builds: list[int]) -> None:
+        """Append what recovery will ask the database about, once the change's statements returned and
+        before the first file moves: a line of its own after the synced entry, not synced (see the table
+        above: a process crash never loses it, a power cut may, and recovery then falls back)."""
+        entry.xid, entry.builds = xid, builds
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            write_all(fd, b"\n" + json.dumps({"xid": xid, "builds": builds}).encode("utf-8"))
+        finally:
+            os.close(fd)
 
     def create(self) -> None:
         """Make the (empty) journal file once, durably, so that writing it never changes a directory."""
@@ -267,20 +342,43 @@ class Journal:
 
     # -- the two ways a removal ends ------------------------------------------
 
-    def finish(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """After COMMIT: put the new page in place and delete the staged wheels (each step idempotent)."""
-        self.replace_page(entry)
+    def finish(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> list[str]:
+        """After COMMIT: put the new page in place, delete the staged wheels and empty the journal (each step
+        idempotent); return the pages that could not be written (see replace_page)."""
+        stale = self.replace_page(entry)
         checkpoint("page_replaced")
         self.clean(entry, checkpoint)
+        self.drop()
+        return stale
 
-    def replace_page(self, entry: Entry) -> None:
-        if entry.temp_page:
-            with contextlib.suppress(FileNotFoundError):  # already renamed by an earlier attempt
-                os.replace(self.tree.absolute(entry.temp_page), self.tree.absolute(entry.page))
+    def replace_page(self, entry: Entry) -> list[str]:
+        """Rename the temporary page into place; return the pages (relative) that could not be.
+
+        A committed change whose page cannot be replaced (an immutable file,
+        a directory by the page's name) is still settled, once: the page is
+        recorded as a stale_page debt in the ledger (STATUS shows it until a
+        later write of that page succeeds), its temporary page is deleted,
+        and the rest of the change goes on.  Retrying the rename would only
+        block every later change behind a journal that cannot be emptied.
+        """
+        if not entry.temp_page:
+            return []
+        temp, page = self.tree.absolute(entry.temp_page), self.tree.absolute(entry.page)
+        try:
+            os.replace(temp, page)
+        except FileNotFoundError:  # already renamed by an earlier attempt
+            return []
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            self.stale.record(entry.package, [entry.page], exc, entry.token)
+            return [entry.page]
+        self.stale.written(entry.page)
+        return []
 
     def clean(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """Make the page durable (its content and its name), delete the staged wheels of a committed removal,
-        then empty the journal."""
+        """Make the page durable (its content and its name) and delete the staged wheels of a committed
+        removal; the journal is emptied by the caller (Cleanup, finish) once nothing else depends on it."""
         checkpoint("cleaning")
         if entry.page:
             page = self.tree.absolute(entry.page)
@@ -300,17 +398,20 @@ class Journal:
                 stuck.append(f"{staged}: {exc.strerror or exc}")
         checkpoint("files_deleted")
         self._close_staging(entry, stuck, "cannot be deleted")
-        self.drop()
 
     def undo(self, entry: Entry) -> None:
         """The transaction did not commit: put every moved wheel back, drop the temporary page."""
         stuck = []
         for original, staged in entry.moves:
-            if os.path.lexists(staged) and not os.path.lexists(original):
-                try:
-                    os.rename(staged, original)
-                except OSError as exc:
-                    stuck.append(f"{staged}: {exc.strerror or exc}")
+            if not os.path.lexists(staged):
+                continue
+            if os.path.lexists(original):  # never over or beside another file of that name: set aside
+                stuck.append(f"{staged}: {self.tree.relative(original)} exists again")
+                continue
+            try:
+                os.rename(staged, original)
+            except OSError as exc:
+                stuck.append(f"{staged}: {exc.strerror or exc}")
         if entry.temp_page:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tree.absolute(entry.temp_page))
@@ -339,6 +440,15 @@ class Journal:
         if self.on_set_aside is not None:
             self.on_set_aside(target, reason)
 
+    def _set_aside_staging_of(self, text: str, reason: str) -> None:
+        """The staging directory a set-aside journal names, if its token is one: nothing may stay in
+        staging that no journal settles (a tampered journal's paths are not followed, its token is only
+        a directory name under staging/)."""
+        with contextlib.suppress(ValueError, AttributeError):
+            token = json.loads(text).get("token")
+            if isinstance(token, str) and TOKEN.fullmatch(token) and os.path.isdir(self.tree.staging_dir(token)):
+                self._set_aside(self.tree.staging_dir(token), reason)
+
     def _set_aside_journal(self, reason: str) -> None:
         """Keep a copy of an unusable journal for the operator, and empty the journal itself."""
         os.makedirs(self.tree.set_aside, exist_ok=True)
@@ -365,16 +475,14 @@ class Journal:
         if entry.kind == "page":
             return self._recover_page(db, entry, wait)
         with db.guard():
-            if entry.kind == "package":
-                committed = db.package_gone(entry.package, wait)
-            else:
-                committed = db.settle(entry.package, entry.version, wait)
+            committed = self._committed(db, entry, wait)
         entry.moves = entry.moves or self.staged_moves(entry)
         if committed:
             if entry.kind != "package" and entry.temp_page and os.path.isdir(self.tree.package_dir(entry.package)):
                 self._page_from_database(db, entry, wait)  # the temporary page was never synced
             if self.on_committed is not None:  # before the journal goes: a crash in between repeats it
                 self.on_committed(entry)
+            self.checkpoint("recovery_audited")
             self.finish(entry)
             outcome = "finished"
         else:
@@ -383,14 +491,33 @@ class Journal:
         log.warning("recovered %s (%d staged entries): %s", entry.what, len(entry.moves), outcome)
         return outcome
 
+    @staticmethod
+    def _committed(db: Database, entry: Entry, wait: float) -> bool:
+        """Whether the entry's transaction committed, from evidence a later import cannot fake.
+
+        First its transaction id (pg_xact_status); when that is too old to
+        be known (or the journal predates it), the build ids the version had
+        (a rebuild gets new ones); only a journal of 0.3 and before, or a
+        version that had no build, falls back to "the rows are gone".
+        """
+        lock = (entry.package, None if entry.kind == "package" else entry.version)
+        status = db.transaction_committed(entry.xid, lock, wait) if entry.xid else None
+        if status is not None:
+            return status
+        if entry.kind == "package":
+            return db.package_gone(entry.package, wait)
+        if entry.builds:
+            return db.builds_gone(entry.package, entry.version, entry.builds, wait)
+        return db.settle(entry.package, entry.version, wait)
+
     def _recover_page(self, db: Database, entry: Entry, wait: float) -> str:
         """A page rewrite (YANK) left behind: write the page from what is committed, whichever way the
         change went (no file moved, so there is nothing else to settle)."""
         self._page_from_database(db, entry, wait)
         if self.on_committed is not None:
             self.on_committed(entry)
-        self.replace_page(entry)
-        self.clean(entry)
+        self.checkpoint("recovery_audited")
+        self.finish(entry)
         log.warning("recovered the page of %s after a change to %s: rewritten from the database",
                     entry.package, entry.version)
         return "page rewritten"

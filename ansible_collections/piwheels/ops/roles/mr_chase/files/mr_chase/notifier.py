@@ -91,14 +91,34 @@ class MasterNotifier:
             self._thread.join(self.timeout + 1)
             self._thread = None
 
-    def submit(self, message: list) -> None:
-        """Put one notification in the outbox durably and wake the delivery thread."""
-        if not self.enabled:
+    def submit(self, message: list, key: str | None = None) -> None:
+        """Put one notification in the outbox durably and wake the delivery thread.
+
+        Durable on return.  On any OSError (a full disk) it raises and leaves
+        no partial or zero-length entry: the entry is written and synced
+        under a temporary name that delivery never reads, then renamed.
+        With ``key`` (the journal token of the change it tells of; the
+        entry's name ends with it) a second submit while the first is still
+        queued does nothing, so recovery may repeat it safely.
+        """
+        if not self.enabled or (key is not None and self.queued(key)):
             return
-        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-        write_durably(os.path.join(self.outbox, name), json.dumps(message).encode("utf-8"))
+        name = f"{time.time_ns():020d}-{key or uuid.uuid4().hex[:8]}.json"
+        path, temp = os.path.join(self.outbox, name), os.path.join(self.outbox, f".{name}.tmp")
+        try:
+            write_durably(temp, json.dumps(message).encode("utf-8"))
+            os.rename(temp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
         fsync_dir(self.outbox)
         self._wake.set()
+
+    def queued(self, key: str) -> bool:
+        """Whether a notification submitted with ``key`` is still in the outbox."""
+        suffix = f"-{key}.json"
+        return any(name.endswith(suffix) for name in self.pending())
 
     def pending(self) -> list[str]:
         """The outbox, oldest first."""

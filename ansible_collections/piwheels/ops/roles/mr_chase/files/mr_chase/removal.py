@@ -53,6 +53,10 @@ class Result:
     #: files whose rows went but that were never on this host (files.location is an archive server)
     archived: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    #: the change's journal token (its audit record and notice carry it), and the pages (relative) it
+    #: committed but could not write (Journal.replace_page)
+    token: str = ""
+    stale_pages: list[str] = field(default_factory=list)
 
 
 def target_skip(current: str, skip: bool | str) -> str:
@@ -70,25 +74,36 @@ def target_skip(current: str, skip: bool | str) -> str:
 
 
 class Cleanup:
-    """The one piece of work the last change left for after its reply (deleting its staged files).
+    """The one piece of work the last change left for after its reply (deleting its staged files), and
+    emptying the journal after it.
 
     Shared by every kind of change, so that changes never overlap: each
     starts by finishing the last one's clean-up (see :meth:`Remover.flush`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._pending = False
         self._work: Callable[[], None] | None = None
 
-    def set(self, work: Callable[[], None]) -> None:
-        self._work = work
+    def set(self, work: Callable[[], None] | None) -> None:
+        """What is left of the change in hand (None: only its journal, which planned nothing on disk)."""
+        self._pending, self._work = True, work
 
-    def flush(self) -> None:
-        work, self._work = self._work, None
-        if work is not None:
-            try:
+    def flush(self, keep_journal: bool = False) -> None:
+        """Do the work left, then empty the journal, unless ``keep_journal`` (something the journal
+        implies, e.g. the change's notice for piw-master, is not durable yet: recovery settles it)."""
+        pending, work, self._pending, self._work = self._pending, self._work, False, None
+        if not pending:
+            return
+        try:
+            if work is not None:
                 work()
-            except Exception as exc:
-                log.error("cleaning up after a change failed (%s); recovery will finish it", exc)
+        except Exception as exc:
+            log.error("cleaning up after a change failed (%s); recovery will finish it", exc)
+            return
+        if not keep_journal:
+            self.journal.drop()
 
 
 class Change:
@@ -104,7 +119,7 @@ class Change:
         self.checkpoint = checkpoint
         self._entry: Entry | None = None
         #: what is left of the last change once its reply is sent (see flush)
-        self.cleanup = cleanup or Cleanup()
+        self.cleanup = cleanup or Cleanup(journal)
 
     @contextmanager
     def _transaction(self) -> Iterator[Removal]:
@@ -127,15 +142,18 @@ class Change:
         self._entry = entry
         self.checkpoint("journal_written")
 
-    def _put_in_place(self, entry: Entry, listed: Sequence[PageFile] | Sequence[str]) -> None:
+    def _put_in_place(self, entry: Entry, listed: Sequence[PageFile] | Sequence[str]) -> list[str]:
         """After COMMIT: the new page (listing ``listed``) into place; once the reply is sent, it is checked
-        against the database again (catch_up.py) and the staged files are deleted."""
-        self.journal.replace_page(entry)
+        against the database again (catch_up.py) and the staged files are deleted.  Return the pages that
+        could not be put in place (a stale_page debt each, see Journal.replace_page)."""
+        stale = self.journal.replace_page(entry)
         self.checkpoint("page_replaced")
-        self.cleanup.set(partial(self._after_reply, entry, listed))
+        self.cleanup.set(partial(self._after_reply, entry, [] if stale else listed, bool(stale)))
+        return stale
 
-    def _after_reply(self, entry: Entry, listed: Sequence[PageFile] | Sequence[str]) -> None:
-        catch_up(self.db, self.tree, entry, listed)
+    def _after_reply(self, entry: Entry, listed: Sequence[PageFile] | Sequence[str], stale: bool) -> None:
+        if not stale:  # a page that could not be put in place is a debt already: writing it again would fail too
+            catch_up(self.db, self.tree, entry, listed)
         self.journal.clean(entry, self.checkpoint)
 
     def begin(self) -> None:
@@ -187,12 +205,13 @@ class Remover(Change):
         entry = self._plan(package, version, "forget" if forget else "remove")
         with self._transaction() as transaction:
             # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
-            deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON,
-                                             overlap=partial(self.journal.write, entry), forget=forget)
+            deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON, forget=forget,
+                                             overlap=partial(self.journal.write, entry))
+            self.journal.add_evidence(entry, deleted.xid, deleted.build_ids)
             self._journalled(entry)
             changed = deleted.builds > 0 or deleted.skip_changed or deleted.forgotten
             result = Result(changed, target_skip(deleted.previous_skip, skip),
-                            deleted.builds, deleted.files, deleted.downloads, deleted.archived)
+                            deleted.builds, deleted.files, deleted.downloads, deleted.archived, token=entry.token)
             if deleted.files:
                 result.missing = self._move_aside(entry, deleted)
                 transaction.while_committing = partial(self._sync, entry)
@@ -200,9 +219,9 @@ class Remover(Change):
         if deleted.files:
             self.checkpoint("committed")
             self._follow_commit(entry, deleted, transaction.committed_files)
-            self._put_in_place(entry, transaction.committed_files)
+            result.stale_pages = self._put_in_place(entry, transaction.committed_files)
         else:
-            self.cleanup.set(self.journal.drop)  # nothing was moved, no page written
+            self.cleanup.set(None)  # nothing was moved, no page written
         return result
 
     def _plan(self, package: str, version: str, kind: str) -> Entry:

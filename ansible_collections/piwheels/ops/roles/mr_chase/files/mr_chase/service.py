@@ -26,6 +26,7 @@ from .config import Config
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .deletion import PackageRemover
 from .journal import Entry, Journal
+from .ledger import Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
@@ -66,6 +67,22 @@ SETTLE_INTERVAL, SETTLE_WAIT = 1.0, 2.0
 START_SETTLE_WAIT = 5.0
 
 
+def committed_but_stale(stale: list[str], why: str) -> str:
+    """The ERROR of a change that committed but could not write a page: it begins with "committed" so a
+    client tells it from a change that did not happen (the modules report changed, and warn)."""
+    return (f"committed, but {', '.join(stale)} could not be written ({why}); it stays stale until a later "
+            "write of it succeeds (STATUS stale_pages)")
+
+
+def sent(record: dict, notice: list) -> bool:
+    """Whether an audit record says piw-master was sent ``notice`` (or the same notice of that change:
+    a recovered REMOVE's notice may carry another skip reason)."""
+    request, outcome = record.get("request"), record.get("outcome", "")
+    return (isinstance(request, list) and request[:2] == ["NOTIFY", notice[0]] and len(request) == 3
+            and isinstance(request[2], list) and request[2][:2] == notice[1][:2]
+            and (outcome == "delivered" or outcome.startswith("refused")))
+
+
 class AddressLost(Exception):
     """Another process replaced the queue's socket file: clients can no longer reach this service."""
 
@@ -95,18 +112,25 @@ class Service:
         self.config = config
         self.db = Database(config.dsn)
         self.tree = Tree(config.output_path)
-        self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside)
+        checkpoint = checkpoint or checkpoint_from_env()
+        #: debts that outlive a change (ledger.py): PING's health counts them with ``ledger.count(kind)``
+        self.ledger = Ledger(self.tree)
+        #: the pages committed changes could not write (STATUS stale_pages)
+        self.stale = StalePages(self.ledger, self.tree)
+        self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
+                               stale=self.stale, checkpoint=checkpoint)
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
-        checkpoint = checkpoint or checkpoint_from_env()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
-        self.cleanup = Cleanup()
+        self.cleanup = Cleanup(self.journal)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.package_remover = PackageRemover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.yanker = Yanker(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.stopping = False
-        #: the notification of the request in hand, put in the outbox once its reply is sent
+        #: the notification of the request in hand, put in the outbox once its reply is sent, and the
+        #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
         self._notice: list | None = None
+        self._notice_key: str | None = None
         self._bound: tuple[int, int] | None = None
         self._next_watch = time.monotonic() + WATCH_INTERVAL
 
@@ -210,11 +234,13 @@ class Service:
                         "yanked": sorted(status.yanked, key=version_key), "builds": status.builds,
                         "file_count": status.file_count, "archived_count": status.archived_count,
                         "downloads": status.downloads, "aliases": status.aliases,
-                        "site_refresh": self.notifier.enabled, "settling": self._settling(package, None)}
+                        "site_refresh": self.notifier.enabled, "settling": self._settling(package, None),
+                        "stale_pages": self.stale.of(package)}
             skip, yanked, builds, files, archived, downloads = self.db.version_status(package, version)
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
                     "builds": builds, "files": files, "archived": archived, "downloads": downloads,
-                    "site_refresh": self.notifier.enabled, "settling": self._settling(package, version)}
+                    "site_refresh": self.notifier.enabled, "settling": self._settling(package, version),
+                    "stale_pages": self.stale.of(package)}
 
     def _settling(self, package: str, version: str | None) -> bool:
         """Whether a removal of the package (that version, if given) awaits the database's word on its outcome."""
@@ -246,42 +272,63 @@ class Service:
         return encode_reply("DONE")
 
     def _yank(self, package: str, version: str, yanked: bool) -> bytes:
-        if self.yanker.yank(package, version, yanked):
+        changed, token, stale = self.yanker.yank(package, version, yanked)
+        if changed:
             self.audit.record(["YANK", package, version, yanked], "done", package=package, version=version,
-                              yanked=yanked)
-            self._notice = rewrite_pages(package)
-        return encode_reply("DONE")
+                              yanked=yanked, token=token, **self._stale_detail(stale))
+            self._notify(rewrite_pages(package), token)
+        return self._done(stale)
 
     def _remove(self, package: str, version: str, skip: Any) -> bytes:
         result = self.remover.remove(package, version, skip)
         if result.changed:
             self._audit_removal(["REMOVE", package, version, skip], package, version, result)
-            self._notice = remove_version(package, version, result.skip)
-        return encode_reply("DONE")
+            self._notify(remove_version(package, version, result.skip), result.token)
+        return self._done(result.stale_pages)
 
     def _forget(self, package: str, version: str) -> bytes:
         result = self.remover.remove(package, version, False, forget=True)
         self._audit_removal(["FORGET", package, version], package, version, result)
-        self._notice = rewrite_pages(package)  # REMVER would be answered NOVER: the version row is gone
-        return encode_reply("DONE")
+        # REMVER would be answered NOVER: the version row is gone
+        self._notify(rewrite_pages(package), result.token)
+        return self._done(result.stale_pages)
 
     def _audit_removal(self, request: list, package: str, version: str, result: Any) -> None:
         self.audit.record(request, "done", package=package, version=version, builds=result.builds,
                           files=result.files, downloads=result.downloads, skip=result.skip,
-                          archived=result.archived, missing_on_disk=result.missing)
+                          archived=result.archived, missing_on_disk=result.missing, token=result.token,
+                          **self._stale_detail(result.stale_pages))
 
     def _delete(self, package: str) -> bytes:
-        deleted, moved = self.package_remover.delete(package)
+        deleted, moved, token, stale = self.package_remover.delete(package)
         self.audit.record(["DELETE", package], "done", package=package,
                           versions=sorted(deleted.versions, key=version_key), builds=deleted.builds,
                           files=deleted.files, archived=deleted.archived, downloads=deleted.downloads,
-                          aliases=deleted.aliases, moved=moved)
-        self._notice = rebuild_search()
-        return encode_reply("DONE")
+                          aliases=deleted.aliases, moved=moved, token=token, **self._stale_detail(stale))
+        self._notify(rebuild_search(), token)
+        return self._done(stale)
+
+    def _notify(self, notice: list, token: str) -> None:
+        """The notice for piw-master, queued once the reply is sent (see after_reply)."""
+        self._notice, self._notice_key = notice, token
+
+    @staticmethod
+    def _stale_detail(stale: list[str]) -> dict:
+        return {"stale_pages": stale} if stale else {}
+
+    def _done(self, stale: list[str]) -> bytes:
+        """DONE, or, when the committed change could not write a page, an ERROR that says both."""
+        if not stale:
+            return encode_reply("DONE")
+        return error(committed_but_stale(stale, self.stale.error_of(stale[0])))
 
     def _recovered(self, entry: Entry) -> None:
         """A change whose outcome was unknown (a crash, a connection lost at COMMIT) turned out committed:
-        audit it now, and tell piw-master, which has not heard of it."""
+        audit it and tell piw-master, unless that was done already (its audit record, and its notice
+        queued or sent, carry the entry's token): once each, however many recovery passes it takes.
+
+        Raises OSError when the notice cannot be queued (a full disk): the
+        journal stays until it can, so the notice is never lost."""
         if entry.kind == "package":
             request, notice = ["DELETE", entry.package], rebuild_search()
         else:
@@ -290,9 +337,12 @@ class Service:
                       else rewrite_pages(entry.package))
         # a page rewrite is recovered whichever way its change went: the page now says what the database says
         outcome = "page rewritten by recovery" if entry.kind == "page" else "done (settled by recovery)"
-        self.audit.record(request, outcome, package=entry.package, version=entry.version,
-                          moved=[self.tree.relative(original) for original, _staged in entry.moves])
-        self.notifier.submit(notice)
+        trail = self.audit.trail(entry.token)
+        if trail is None:
+            self.audit.record(request, outcome, package=entry.package, version=entry.version, token=entry.token,
+                              moved=[self.tree.relative(original) for original, _staged in entry.moves])
+        if not any(sent(record, notice) for record in trail or ()):
+            self.notifier.submit(notice, key=entry.token)
 
     def _set_aside(self, path: str, reason: str) -> None:
         self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
@@ -312,13 +362,18 @@ class Service:
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
         entry is on disk before the removal's journal goes), then clean up the removal."""
-        notice, self._notice = self._notice, None
+        notice, key, self._notice, self._notice_key = self._notice, self._notice_key, None, None
+        queued = True
         if notice is not None:
             try:
-                self.notifier.submit(notice)
+                self.notifier.submit(notice, key=key)
             except OSError as exc:
-                log.error("cannot queue the notification %s for piw-master: %s", notice, exc)
-        self.cleanup.flush()
+                queued = False
+                log.error("cannot queue the notification %s for piw-master (%s); the change's journal stays "
+                          "and the notification is queued as soon as it can be", notice, exc)
+                self.audit.record(["NOTIFY", *notice], f"not queued: {exc.strerror or exc}; kept in the journal "
+                                  "and queued again by recovery", master_queue=self.notifier.queue, token=key)
+        self.cleanup.flush(keep_journal=not queued)
 
     # -- the loop ---------------------------------------------------------------
 

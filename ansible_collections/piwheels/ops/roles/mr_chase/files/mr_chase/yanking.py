@@ -18,8 +18,9 @@ from .removal import Change
 
 
 class Yanker(Change):
-    def yank(self, package: str, version: str, yanked: bool) -> bool:
-        """Whether the flag changed (the page is rewritten only then)."""
+    def yank(self, package: str, version: str, yanked: bool) -> tuple[bool, str, list[str]]:
+        """Whether the flag changed (the page is rewritten only then), the change's journal token, and the
+        pages it could not write."""
         self.begin()
         tree, token = self.tree, uuid.uuid4().hex
         entry = Entry(package, version, token, tree.relative(tree.temp_page(package, token)),
@@ -30,9 +31,10 @@ class Yanker(Change):
             if changed:
                 tree.write_temp_page(package, token, page_pieces(package, files))
                 transaction.while_committing = partial(self.checkpoint, "committing")
+        stale: list[str] = []
         if changed:
             self.checkpoint("committed")
-            self._put_in_place(entry, files)
+            stale = self._put_in_place(entry, files)
         else:
-            self.cleanup.set(self.journal.drop)
-        return changed
+            self.cleanup.set(None)
+        return changed, token, stale

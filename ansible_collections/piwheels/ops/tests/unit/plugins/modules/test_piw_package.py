@@ -131,3 +131,14 @@ def test_two_aliases_are_aliases_not_aliass(package, mr_chase):
     mr_chase.packages["beta-tools"]["aliases"] = ["Beta_Tools", "beta_tools"]
     result = package(package="beta-tools", check_mode=True)
     assert result["msg"].endswith(", and its 2 aliases Beta_Tools, beta_tools"), result["msg"]
+
+
+def test_a_deletion_that_left_the_root_index_stale_is_changed_and_warns(package, mr_chase):
+    delete = mr_chase.do_DELETE
+    message = ("committed, but simple/index.html could not be written (Is a directory); it stays stale until a "
+               "later write of it succeeds (STATUS stale_pages)")
+    mr_chase.do_DELETE = lambda name: [delete(name), ["ERROR", message]][1]
+    result = package(package="gamma")
+    assert not result.get("failed") and result["changed"] is True
+    assert f"gamma: Mr Chase {message}" in result["warnings"]
+    assert "gamma" not in mr_chase.packages

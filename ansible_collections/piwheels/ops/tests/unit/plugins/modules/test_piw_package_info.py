@@ -28,6 +28,7 @@ def test_package_only(info, mr_chase):
         "versions": ["1.0", "1.1", "1.2"],
         "details": {},
         "site_refresh": False,
+        "stale_pages": [],
     }
     assert mr_chase.peer.requests == [["STATUS", "Gamma", None]]
 

@@ -281,3 +281,28 @@ def test_line_separators_and_c1_controls_are_refused_before_anything_is_sent(rem
     assert result["failed"] is True
     assert "control character" in result["msg"]
     assert mr_chase.peer.sent("STATUS") == [] and mr_chase.peer.sent("REMOVE") == []
+
+
+STALE_PAGE = ("committed, but simple/gamma/index.html could not be written (Operation not permitted); it stays "
+              "stale until a later write of it succeeds (STATUS stale_pages)")
+
+
+def test_a_removal_that_left_its_page_stale_is_changed_and_warns_until_the_page_is_written(remove, mr_chase):
+    remove_rows, status = mr_chase.do_REMOVE, mr_chase.do_STATUS
+    stale = []
+
+    def remove_leaving_the_page(name, version, skip):
+        remove_rows(name, version, skip)
+        stale[:] = ["simple/gamma/index.html"]
+        return ["ERROR", STALE_PAGE]
+
+    mr_chase.do_REMOVE = remove_leaving_the_page
+    mr_chase.do_STATUS = lambda name, version: ["STATUS", dict(status(name, version)[1], stale_pages=list(stale))]
+    first = remove(package="gamma", version="1.0")
+    assert not first.get("failed") and first["changed"] is True
+    assert f"gamma: Mr Chase {STALE_PAGE}" in first["warnings"]
+    second = remove(package="gamma", version="1.0")
+    assert not second.get("failed") and second["changed"] is False
+    assert any("simple/gamma/index.html could not be written by an earlier change" in w for w in second["warnings"])
+    stale.clear()
+    assert "warnings" not in remove(package="gamma", version="1.0")
