@@ -16,10 +16,11 @@ and files on disk.  The journal bridges them.  Its order of events:
 3. COMMIT, while the package directory is fsynced (the moves out of it);
 4. rename the page into place; reply; then read again what the page must
    list and write it again if piw-master imported a build meanwhile
-   (catch_up.py); fdatasync the page and fsync the package directory (the new page is durable before the journal that could
-   redo it goes), delete the staged wheels and empty the journal (they are out
-   of the served tree already; the next removal waits for this clean-up before
-   it starts, and recovery redoes it after a crash).
+   (catch_up.py); fdatasync the page and fsync the package directory (the
+   new page is durable before the journal that could redo it goes), delete
+   the staged wheels and empty the journal (they are out of the served tree
+   already; the next removal waits for this clean-up before it starts, and
+   recovery redoes it after a crash).
 
 The journal is one file that is never removed, only overwritten and emptied,
 so no step depends on a directory entry reaching the disk: an empty journal
