@@ -236,7 +236,10 @@ PASSES = scaled(2, 5)
 
 
 @pytest.mark.parametrize("kind", list(ONCE))
-def test_a_change_that_dies_after_its_reply_is_audited_and_notified_once(repository, ipc_dir, master, kind):
+def test_a_change_that_dies_after_its_reply_is_audited_and_notified_once(repository, ipc_dir, kind):
+    """piw-master comes up only after the crashes: a notice sent in the instant before a crash, and not yet
+    recorded as delivered, is sent again after it (at least once, by design), which is not this case."""
+    master = StandInMaster(f"ipc://{ipc_dir}/master")
     config = make_config(repository, ipc_dir, master_queue=master.queue)
     chase = MrChase(config, ipc_dir).start(env={"MR_CHASE_CRASH_AT": "cleaning"})
     reply = chase.client(*ONCE[kind])
@@ -246,12 +249,14 @@ def test_a_change_that_dies_after_its_reply_is_audited_and_notified_once(reposit
         with contextlib.suppress(AssertionError):
             chase.wait_ready(5)
         chase.stop()
+    master.start()
     chase.start()
     try:
         wait_for(lambda: not journal_pending(repository.output_path) and notices(master, "alpha"))
         time.sleep(0.5)  # a second notice, if any, is on its way by now
     finally:
         assert chase.stop() == 0
+        master.stop()
     assert len(changes(ipc_dir, kind, "alpha")) == 1, changes(ipc_dir, kind, "alpha")
     assert len(notices(master, "alpha")) == 1, notices(master, "alpha")
 
