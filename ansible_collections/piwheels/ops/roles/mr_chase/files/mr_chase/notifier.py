@@ -21,8 +21,9 @@ notifier may send (``SENDABLE``: upstream's own schema for them) before it
 is sent; anything else is parked at once.  An entry piw-master does not
 answer, in PARK_AFTER rounds in which it answered others, is parked too,
 and the queue moves on; entries that never failed go first in each round.
-Parked entries wait in ``.mr-chase/outbox/parked/`` (counted in PONG's
-``parked_notices``; audited); moving one back into the outbox retries it.
+Parked entries wait in ``.mr-chase/parked/`` (counted in PONG's
+``parked_notices``; audited); moving one back into ``.mr-chase/outbox/``
+retries it.
 A round that fails unexpectedly is logged and retried, and a delivery
 thread that dies all the same is started again by the service's watch.
 """
@@ -116,7 +117,7 @@ class MasterNotifier:
         self.timeout = timeout
         self.audit = audit
         self.outbox = os.path.join(tree.state, "outbox")
-        self.parked_dir = os.path.join(self.outbox, "parked")
+        self.parked_dir = os.path.join(tree.state, "parked")
         #: how many entries wait in parked_dir (PONG's parked_notices); on_parked is told when it grows
         self.parked = 0
         self._on_parked = on_parked
@@ -134,8 +135,9 @@ class MasterNotifier:
     def start(self) -> None:
         if not self.enabled:
             return
-        os.makedirs(self.parked_dir, exist_ok=True)
-        self.parked = len(os.listdir(self.parked_dir))
+        os.makedirs(self.outbox, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.parked = len(os.listdir(self.parked_dir))
         if self.parked:
             log.warning("%d notification(s) for piw-master are parked in %s (see the audit log for why)",
                         self.parked, self.parked_dir)
@@ -203,7 +205,7 @@ class MasterNotifier:
         went unanswered in a round where the master answered another counts towards parking it."""
         unanswered: list[tuple[str, list]] = []
         in_a_row, answered = 0, False
-        for name in sorted(self.pending(), key=lambda entry: (entry in self._misses, entry)):
+        for name in sorted(self.pending(), key=lambda entry: (entry in self._failed, entry)):
             if self._stopping or in_a_row >= DOWN_AFTER:
                 break
             message = self._entry(name)
@@ -265,6 +267,7 @@ class MasterNotifier:
 
     def _park(self, name: str, why: str, message: list | None = None) -> None:
         """Move an entry (a symbolic link itself, never its target) to parked/, audit it, count it."""
+        os.makedirs(self.parked_dir, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.replace(os.path.join(self.outbox, name), os.path.join(self.parked_dir, name))
             self.parked += 1
