@@ -46,25 +46,29 @@ class Health:
 
     def degrade(self, cause: str, reason: str) -> bool:
         """Say that ``cause`` stops the service from serving changes; True when that is news (to log it once)."""
-        if self._degraded.get(cause) == reason:
-            return False
-        self._degraded[cause] = reason
-        self.refresh()
+        with self._lock:
+            if self._degraded.get(cause) == reason:
+                return False
+            self._degraded[cause] = reason
+            self._rebuild()
         return True
 
     def recover(self, cause: str) -> bool:
         """``cause`` is gone; True when it had been there."""
-        if self._degraded.pop(cause, None) is None:
-            return False
-        self.refresh()
+        with self._lock:
+            if self._degraded.pop(cause, None) is None:
+                return False
+            self._rebuild()
         return True
 
-    def state(self) -> dict:
-        warnings, stale_pages, parked_notices = self._sources
-        return {"degraded": list(self._degraded.values()), "warnings": list(warnings()),
-                "stale_pages": stale_pages(), "parked_notices": parked_notices()}
-
     def refresh(self) -> None:
-        """Rebuild the frame from the sources (cheap: no query; the counts are kept by their owners)."""
+        """Rebuild the frame from the sources (cheap: no query; the counts are kept by their owners).
+        Called by the service while idle and by the notifier's thread when it parks an entry."""
         with self._lock:
-            self.frame = encode_reply("PONG", self._version, self.state())
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        warnings, stale_pages, parked_notices = self._sources
+        state = {"degraded": list(self._degraded.values()), "warnings": list(warnings()),
+                 "stale_pages": stale_pages(), "parked_notices": parked_notices()}
+        self.frame = encode_reply("PONG", self._version, state)
