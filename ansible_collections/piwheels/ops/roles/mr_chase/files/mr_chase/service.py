@@ -224,7 +224,7 @@ class Service:
 
     def _role_refused(self, exc: RoleRefused) -> bytes:
         """ERROR with what fixes it; PONG says the service is degraded until a check passes again (``idle``
-        retries every SETTLE_INTERVAL).  Logged in full once, then a line per request."""
+        retries every SETTLE_INTERVAL).  Logged in full once, then at debug."""
         if self.health.degrade(ROLE, f"{exc}; {exc.fix}"):
             detail = "\n".join(exc.statements) if isinstance(exc, MissingPrivileges) else exc.fix
             log.error("%s; changes cannot be served until this is fixed (checked again every %g s):\n%s",
