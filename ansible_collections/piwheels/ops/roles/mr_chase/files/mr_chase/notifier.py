@@ -81,7 +81,7 @@ def sendable(message: Any) -> bool:
 
 
 def _fits(value: Any, spec: type | str) -> bool:
-    return type(value) is spec if isinstance(spec, type) else value == spec
+    return isinstance(value, spec) if isinstance(spec, type) else value == spec  # no int spec: True is no str
 
 
 class BadEntry(Exception):
@@ -111,8 +111,7 @@ def rebuild_search() -> list:
 class MasterNotifier:
     """An outbox of notifications for piw-master and the thread that delivers them."""
 
-    def __init__(self, queue: str | None, tree: Tree, audit: AuditLog, timeout: float = 5.0,
-                 on_parked: Callable[[], None] | None = None):
+    def __init__(self, queue: str | None, tree: Tree, audit: AuditLog, timeout: float = 5.0):
         self.queue = queue
         self.timeout = timeout
         self.audit = audit
@@ -120,7 +119,7 @@ class MasterNotifier:
         self.parked_dir = os.path.join(tree.state, "parked")
         #: how many entries wait in parked_dir (PONG's parked_notices); on_parked is told when it grows
         self.parked = 0
-        self._on_parked = on_parked
+        self.on_parked: Callable[[], None] | None = None
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -276,8 +275,8 @@ class MasterNotifier:
         log.error("notification %s parked in %s: %s", name, self.parked_dir, why)
         self.audit.record(["NOTIFY", *(message or [name])], f"parked: {why}", master_queue=self.queue,
                           parked=os.path.join(self.parked_dir, name))
-        if self._on_parked is not None:
-            self._on_parked()
+        if self.on_parked is not None:
+            self.on_parked()
 
     def _send(self, context: zmq.Context, message: list) -> Any:
         """One request on a fresh REQ socket (a REQ socket that missed its reply cannot send again)."""

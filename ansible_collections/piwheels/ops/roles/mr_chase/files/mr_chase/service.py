@@ -112,9 +112,9 @@ class Service:
         self.tree = Tree(config.output_path)
         self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside)
         self.audit = AuditLog(config.audit_log)
-        self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout,
-                                       on_parked=lambda: self.health.refresh())
+        self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
         self.health = Health(__version__, lambda: self.db.warnings, stale_pages, lambda: self.notifier.parked)
+        self.notifier.on_parked = self.health.refresh
         checkpoint = checkpoint or checkpoint_from_env()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup()
