@@ -25,6 +25,10 @@ SERVICE_PATH = ROOT / "ansible_collections/piwheels/ops/roles/mr_chase/files"
 PROTOCOL_VECTORS = ROOT / "ansible_collections/piwheels/ops/tests/protocol_vectors.json"
 
 
+#: PONG's health object of a Mr Chase that can serve changes and has nothing to warn about (least privilege held)
+HEALTHY = {"degraded": [], "warnings": [], "stale_pages": 0, "parked_notices": 0}
+
+
 def load_vectors() -> dict:
     return json.loads(Path(PROTOCOL_VECTORS).read_text())
 

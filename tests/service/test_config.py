@@ -19,6 +19,7 @@ def test_defaults():
     assert config.output_path == Path("/var/www/piwheels")
     assert config.ipc_path == Path("/run/mr-chase/queue")
     assert config.master_queue is None and config.master_timeout == 5.0
+    assert config.allow_superuser is False
 
 
 @pytest.mark.parametrize("data, key", [
@@ -32,6 +33,8 @@ def test_defaults():
     ({**MINIMAL, "socket_mode": "rw-rw----"}, "socket_mode"),
     ({**MINIMAL, "log_level": "loud"}, "log_level"),
     ({**MINIMAL, "allow_remote_queue": "yes"}, "allow_remote_queue"),
+    ({**MINIMAL, "allow_superuser": "yes"}, "allow_superuser"),
+    ({**MINIMAL, "allow_superuser": 1}, "allow_superuser"),
     ({**MINIMAL, "import_queue": "tcp://0.0.0.0:5555"}, "import_queue"),
     ({**MINIMAL, "import_queue": "/tmp/piw-import"}, "import_queue"),
     ({**MINIMAL, "audit_log": ["a"]}, "audit_log"),

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import yaml
-from chase_helpers import SERVICE_PATH, MrChase, journal_pending, make_config, scalar, snapshot_db
+from chase_helpers import HEALTHY, SERVICE_PATH, MrChase, journal_pending, make_config, scalar, snapshot_db
 from mr_chase import __version__
 
 #: the clean-up after a removal's reply (deleting its staged wheels) held up for this long
@@ -48,7 +48,7 @@ def test_second_instance_on_the_same_queue_exits_1_and_the_first_keeps_serving(m
     assert f"{mr_chase.address} is held by pid {mr_chase.proc.pid} (" in second.stderr
     assert "-m mr_chase --config" in second.stderr
     assert (ipc_dir / "q").exists()
-    assert mr_chase.client("PING") == ["PONG", __version__]
+    assert mr_chase.client("PING") == ["PONG", __version__, HEALTHY]
     assert mr_chase.proc.poll() is None
 
 
@@ -58,7 +58,7 @@ def test_a_stale_socket_file_does_not_stop_the_start(repository, ipc_dir):
     assert (ipc_dir / "q").exists()
     chase.start()
     try:
-        assert chase.client("PING") == ["PONG", __version__]
+        assert chase.client("PING") == ["PONG", __version__, HEALTHY]
     finally:
         assert chase.stop() == 0
 
@@ -75,7 +75,7 @@ def test_wheels_leave_the_served_tree_by_done_and_staging_is_empty_by_the_next_r
         assert not [f for f in files if (repository.simple / "alpha" / f).exists()]
         assert not set(files) & set((repository.simple / "alpha" / "index.html").read_text().split('"'))
         assert staged(repository)  # the clean-up is still under way (held up by the hook)
-        assert chase.client("PING") == ["PONG", __version__]  # answered at once, clean-up or not
+        assert chase.client("PING") == ["PONG", __version__, HEALTHY]  # answered at once, clean-up or not
         assert chase.client("STATUS", "alpha", None)[0] == "STATUS"  # the next request waits for it
         assert not staged(repository)
         assert not journal_pending(repository.output_path)
@@ -103,7 +103,7 @@ def test_database_restart_costs_one_request(mr_chase, repository, pg_cluster):
     try:
         reply = mr_chase.client("REMOVE", "alpha", "1.0", True)
         assert reply[0] == "ERROR" and reply[1].startswith("database unavailable: "), reply
-        assert mr_chase.client("PING") == ["PONG", __version__]
+        assert mr_chase.client("PING") == ["PONG", __version__, HEALTHY]
     finally:
         pg_cluster.start()
     assert snapshot_db(repository.dsn) == before
@@ -144,7 +144,7 @@ def test_remote_queue_allowed_only_when_configured(repository, ipc_dir, tmp_path
     config.update(import_queue=f"tcp://127.0.0.1:{port}", allow_remote_queue=True)
     chase = MrChase(config, ipc_dir).start()
     try:
-        assert chase.client("PING") == ["PONG", __version__]
+        assert chase.client("PING") == ["PONG", __version__, HEALTHY]
     finally:
         assert chase.stop() == 0
 

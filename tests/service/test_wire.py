@@ -11,7 +11,7 @@ import json
 
 import pytest
 import zmq
-from chase_helpers import MrChase, load_vectors, make_config
+from chase_helpers import HEALTHY, MrChase, load_vectors, make_config
 from mr_chase import __version__
 
 from piwheels_testbed import SERVICE_ROLE, build_repository, create_database, drop_database, role_dsn
@@ -64,7 +64,7 @@ def test_valid_request(live, vector):
     if "error" in vector:
         assert reply == ["ERROR", vector["error"]]
     if reply[0] == "PONG":
-        assert reply == ["PONG", __version__]
+        assert reply == ["PONG", __version__, HEALTHY]
     if reply[0] == "STATUS":
         keys = {"package", "skip", "versions"} if vector["request"][2] is None else \
             {"package", "version", "skip", "yanked", "builds", "files", "downloads"}
@@ -79,7 +79,7 @@ def test_invalid_request_gets_error_and_service_keeps_serving(live, vector):
     assert reply[1].startswith("invalid message: "), reply
     if "error" in vector:
         assert reply[1] == vector["error"]
-    assert live.client("PING") == ["PONG", __version__]
+    assert live.client("PING") == ["PONG", __version__, HEALTHY]
 
 
 def test_vectors_use_the_service_limits():
@@ -101,7 +101,7 @@ def test_oversized_frame_gets_error(live):
 def test_frame_over_the_hard_cap_is_dropped_and_service_survives(live):
     reply = live.client.raw(b"x" * (2 << 20), timeout=1.0)
     assert reply is None  # ZeroMQ's MAXMSGSIZE disconnects the peer: no reply, no memory blow-up
-    assert live.client("PING") == ["PONG", __version__]
+    assert live.client("PING") == ["PONG", __version__, HEALTHY]
 
 
 def test_multi_frame_message_gets_error(live):
@@ -125,7 +125,8 @@ def test_router_dealer_peer_is_answered_too(live):
     try:
         sock.send_multipart([b"", b'["PING"]'])
         assert sock.poll(5000)
-        assert sock.recv_multipart() == [b"", f'["PONG","{__version__}"]'.encode()]
+        empty, reply = sock.recv_multipart()
+        assert empty == b"" and json.loads(reply) == ["PONG", __version__, HEALTHY]
     finally:
         sock.close()
 

@@ -101,7 +101,13 @@ class MrChaseClient:
 
     def ping(self):
         """Return Mr Chase's version string."""
-        return self._call("PONG", "PING")[1]
+        return self.pong()[0]
+
+    def pong(self):
+        """Return Mr Chase's version and its health object (codec.HEALTH): ``degraded`` reasons, if any,
+        say that it answers but cannot serve changes."""
+        reply = self._call("PONG", "PING")
+        return reply[1], reply[2]
 
     def status(self, package, version=None):
         """Return the STATUS object of a package (version None) or of one of its versions."""

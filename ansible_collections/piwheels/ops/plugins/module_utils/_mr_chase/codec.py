@@ -19,6 +19,7 @@ __all__ = (
     "COMMITTED_BUT_STALE",
     "DEFAULT_SKIP_REASON",
     "FORBIDDEN_CHARACTERS",
+    "HEALTH",
     "InvalidReply",
     "LIMITS",
     "PACKAGE_OPTIONAL",
@@ -27,6 +28,7 @@ __all__ = (
     "REQUESTS",
     "VERSION_OPTIONAL",
     "VERSION_STATUS",
+    "check_health",
     "check_status",
     "decode_reply",
     "describe_frame",
@@ -74,8 +76,12 @@ REPLIES = {
     "DONE": (),
     "ERROR": (_STR,),
     "STATUS": ((dict,),),
-    "PONG": (_STR,),
+    "PONG": (_STR, (dict,)),
 }
+
+#: PONG's health object: every field, with its type (lists hold strings); ``degraded`` not empty means
+#: Mr Chase answers but cannot serve changes
+HEALTH = {"degraded": list, "warnings": list, "stale_pages": int, "parked_notices": int}
 
 #: the fields of a version STATUS the modules rely on, with their types
 VERSION_STATUS = {
@@ -159,6 +165,8 @@ def decode_reply(frame):
     for position, allowed in enumerate(shape, start=1):
         if not _matches(reply[position], allowed):
             raise InvalidReply(f"element {position} of {kind} has the wrong type")
+    if kind == "PONG":
+        check_health(reply[2])
     return reply
 
 
@@ -198,6 +206,18 @@ def text_problem(field, value):
     if field == "skip" and value.isspace():
         return "skip reason is only white space"
     return None
+
+
+def check_health(health):
+    """Check PONG's health object against HEALTH, field by field."""
+    for name, kind in HEALTH.items():
+        if name not in health:
+            raise InvalidReply(f"PONG's health lacks {name!r}")
+        if not _matches(health[name], (kind,)):
+            raise InvalidReply(f"PONG's health field {name!r} has the wrong type")
+        if kind is list and not all(isinstance(item, str) for item in health[name]):
+            raise InvalidReply(f"PONG's health field {name!r} holds something other than strings")
+    return health
 
 
 def describe_frame(frame):

@@ -157,7 +157,7 @@ class FakeMrChase:
         return canonical, package["versions"][version]
 
     def do_PING(self):
-        return ["PONG", "0.1.0"]
+        return ["PONG", "0.1.0", {"degraded": [], "warnings": [], "stale_pages": 0, "parked_notices": 0}]
 
     def do_STATUS(self, name, version):
         if version is None:

@@ -4,7 +4,9 @@ Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when the queue cannot be
 bound (another live process holds it; the message names it) or was taken
 over while serving, 2 when the configuration is unusable (the message names
 the key), 3 when the database role lacks privileges (the GRANT statements
-that fix it are printed, one per line).
+that fix it are printed, one per line) or is a superuser and the
+configuration does not say ``allow_superuser: true``, 4 when a part of the
+service failed beyond repair (a thread died): systemd then starts it again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import zmq
 from . import __version__
 from .config import Config, ConfigError, load_config
 from .listener import AddressTaken
-from .privileges import MissingPrivileges
+from .loop import ThreadDied
+from .privileges import MissingPrivileges, RoleRefused
 from .service import AddressLost, Service
 from .tree import StateLocked
 
@@ -63,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     except MissingPrivileges as exc:
         grants = "\n".join(exc.statements)
         return fail(config, 3, f"{exc}; not starting. As a superuser (or the tables' owner), run:\n{grants}")
+    except RoleRefused as exc:
+        return fail(config, 3, f"{exc}; not starting: {exc.fix}")
+    except ThreadDied as exc:
+        return fail(config, 4, str(exc))
     except zmq.ZMQError as exc:
         return fail(config, 1, f"cannot bind {config.import_queue}: {exc}")
     return 0

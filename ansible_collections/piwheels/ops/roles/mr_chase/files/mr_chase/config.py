@@ -43,6 +43,8 @@ class Config:
     #: piw-master's import queue, told about every change so it rewrites the project pages (optional)
     master_queue: str | None = None
     master_timeout: float = 5.0
+    #: connect as a PostgreSQL superuser all the same (refused otherwise: least privilege is the contract)
+    allow_superuser: bool = False
 
     @property
     def ipc_path(self) -> Path | None:
@@ -68,6 +70,7 @@ SCHEMA: dict[str, tuple] = {
     "allow_remote_queue": (bool, False),
     "master_queue": (str, False),
     "master_timeout": ((int, float), False),
+    "allow_superuser": (bool, False),
 }
 
 

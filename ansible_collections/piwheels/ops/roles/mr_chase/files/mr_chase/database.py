@@ -114,8 +114,11 @@ class Guard:
 class Database:
     """A lazily (re)connected psycopg connection and the queries Mr Chase needs."""
 
-    def __init__(self, dsn: str, connect_timeout: int = 5):
+    def __init__(self, dsn: str, connect_timeout: int = 5, allow_superuser: bool = False):
         self._dsn = dsn
+        self._allow_superuser = allow_superuser
+        #: what the role holds beyond the documented grants, as found at the last connect (PONG's warnings)
+        self.warnings: list[str] = []
         self._connect_timeout = connect_timeout
         self._conn: psycopg.Connection | None = None
         self._pipeline: psycopg.Pipeline | None = None
@@ -137,7 +140,7 @@ class Database:
         return self._conn
 
     def connect(self) -> None:
-        """Open the connection and check the role's privileges (MissingPrivileges when any is lacking)."""
+        """Open the connection and check the role's privileges (RoleRefused: some lacking, or a superuser)."""
         if self._conn is None:
             try:
                 self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout,
@@ -145,8 +148,8 @@ class Database:
             except psycopg.OperationalError as exc:
                 raise DatabaseUnavailable(self.masked(first_line(exc))) from exc
             try:
-                privileges.check(self._conn)  # before any statement that needs them
-            except privileges.MissingPrivileges:
+                self.warnings = privileges.check(self._conn, self._allow_superuser)  # before any statement
+            except privileges.RoleRefused:
                 self.discard()
                 raise
             # a removal waiting on a lock held elsewhere, or a statement on a stalled server, fails

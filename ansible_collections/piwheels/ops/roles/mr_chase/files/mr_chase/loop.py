@@ -16,6 +16,12 @@ hand, or kept, waits its turn behind it.
 A ZeroMQ socket may move between threads when a full memory barrier
 separates their uses: ``_sock_lock`` is that barrier, and only its holder
 touches the socket.
+
+No exception ends the loop: one that escapes the handler (which should
+catch everything itself) is logged and the request is answered with an
+internal error.  Only the periodic check (``every``) may stop it on purpose,
+and a stand-in thread that died stops it with ThreadDied, so the process
+exits non-zero and systemd starts a whole one again.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from typing import Protocol
 
 import zmq
 
+from .protocol import error
+
 log = logging.getLogger(__name__)
 
 #: how long one receive waits before the loop looks at the stop flag again
@@ -37,6 +45,12 @@ POLL_MS = 200
 TAKEOVER_S = 0.05
 #: how long one poll of the stand-in waits before it looks whether the loop is free again
 STAND_IN_POLL_MS = 10
+#: the reply to a request whose handling failed in a way the handler did not catch
+INTERNAL_ERROR = error("internal error: see the Mr Chase log")
+
+
+class ThreadDied(Exception):
+    """A thread the service cannot work without has died: the process exits, and systemd restarts it."""
 
 
 class Handler(Protocol):
@@ -62,8 +76,9 @@ def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
 
 
 class RequestLoop:
-    def __init__(self, handler: Handler, sock: zmq.Socket, ping: bytes, pong: bytes,
+    def __init__(self, handler: Handler, sock: zmq.Socket, ping: bytes, pong: Callable[[], bytes],
                  every: Callable[[], None], idle_interval: float):
+        """``pong`` returns the reply to PING, ready made (never a query: the stand-in calls it too)."""
         self.handler, self.sock, self.ping, self.pong = handler, sock, ping, pong
         self.every = every  # the periodic check (the socket file is still ours)
         self.idle_interval = idle_interval
@@ -84,13 +99,15 @@ class RequestLoop:
         try:
             while not self.handler.stopping:
                 item = self._next()
-                if item is None:
-                    if time.monotonic() - quiet_since >= self.idle_interval:
-                        self._busy(None, self.handler.idle)
-                        quiet_since = time.monotonic()
-                else:
-                    self._serve(*item)
+                # a PING does not count as work: probes in a steady stream must not starve the idle work
+                if item is not None and self._serve(*item):
                     quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= self.idle_interval:
+                    self._busy(None, self._survive, self.handler.idle)
+                    quiet_since = time.monotonic()
+                if not stand_in.is_alive():
+                    raise ThreadDied("the stand-in thread that answers PING died (see the log); exiting so that "
+                                     "the service is restarted whole")
                 self.every()
         finally:
             self._closing.set()
@@ -111,15 +128,18 @@ class RequestLoop:
                 return None
         return split_envelope(frames)
 
-    def _serve(self, envelope: list[bytes], body: list[bytes]) -> None:
+    def _serve(self, envelope: list[bytes], body: list[bytes]) -> bool:
+        """Answer one request; False for a PING (answered from the ready frame, no work done)."""
         if body == [self.ping]:
-            self._send(envelope, self.pong)
-            return
+            self._send(envelope, self.pong())
+            return False
         started = time.monotonic()
-        self._send(envelope, self._busy(envelope[0], self.handler.handle, body))
-        self._busy(None, self.handler.after_reply)
+        reply = self._busy(envelope[0], self._survive, self.handler.handle, body)
+        self._send(envelope, INTERNAL_ERROR if reply is None else reply)
+        self._busy(None, self._survive, self.handler.after_reply)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("request handled in %.1f ms", (time.monotonic() - started) * 1000)
+        return True
 
     def _send(self, envelope: list[bytes], reply: bytes) -> None:
         with self._sock_lock:
@@ -133,7 +153,22 @@ class RequestLoop:
         finally:
             self._busy_since = None  # before the caller takes the lock: the stand-in lets go of it
 
+    @staticmethod
+    def _survive(work: Callable, *args):
+        """``work(*args)``, or None after logging whatever it raised: the loop outlives any of its steps."""
+        try:
+            return work(*args)
+        except Exception:
+            log.exception("%s failed; the service carries on", getattr(work, "__name__", work))
+            return None
+
     def _stand_in(self) -> None:
+        try:
+            self._stand_in_loop()
+        except Exception:  # the loop notices the thread is gone and stops the service
+            log.exception("the stand-in thread died")
+
+    def _stand_in_loop(self) -> None:
         """Every TAKEOVER_S: when the loop has been busy for that long, hold the socket until it is free."""
         while not self._closing.wait(TAKEOVER_S):
             since = self._busy_since
@@ -149,7 +184,7 @@ class RequestLoop:
         envelope, body = split_envelope(frames)
         identity = envelope[0]
         if body == [self.ping] and identity != self._in_hand and not self._kept_per_peer[identity]:
-            self.sock.send_multipart([*envelope, self.pong])
+            self.sock.send_multipart([*envelope, self.pong()])
             return
         self._kept.append((envelope, body))
         self._kept_per_peer[identity] += 1

@@ -14,29 +14,78 @@ loses none: recovery re-sends what a finished journal implies, and a
 notification the master did not take stays in the outbox and is retried by a
 background thread until it is taken.  The master being down never fails or
 undoes a removal; the audit log records each notification's fate.
+
+No one entry can stop the others.  Each is read without following a
+symbolic link, up to MAX_ENTRY_BYTES, and checked against the messages the
+notifier may send (``SENDABLE``: upstream's own schema for them) before it
+is sent; anything else is parked at once.  An entry piw-master does not
+answer, in PARK_AFTER rounds in which it answered others, is parked too,
+and the queue moves on; entries that never failed go first in each round.
+Parked entries wait in ``.mr-chase/parked/`` (counted in PONG's
+``parked_notices``; audited); moving one back into ``.mr-chase/outbox/``
+retries it.
+A round that fails unexpectedly is logged and retried, and a delivery
+thread that dies all the same is started again by the service's watch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import stat
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import cbor2
 import zmq
 
 from .audit import AuditLog
+from .loop import ThreadDied
 from .tree import Tree, fsync_dir, write_durably
 
 log = logging.getLogger(__name__)
 
 #: seconds between retries of an undelivered notification, doubling up to the maximum
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0
+#: the largest outbox entry read: a notification is a few hundred bytes (names and a reason of column size)
+MAX_ENTRY_BYTES = 4096
+#: rounds in which piw-master answered other entries but not this one, before it is parked
+PARK_AFTER = 3
+#: unanswered entries in a row that end a round: piw-master is down (or hung), not refusing one entry
+DOWN_AFTER = 2
+#: how often a delivery thread that died is started again before the service gives up (and exits)
+MAX_RESTARTS = 3
+
+#: what the notifier may send, as upstream's import queue declares it (piwheels/protocols.py; the tests hold
+#: each shape against tests/upstream_format.json): a type stands for a value of exactly that type, a string
+#: for itself
+SENDABLE: dict[str, tuple[tuple, ...]] = {
+    "REMVER": ((str, str, bool, str, bool),),
+    "REBUILD": (("BOTH", str), ("SEARCH",)),
+}
+
+
+def sendable(message: Any) -> bool:
+    """Whether ``message`` is one of SENDABLE's ``[msg, data]`` (piw-master drops anything else unanswered)."""
+    if not (isinstance(message, list) and len(message) == 2 and isinstance(message[0], str)):
+        return False
+    msg, data = message
+    return isinstance(data, list) and any(
+        len(data) == len(shape) and all(map(_fits, data, shape)) for shape in SENDABLE.get(msg, ()))
+
+
+def _fits(value: Any, spec: type | str) -> bool:
+    return isinstance(value, spec) if isinstance(spec, type) else value == spec  # no int spec: True is no str
+
+
+class BadEntry(Exception):
+    """An outbox entry that is not a notification the notifier may send; the message says why."""
 
 
 def remove_version(package: str, version: str, skip: str) -> list:
@@ -67,10 +116,16 @@ class MasterNotifier:
         self.timeout = timeout
         self.audit = audit
         self.outbox = os.path.join(tree.state, "outbox")
+        self.parked_dir = os.path.join(tree.state, "parked")
+        #: how many entries wait in parked_dir (PONG's parked_notices); on_parked is told when it grows
+        self.parked = 0
+        self.on_parked: Callable[[], None] | None = None
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._restarts = 0
         self._failed: set[str] = set()  # outbox entries whose first failure is already audited
+        self._misses: dict[str, int] = {}  # entry -> rounds it went unanswered while piw-master answered others
 
     @property
     def enabled(self) -> bool:
@@ -80,8 +135,29 @@ class MasterNotifier:
         if not self.enabled:
             return
         os.makedirs(self.outbox, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.parked = len(os.listdir(self.parked_dir))
+        if self.parked:
+            log.warning("%d notification(s) for piw-master are parked in %s (see the audit log for why)",
+                        self.parked, self.parked_dir)
+        self._start_thread()
+
+    def _start_thread(self) -> None:
         self._thread = threading.Thread(target=self._run, name="master-notifier", daemon=True)
         self._thread.start()
+
+    def revive(self) -> None:
+        """Start the delivery thread again if it died (cheap enough to call after every request); after
+        MAX_RESTARTS raise ThreadDied, so the service exits and systemd starts a whole one."""
+        if self._thread is None or self._stopping or self._thread.is_alive():
+            return
+        if self._restarts >= MAX_RESTARTS:
+            raise ThreadDied(f"the thread that notifies piw-master died {self._restarts + 1} times (see the log); "
+                             "exiting so that the service is restarted whole")
+        self._restarts += 1
+        log.error("the thread that notifies piw-master died; starting it again (%d of %d)", self._restarts,
+                  MAX_RESTARTS)
+        self._start_thread()
 
     def stop(self) -> None:
         """Let the thread finish the delivery in hand (bounded by the timeout); the rest waits on disk."""
@@ -133,30 +209,94 @@ class MasterNotifier:
         context = zmq.Context.instance()
         delay = RETRY_FIRST
         while not self._stopping:
-            delivered_all = self._deliver_all(context)
+            try:
+                delivered_all = self._deliver_all(context)
+            except Exception:  # e.g. an audit log that cannot be written: the entries wait on disk
+                log.exception("delivering the notifications for piw-master failed; retrying")
+                delivered_all = False
             delay = RETRY_FIRST if delivered_all else min(delay * 2, RETRY_MAX)
             self._wake.wait(None if delivered_all else delay)
             self._wake.clear()
 
     def _deliver_all(self, context: zmq.Context) -> bool:
-        """Deliver the outbox in order; stop at the first the master does not answer (it is down)."""
-        for name in self.pending():
-            if self._stopping:
-                return False
-            path = os.path.join(self.outbox, name)
-            try:
-                with open(path, encoding="utf-8") as stream:
-                    message = json.load(stream)
-            except (OSError, ValueError) as exc:
-                log.error("unreadable notification %s set aside: %s", path, exc)
-                os.replace(path, path + ".bad")
+        """One round over the outbox, oldest first but entries that failed before last; True when nothing is
+        left to retry.  DOWN_AFTER unanswered in a row end the round (the master is down); an entry that
+        went unanswered in a round where the master answered another counts towards parking it."""
+        unanswered: list[tuple[str, list]] = []
+        in_a_row, answered = 0, False
+        for name in sorted(self.pending(), key=lambda entry: (entry in self._failed, entry)):
+            if self._stopping or in_a_row >= DOWN_AFTER:
+                break
+            message = self._entry(name)
+            if message is None:
                 continue
             reply = self._send(context, message)
             if reply is None:
+                unanswered.append((name, message))
+                in_a_row += 1
                 self._undelivered(name, message)
-                return False
-            self._delivered(name, path, message, reply)
-        return True
+                continue
+            in_a_row, answered = 0, True
+            self._delivered(name, os.path.join(self.outbox, name), message, reply)
+        if answered:
+            self._count_misses(unanswered)
+        return not unanswered and not self._stopping
+
+    def _count_misses(self, unanswered: list[tuple[str, list]]) -> None:
+        """piw-master answered others this round: each of these counts one miss, and is parked at PARK_AFTER."""
+        for name, message in unanswered:
+            self._misses[name] = misses = self._misses.get(name, 0) + 1
+            if misses >= PARK_AFTER:
+                self._park(name, f"piw-master did not answer it in {misses} rounds while it answered others",
+                           message)
+
+    def _entry(self, name: str) -> list | None:
+        """The entry's message, or None when it is gone or was parked for being no notification."""
+        try:
+            return self._read(os.path.join(self.outbox, name))
+        except FileNotFoundError:  # taken away meanwhile (an operator): nothing to send
+            return None
+        except BadEntry as exc:
+            self._park(name, str(exc))
+            return None
+
+    @staticmethod
+    def _read(path: str) -> list:
+        """Read one entry without following a symbolic link or waiting on a FIFO, up to MAX_ENTRY_BYTES."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise FileNotFoundError(path) from None
+            raise BadEntry("a symbolic link, never followed" if exc.errno == errno.ELOOP
+                           else f"unreadable: {exc.strerror}") from None
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise BadEntry("not a regular file")
+            data = stream.read(MAX_ENTRY_BYTES + 1)
+        if len(data) > MAX_ENTRY_BYTES:
+            raise BadEntry(f"larger than {MAX_ENTRY_BYTES} bytes")
+        try:
+            message = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise BadEntry("not JSON") from None
+        if not sendable(message):
+            raise BadEntry(f"not a notification Mr Chase sends: {data[:100].decode('utf-8', 'replace')!r}")
+        return message
+
+    def _park(self, name: str, why: str, message: list | None = None) -> None:
+        """Move an entry (a symbolic link itself, never its target) to parked/, audit it, count it."""
+        os.makedirs(self.parked_dir, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(os.path.join(self.outbox, name), os.path.join(self.parked_dir, name))
+            self.parked += 1
+        self._misses.pop(name, None)
+        self._failed.discard(name)
+        log.error("notification %s parked in %s: %s", name, self.parked_dir, why)
+        self.audit.record(["NOTIFY", *(message or [name])], f"parked: {why}", master_queue=self.queue,
+                          parked=os.path.join(self.parked_dir, name))
+        if self.on_parked is not None:
+            self.on_parked()
 
     def _send(self, context: zmq.Context, message: list) -> Any:
         """One request on a fresh REQ socket (a REQ socket that missed its reply cannot send again)."""
@@ -195,6 +335,7 @@ class MasterNotifier:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         self._failed.discard(name)
+        self._misses.pop(name, None)
         self.audit.record(["NOTIFY", *message], outcome, master_queue=self.queue)
 
     def _undelivered(self, name: str, message: list) -> None:

@@ -40,13 +40,36 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-class MissingPrivileges(Exception):
+#: every privilege a table can carry, for the check that the role holds no more than REQUIRED
+TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+#: role attributes that give more than Mr Chase needs, and the statement that takes each away
+ROLE_ATTRIBUTES = {"rolcreaterole": "NOCREATEROLE", "rolcreatedb": "NOCREATEDB", "rolbypassrls": "NOBYPASSRLS"}
+
+
+class RoleRefused(Exception):
+    """Mr Chase may not work as this database role; ``fix`` says, in one line, what an operator does about it."""
+
+    fix = ""
+
+
+class MissingPrivileges(RoleRefused):
     """The database role lacks privileges; ``statements`` are the GRANTs that would fix it."""
 
     def __init__(self, role: str, statements: list[str]):
         super().__init__(f"the database role {role} lacks {len(statements)} privilege(s) Mr Chase needs")
         self.role = role
         self.statements = statements
+        self.fix = "as a superuser, run: " + " ".join(statements)
+
+
+class SuperuserRefused(RoleRefused):
+    """The role is a superuser: one mistake in Mr Chase could then do anything to the database."""
+
+    def __init__(self, role: str):
+        super().__init__(f"the database role {role} is a superuser, which Mr Chase refuses")
+        self.role = role
+        self.fix = ("connect as a role with only the documented grants (python -m mr_chase.privileges grant "
+                    "--role mr_chase), or set allow_superuser: true")
 
 
 def grant_statements(role: str, database: str, only_missing: psycopg.Connection | None = None) -> list[str]:
@@ -87,12 +110,47 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def check(conn: psycopg.Connection) -> None:
-    """Raise MissingPrivileges when the connected role lacks anything Mr Chase's statements need."""
-    role, database = conn.execute("SELECT current_user, current_database()").fetchone()
+def check(conn: psycopg.Connection, allow_superuser: bool = False) -> list[str]:
+    """Raise MissingPrivileges when the connected role lacks anything Mr Chase's statements need, and
+    SuperuserRefused for a superuser unless allowed; return warnings about what it holds beyond that."""
+    role, database, superuser = conn.execute(
+        "SELECT current_user, current_database(), rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    if superuser and not allow_superuser:
+        raise SuperuserRefused(role)
     missing = grant_statements(role, database, only_missing=conn)
     if missing:
         raise MissingPrivileges(role, missing)
+    if superuser:
+        return [f"the database role {role} is a superuser (allow_superuser: true): it may do anything, "
+                "far more than Mr Chase needs"]
+    extra = revoke_statements(conn, role)
+    if not extra:
+        return []
+    return [f"the database role {role} holds {len(extra)} privilege(s) beyond the documented grants; "
+            "Mr Chase needs none of them: " + " ".join(extra)]
+
+
+def revoke_statements(conn: psycopg.Connection, role: str) -> list[str]:
+    """What takes away every table privilege in the schema and role attribute beyond REQUIRED (none: least
+    privilege holds).  Privileges that come through PUBLIC or another role count too."""
+    rows = conn.execute(EXTRA_TABLE_PRIVILEGES, (list(TABLE_PRIVILEGES), SCHEMA)).fetchall()
+    revokes = [f"REVOKE {privilege} ON TABLE {_quote(SCHEMA)}.{_quote(table)} FROM {_quote(role)};"
+               for table, privilege in rows if privilege not in REQUIRED.get(table, ())]
+    if conn.execute("SELECT has_schema_privilege(%s, 'CREATE')", (SCHEMA,)).fetchone()[0]:
+        revokes.append(f"REVOKE CREATE ON SCHEMA {_quote(SCHEMA)} FROM {_quote(role)};")
+    attributes = conn.execute(f"SELECT {', '.join(ROLE_ATTRIBUTES)} FROM pg_roles WHERE rolname = current_user")
+    for held, (_name, statement) in zip(attributes.fetchone(), ROLE_ATTRIBUTES.items()):  # noqa: B905 (3.8)
+        if held:
+            revokes.append(f"ALTER ROLE {_quote(role)} {statement};")
+    return revokes
+
+
+EXTRA_TABLE_PRIVILEGES = """
+SELECT c.relname, p.privilege FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN unnest(%s::text[]) AS p(privilege)
+WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND has_table_privilege(c.oid, p.privilege)
+ORDER BY 1, 2
+"""
 
 
 def grant(conn: psycopg.Connection, role: str) -> list[str]:

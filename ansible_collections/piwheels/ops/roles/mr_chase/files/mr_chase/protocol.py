@@ -124,6 +124,22 @@ def _object(value: Any) -> dict:
     return value
 
 
+#: PONG's health object: field -> type (health.py says what each means)
+HEALTH_FIELDS = {"degraded": list, "warnings": list, "stale_pages": int, "parked_notices": int}
+
+
+def _health(value: Any) -> dict:
+    if not isinstance(value, dict) or set(value) != set(HEALTH_FIELDS):
+        raise ProtocolError(f"health must be an object of exactly {', '.join(HEALTH_FIELDS)}")
+    for field, kind in HEALTH_FIELDS.items():
+        item = value[field]
+        if not isinstance(item, kind) or isinstance(item, bool):
+            raise ProtocolError(f"health {field} must be a {kind.__name__}")
+        if kind is list and not all(isinstance(text, str) for text in item):
+            raise ProtocolError(f"health {field} must hold strings")
+    return value
+
+
 _package, _version = _name("package"), _name("version")
 
 #: request type -> checkers of its elements after the type, in order
@@ -143,7 +159,7 @@ REPLIES: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "DONE": (),
     "ERROR": (_any_string("message"),),
     "STATUS": (_object,),
-    "PONG": (_any_string("server_version"),),
+    "PONG": (_any_string("server_version"), _health),
 }
 
 

@@ -5,6 +5,13 @@ stop the service.  The request loop (loop.py) answers PING itself (at once,
 even while a request takes long) and hands every other request, one at a
 time, to ``handle``; SIGTERM is noticed within a fraction of a second and the
 request in hand is finished first.
+
+No exception ends the service's work: a database role that lost a grant (or
+turns out to be a superuser) after start-up is answered with ERROR and the
+statement that fixes it, reported in PONG's health as ``degraded``, and
+checked again every second while idle, so a pending journal is settled as
+soon as the grant is back.  At start-up the same refusal stops the service
+(exit status 3), and a role holding more than it needs is a warning.
 """
 
 from __future__ import annotations
@@ -25,12 +32,13 @@ from .audit import AuditLog
 from .config import Config
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .deletion import PackageRemover
+from .health import Health
 from .journal import Entry, Journal
-from .ledger import Ledger, StalePages
+from .ledger import STALE_PAGE, Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
-from .privileges import MissingPrivileges
+from .privileges import MissingPrivileges, RoleRefused
 from .protocol import (
     MAX_FRAME_BYTES,
     ProtocolError,
@@ -51,9 +59,10 @@ log = logging.getLogger(__name__)
 #: ZeroMQ drops (without a reply) peers that send more than this; between
 #: MAX_FRAME_BYTES and this the service answers "invalid message"
 HARD_CAP_BYTES = 1 << 20
-#: the one request whose reply never changes: answered without decoding or encoding anything
+#: the request answered without decoding or encoding anything (its reply, PONG, is built ahead: health.py)
 PING_FRAME = b'["PING"]'
-PONG_FRAME = encode_reply("PONG", __version__)
+#: the cause of PONG's degraded reason while the database role is refused (a grant missing, a superuser)
+ROLE = "database role"
 #: requests that change something are logged at info; PING and STATUS (the module asks STATUS
 #: before every REMOVE, the role PINGs) at debug, so the log is not a line per probe
 LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE")}
@@ -110,7 +119,7 @@ def checkpoint_from_env() -> Callable[[str], None]:
 class Service:
     def __init__(self, config: Config, checkpoint: Callable[[str], None] | None = None):
         self.config = config
-        self.db = Database(config.dsn)
+        self.db = Database(config.dsn, allow_superuser=config.allow_superuser)
         self.tree = Tree(config.output_path)
         checkpoint = checkpoint or checkpoint_from_env()
         #: debts that outlive a change (ledger.py): PING's health counts them with ``ledger.count(kind)``
@@ -121,6 +130,9 @@ class Service:
                                stale=self.stale, checkpoint=checkpoint)
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
+        self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
+                             lambda: self.notifier.parked)
+        self.notifier.on_parked = self.health.refresh
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
@@ -131,6 +143,8 @@ class Service:
         #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
         self._notice: list | None = None
         self._notice_key: str | None = None
+        #: why the pending journal could not be settled last time (a file system error), logged once
+        self._unsettled: str | None = None
         self._bound: tuple[int, int] | None = None
         self._next_watch = time.monotonic() + WATCH_INTERVAL
 
@@ -140,8 +154,8 @@ class Service:
         """The reply to one message (a list of frames); never raises."""
         if frames == [PING_FRAME]:
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("['PING'] -> %s", PONG_FRAME.decode())
-            return PONG_FRAME
+                log.debug("['PING'] -> %s", self.health.frame.decode())
+            return self.health.frame
         started = time.monotonic()
         if self.journal.exists():  # an outcome still unknown is settled before anything is answered
             self.settle_pending(SETTLE_WAIT)
@@ -179,7 +193,10 @@ class Service:
         """
         had_connection = self.db.connected
         try:
-            return self._answer(request)
+            reply = self._answer(request)
+            if self.health.degraded and self.db.connected:  # connected: the role passed the check again
+                self._role_accepted()
+            return reply
         except DatabaseUnavailable as exc:
             if not had_connection or isinstance(exc, DatabaseStalled):
                 return self._unavailable(exc)
@@ -198,7 +215,7 @@ class Service:
         """The reply to a valid request; raises only DatabaseUnavailable."""
         try:
             if request.type == "PING":  # spelled other than PING_FRAME (say, with spaces)
-                return PONG_FRAME
+                return self.health.frame
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
                 return encode_reply("STATUS", self._status(package, request.args[1]))
@@ -212,18 +229,53 @@ class Service:
         except (Locked, OutcomeUnknown) as exc:
             log.error("%s", exc)
             return error(str(exc))
-        except MissingPrivileges as exc:
-            log.error("%s; as a superuser, run:\n%s", exc, "\n".join(exc.statements))
-            return error(f"database error: {exc}; the GRANT statements are in the Mr Chase log")
+        except RoleRefused as exc:
+            return self._role_refused(exc)
         except OSError as exc:  # the output tree refused (permissions, read-only, immutable, full)
             log.error("file system error: %s", exc)
             return error(f"file system error: {exc.strerror or exc}: {exc.filename}")
+        except psycopg.errors.InsufficientPrivilege as exc:
+            return self._privilege_lost(exc)
         except psycopg.Error as exc:
             log.error("database error: %s", self.db.masked(str(exc)))
             return error(f"database error: {self.db.masked(first_line(exc))}")
         except Exception as exc:  # the loop must survive anything a request triggers
             log.exception("request %s failed", request.type)
             return error(f"internal error: {exc}")
+
+    def _role_refused(self, exc: RoleRefused) -> bytes:
+        """ERROR with what fixes it; PONG says the service is degraded until a check passes again (``idle``
+        retries every SETTLE_INTERVAL).  Logged in full once, then at debug."""
+        if self.health.degrade(ROLE, f"{exc}; {exc.fix}"):
+            detail = "\n".join(exc.statements) if isinstance(exc, MissingPrivileges) else exc.fix
+            log.error("%s; changes cannot be served until this is fixed (checked again every %g s):\n%s",
+                      exc, SETTLE_INTERVAL, detail)
+        else:
+            log.debug("%s", exc)
+        return error(f"database error: {exc}; {exc.fix}")
+
+    def _role_accepted(self) -> None:
+        if self.health.recover(ROLE):
+            log.info("the database role passes the privilege check again: serving changes")
+
+    def _privilege_lost(self, exc: psycopg.Error) -> bytes:
+        """A statement was refused: a grant was revoked after the connection was checked.  Check again on a
+        fresh connection, so the reply names the GRANT that is missing (else the refusal as it is)."""
+        self.db.discard()
+        try:
+            self._check_role()
+        except RoleRefused as refused:
+            return self._role_refused(refused)
+        log.error("database error: %s", self.db.masked(str(exc)))
+        return error(f"database error: {self.db.masked(first_line(exc))}")
+
+    def _check_role(self) -> None:
+        """Connect (a no-op when connected), which checks the role; raises only RoleRefused."""
+        try:
+            with self.db.guard():
+                self.db.connect()
+        except (DatabaseUnavailable, Locked, psycopg.Error) as exc:
+            log.debug("the database role cannot be checked now: %s", exc)
 
     def _status(self, package: str, version: str | None) -> dict:
         """One query (one round trip to PostgreSQL) for either form of STATUS."""
@@ -320,6 +372,7 @@ class Service:
         """DONE, or, when the committed change could not write a page, an ERROR that says both."""
         if not stale:
             return encode_reply("DONE")
+        self.health.refresh()  # PONG counts the new debt at once (a page written again later: while idle)
         return error(committed_but_stale(stale, self.stale.error_of(stale[0])))
 
     def _recovered(self, entry: Entry) -> None:
@@ -354,10 +407,19 @@ class Service:
                 self.journal.recover(self.db, wait=wait)
         except (DatabaseUnavailable, Locked) as exc:
             log.debug("pending removal not settled yet: %s", exc)
-        except MissingPrivileges:
-            raise
+        except RoleRefused as exc:  # retried while idle, settled once the grant is back
+            self._role_refused(exc)
+        except OSError as exc:  # a full disk, say: retried while idle, logged once per reason
+            if str(exc) != self._unsettled:
+                log.warning("the pending change is not settled yet (%s); trying again every %g s while idle",
+                            exc, SETTLE_INTERVAL)
+            self._unsettled = str(exc)
         except Exception:  # a journal must never stop the service: the log has the details
             log.exception("settling the pending removal failed")
+        else:
+            self._unsettled = None
+            if self.health.degraded_by(ROLE) and self.db.connected:
+                self._role_accepted()
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
@@ -384,10 +446,13 @@ class Service:
         self.journal.create()
         try:
             with self.db.guard():
-                self.db.connect()  # a role without the privileges it needs stops the start here
+                self.db.connect()  # a role without the privileges it needs (or a superuser) stops the start here
         except DatabaseUnavailable as exc:
             log.error("the database is unavailable (%s); serving anyway, requests fail until it is back", exc)
             return
+        for warning in self.db.warnings:
+            log.warning("%s", warning)
+        self.health.refresh()
         if self.journal.exists():
             self.settle_pending(START_SETTLE_WAIT)
             if self.journal.exists():
@@ -413,7 +478,7 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
-            RequestLoop(self, sock, PING_FRAME, PONG_FRAME, self._watch_address, SETTLE_INTERVAL).run()
+            RequestLoop(self, sock, PING_FRAME, self.health.pong, self._watch, SETTLE_INTERVAL).run()
         finally:
             sock.close()
             context.term()
@@ -425,13 +490,29 @@ class Service:
             log.info("Mr Chase stopped")
 
     def idle(self) -> None:
-        """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any."""
+        """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any; while the
+        role is refused, check it again; bring PONG's health up to date."""
         if self.journal.exists():
             self.settle_pending(SETTLE_WAIT)
+        elif self.health.degraded_by(ROLE):
+            self._recheck_role()
+        self.health.refresh()
 
-    def _watch_address(self) -> None:
-        """Every WATCH_INTERVAL: raise AddressLost when the socket file is no longer the one bound
-        (another process bound over it)."""
+    def _recheck_role(self) -> None:
+        """Connect again (which checks the role) and say in PONG whether it passes now."""
+        try:
+            self._check_role()
+        except RoleRefused as exc:
+            self._role_refused(exc)
+            return
+        if self.db.connected:
+            self._role_accepted()
+
+    def _watch(self) -> None:
+        """After every turn of the loop: the notifier's thread runs (restarted if it died); every
+        WATCH_INTERVAL, raise AddressLost when the socket file is no longer the one bound (another
+        process bound over it)."""
+        self.notifier.revive()
         now = time.monotonic()
         if now < self._next_watch:
             return
