@@ -48,6 +48,16 @@ def test_versions_sort_in_pep440_order():
         "1.9", "1.10", "2.0", "1!0.1"]
 
 
+def test_versions_pep440_rejects_sort_first_in_piw_masters_order():
+    """The issue's example, and the order piw-master's pages give (piwheels/master/version.py: packaging's
+    Version, else the vendored packaging 21 LegacyVersion, epoch -1); the expected list was produced by
+    piw-master's own sort key."""
+    assert sorted(["2.0", "latest", "1.0", "1.0.x"], key=version_key) == ["latest", "1.0.x", "1.0", "2.0"]
+    master = ["dev", "latest", "x.y.z", "1.0.dev-x", "1.0-pre-x", "1.0-rc1x", "1..0", "1.0-final", "1.0-SNAPSHOT",
+              "1.0.x", "1.0.1-SNAPSHOT", "2020.01.01-r1x", "1.0", "2.0"]
+    assert sorted(reversed(master), key=version_key) == master
+
+
 def test_versions_that_pep440_calls_equal_sort_together():
     assert version_key("1.0") == version_key("1.0.0") == version_key("v1.0")
     assert version_key("1.0alpha1") == version_key("1.0a1")

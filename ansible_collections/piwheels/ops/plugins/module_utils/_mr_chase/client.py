@@ -114,6 +114,11 @@ class MrChaseClient:
         shape = (PACKAGE_STATUS, PACKAGE_OPTIONAL) if version is None else (VERSION_STATUS, VERSION_OPTIONAL)
         return self._call("STATUS", "STATUS", package, version, shape=shape)[1]
 
+    def match(self, package, version=None):
+        """Return the MATCH object: the stored version that ``version`` spells (PEP 440), or, when none does
+        (or the package does not exist), the audit log's record of its removal and close names or versions."""
+        return self._call("MATCH", "MATCH", package, version)[1]
+
     def statuses(self, package, versions):
         """Return {version: STATUS object} for several versions of a package, in the order asked, pipelined.
 

@@ -22,6 +22,7 @@ __all__ = (
     "HEALTH",
     "InvalidReply",
     "LIMITS",
+    "MATCH",
     "PACKAGE_OPTIONAL",
     "PACKAGE_STATUS",
     "REPLIES",
@@ -29,6 +30,7 @@ __all__ = (
     "VERSION_OPTIONAL",
     "VERSION_STATUS",
     "check_health",
+    "check_match",
     "check_status",
     "decode_reply",
     "describe_frame",
@@ -68,6 +70,7 @@ REQUESTS = {
     "FORGET": (_STR, _STR),
     "DELETE": (_STR,),
     "UNSKIP": (_STR, _OPTIONAL_STR),
+    "MATCH": (_STR, _OPTIONAL_STR),
     "PING": (),
 }
 
@@ -76,12 +79,19 @@ REPLIES = {
     "DONE": (),
     "ERROR": (_STR,),
     "STATUS": ((dict,),),
+    "MATCH": ((dict,),),
     "PONG": (_STR, (dict,)),
 }
 
 #: PONG's health object: every field, with its type (lists hold strings); ``degraded`` not empty means
 #: Mr Chase answers but cannot serve changes
 HEALTH = {"degraded": list, "warnings": list, "stale_pages": int, "parked_notices": int}
+
+#: MATCH's object: which stored version a spelling names (``matched``) and, when none, the audit log's newest
+#: FORGET or DELETE of it (``removed``: request, version, time) and what was probably meant (``close``)
+MATCH = {"package": _STR, "version": _OPTIONAL_STR, "exists": _BOOL, "matched": _OPTIONAL_STR,
+         "removed": (dict, type(None)), "close": (list,)}
+_REMOVED = {"request": _STR, "version": _OPTIONAL_STR, "time": _STR}
 
 #: the fields of a version STATUS the modules rely on, with their types
 VERSION_STATUS = {
@@ -167,6 +177,8 @@ def decode_reply(frame):
             raise InvalidReply(f"element {position} of {kind} has the wrong type")
     if kind == "PONG":
         check_health(reply[2])
+    if kind == "MATCH":
+        check_match(reply[1])
     return reply
 
 
@@ -218,6 +230,24 @@ def check_health(health):
         if kind is list and not all(isinstance(item, str) for item in health[name]):
             raise InvalidReply(f"PONG's health field {name!r} holds something other than strings")
     return health
+
+
+def check_match(match):
+    """Check MATCH's object: every field of MATCH with its type, and ``removed`` when it is a record."""
+    _check_fields(match, MATCH)
+    if match["removed"] is not None:
+        _check_fields(match["removed"], _REMOVED)
+    if not all(isinstance(item, str) for item in match["close"]):
+        raise InvalidReply("MATCH field 'close' holds something other than strings")
+    return match
+
+
+def _check_fields(found, fields):
+    for name, allowed in fields.items():
+        if name not in found:
+            raise InvalidReply(f"MATCH lacks {name!r}")
+        if not _matches(found[name], allowed):
+            raise InvalidReply(f"MATCH field {name!r} has the wrong type")
 
 
 def describe_frame(frame):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gzip
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: how much of the end of the log :meth:`AuditLog.trail` reads
 TRAIL_BYTES = 1 << 20
+#: the changes :meth:`AuditLog.removals` finds: those after which a name or a version is gone
+REMOVALS = ("FORGET", "DELETE")
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
@@ -28,6 +31,13 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     except ValueError:  # the first line read may be cut, a crash may have cut the last
         return None
     return record if isinstance(record, dict) else None
+
+
+def _removes(record: dict[str, Any], package: str) -> bool:
+    """Whether a record is a FORGET or DELETE of ``package`` that was done (settled by recovery included)."""
+    request = record.get("request")
+    return (isinstance(request, list) and len(request) > 1 and request[0] in REMOVALS and request[1] == package
+            and str(record.get("outcome", "")).startswith("done"))
 
 
 class AuditLog:
@@ -83,6 +93,44 @@ class AuditLog:
             if needle in line:
                 return [record for record in map(_parse, lines[index:]) if record is not None]
         return None
+
+    def removals(self, package: str) -> list[dict[str, Any]]:
+        """Every FORGET and DELETE of ``package`` (canonical) the log and its rotated copies record, oldest first.
+
+        MATCH asks this to tell a version or package that was removed (and
+        when) from one that never existed.  logrotate keeps the copies as
+        ``audit.log.1``, ``audit.log.2.gz``, ...; each is read line by line and
+        only lines that name the package are parsed, so five years of log cost
+        one pass over the files, on this rare path only.
+        """
+        if self.path is None:
+            return []
+        needles = [f'["{kind}", {json.dumps(package, ensure_ascii=False)}'.encode() for kind in REMOVALS]
+        found: list[dict[str, Any]] = []
+        for path in reversed(self._copies()):
+            found.extend(record for record in self._lines_with(path, needles) if _removes(record, package))
+        return found
+
+    def _copies(self) -> list[Path]:
+        """The log and its rotated copies, newest first."""
+        assert self.path is not None
+        numbered = []
+        for copy in self.path.parent.glob(self.path.name + ".*"):
+            number = copy.name[len(self.path.name) + 1:].removesuffix(".gz")
+            if number.isdigit():
+                numbered.append((int(number), copy))
+        return [self.path, *(copy for _number, copy in sorted(numbered))]
+
+    @staticmethod
+    def _lines_with(path: Path, needles: list[bytes]) -> list[dict[str, Any]]:
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rb") as stream:
+                lines = [line for line in stream if any(needle in line for needle in needles)]
+        except (OSError, EOFError) as exc:  # a copy being rotated away, a cut .gz: read what there is
+            log.warning("cannot read the audit log %s: %s", path, exc)
+            return []
+        return [record for record in map(_parse, lines) if record is not None]
 
     def _open(self) -> TextIO:
         """The open stream, or a new one if the file at ``path`` is no longer the one we hold (logrotate)."""

@@ -291,6 +291,18 @@ class Database:
             raise NotFound(f"unknown package {package}")
         return PackageStatus(*row)
 
+    def versions_of(self, package: str) -> list[str] | None:
+        """The package's versions (unsorted), or None when there is no such package (MATCH)."""
+        row = self._one("SELECT ARRAY(SELECT version FROM versions v WHERE v.package = p.package) "
+                        "FROM packages p WHERE p.package = %s", (package,))
+        return None if row is None else row[0]
+
+    def names_near(self, package: str, spread: int) -> list[str]:
+        """The package names at most ``spread`` characters longer or shorter than ``package`` (MATCH)."""
+        rows = self._all("SELECT package FROM packages WHERE length(package) BETWEEN %s AND %s",
+                         (len(package) - spread, len(package) + spread))
+        return [row[0] for row in rows]
+
     def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], list[str], int]:
         """(skip, yanked, builds, sorted file names, the archived ones, downloads) of a version, in one round trip."""
         row = self._prepared(VERSION_STATUS, {"package": package, "version": version})

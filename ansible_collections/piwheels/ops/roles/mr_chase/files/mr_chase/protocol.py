@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from packaging.utils import canonicalize_name
+
 MAX_FRAME_BYTES = 65536
 LIMITS = {"package": 200, "version": 200, "skip": 100}
 DEFAULT_SKIP_REASON = "removed by request"
@@ -29,8 +31,6 @@ _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200d\u2028-\u202e\u2060\u20
 _INVISIBLE = re.compile("[\u200b-\u200d\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 #: JSON escapes such as \ud800 (alone) decode to lone surrogates, which no database or file name can hold
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-#: runs of the characters PEP 503 normalises to one hyphen
-_SEPARATORS = re.compile(r"[-_.]+")
 #: the reply encoder, built once (json.dumps builds one per call when given options)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -151,6 +151,7 @@ REQUESTS: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "YANK": (_package, _version, _flag("yanked")),
     "FORGET": (_package, _version),
     "DELETE": (_package,),
+    "MATCH": (_package, _optional_version),
     "PING": (),
 }
 
@@ -159,6 +160,7 @@ REPLIES: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "DONE": (),
     "ERROR": (_any_string("message"),),
     "STATUS": (_object,),
+    "MATCH": (_object,),
     "PONG": (_any_string("server_version"), _health),
 }
 
@@ -169,8 +171,8 @@ class Request(NamedTuple):
 
 
 def canonicalize(name: str) -> str:
-    """PEP 503 normalised package name."""
-    return _SEPARATORS.sub("-", name).lower()
+    """PEP 503 normalised package name (``packaging``'s, as piw-master's)."""
+    return str(canonicalize_name(name))
 
 
 def decode_request(frame: bytes) -> Request:

@@ -37,6 +37,7 @@ from .journal import Entry, Journal
 from .ledger import STALE_PAGE, Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
+from .matching import match
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
 from .privileges import MissingPrivileges, RoleRefused
 from .protocol import (
@@ -219,6 +220,8 @@ class Service:
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
                 return encode_reply("STATUS", self._status(package, request.args[1]))
+            if request.type == "MATCH":
+                return self._match(package, request.args[1])
             handler = {"SKIP": self._skip, "UNSKIP": self._unskip, "YANK": self._yank, "FORGET": self._forget,
                        "DELETE": self._delete, "REMOVE": self._remove}[request.type]
             return handler(package, *request.args[1:])
@@ -293,6 +296,11 @@ class Service:
                     "builds": builds, "files": files, "archived": archived, "downloads": downloads,
                     "site_refresh": self.notifier.enabled, "settling": self._settling(package, version),
                     "stale_pages": self.stale.of(package)}
+
+    def _match(self, package: str, version: str | None) -> bytes:
+        """MATCH: read-only, like STATUS (matching.py)."""
+        with self.db.guard():
+            return encode_reply("MATCH", match(self.db, self.audit, package, version))
 
     def _settling(self, package: str, version: str | None) -> bool:
         """Whether a removal of the package (that version, if given) awaits the database's word on its outcome."""

@@ -1,73 +1,95 @@
-"""PEP 440 ordering of version strings, as piw-master orders releases on its pages.
+"""PEP 440 order and equality of version strings, as piw-master orders releases on its pages.
 
-piw-master sorts a package's releases newest first with ``packaging``'s
-version parser, and a page Mr Chase writes must list them in the same order.
-Mr Chase needs nothing beyond pyzmq, psycopg, PyYAML and cbor2 at run time, so
-the ordering is implemented here.  A string that is not a PEP 440 version
-sorts before every valid one (as packaging's legacy versions do); among
-themselves such strings sort by their numeric and alphabetic runs.
+Versions that follow PEP 440 are parsed, compared and sorted by the
+``packaging`` library (``packaging.version.Version``), as piw-master does.
+piwheels also holds versions PEP 440 rejects ("latest", "1.0.x"): piw-master
+(piwheels/master/version.py) sorts those with the ``LegacyVersion`` that
+packaging dropped in 22.0, whose epoch of -1 puts every one of them before
+every PEP 440 version and orders them among themselves by setuptools'
+pre-PEP 440 rule.  ``_legacy_parts`` is that rule, so Mr Chase's pages,
+STATUS and the modules' plans list versions in the one order piw-master's
+pages use.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import lru_cache
 
-_VERSION = re.compile(
-    r"""^\s*v?
-    (?:(?P<epoch>[0-9]+)!)?
-    (?P<release>[0-9]+(?:\.[0-9]+)*)
-    (?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?
-    (?:-(?P<post_n1>[0-9]+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?)?
-    (?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?
-    (?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?
-    \s*$""",
-    re.VERBOSE | re.IGNORECASE,
-)
-#: pre-release letters in PEP 440 order, spelled every way PEP 440 allows
-_PRE_RANK = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
-_RUNS = re.compile(r"\d+|[a-z]+")
+from packaging.version import InvalidVersion, Version
+
+__all__ = ["close_versions", "equal_version", "newest_first", "version_key"]
+
+#: setuptools' legacy tokens and their substitutes (piw-master's vendored packaging 21 LegacyVersion)
+_LEGACY_TOKEN = re.compile(r"(\d+|[a-z]+|\.|-)")
+_LEGACY_REPLACE = {"pre": "c", "preview": "c", "-": "final-", "rc": "c", "dev": "@"}
+
+
+@lru_cache(maxsize=4096)
+def parsed(version: str) -> Version | None:
+    """The PEP 440 version, or None for a string PEP 440 rejects."""
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return None
 
 
 @lru_cache(maxsize=4096)
 def version_key(version: str) -> tuple:
-    """A key that sorts version strings in PEP 440 order (oldest first).
+    """A key that sorts version strings oldest first, as piw-master does (1.0 and 1.0.0 sort together)."""
+    valid = parsed(version)
+    if valid is None:
+        return (-1, _legacy_parts(version))
+    return (0, valid)
 
-    Every part is a tuple whose first element says where "absent" sorts: a
-    dev release comes before its pre-releases, which come before the release,
-    which comes before its post-releases; a local label sorts after no label.
-    """
-    match = _VERSION.match(version)
-    if match is None:
-        return (0, tuple((1, int(run), "") if run.isdigit() else (0, 0, run)
-                         for run in _RUNS.findall(version.lower())))
-    release = [int(part) for part in match["release"].split(".")]
-    while len(release) > 1 and release[-1] == 0:
-        release.pop()
-    post = match["post_n1"] or match["post_n2"] or ("0" if match["post_l"] else None)
-    dev = match["dev_n"] or ("0" if match["dev_l"] else None)
-    if match["pre_l"]:
-        pre: tuple = (1, _PRE_RANK[match["pre_l"].lower()], int(match["pre_n"] or 0))
-    elif post is None and dev is not None:
-        pre = (-1,)  # 1.0.dev1 comes before 1.0a1
-    else:
-        pre = (2,)
-    local = match["local"]
-    return (
-        1,
-        int(match["epoch"] or 0),
-        tuple(release),
-        pre,
-        (-1,) if post is None else (0, int(post)),
-        (1,) if dev is None else (0, int(dev)),
-        (-1,) if local is None else (0, tuple((1, int(part), "") if part.isdigit() else (0, 0, part)
-                                              for part in re.split(r"[-_.]", local.lower()))),
-    )
+
+def _legacy_parts(version: str) -> tuple[str, ...]:
+    """setuptools' key for a version PEP 440 rejects: zero-padded numbers, ``*``-marked words, then ``*final``."""
+    parts: list[str] = []
+    for token in [*_LEGACY_TOKEN.split(version.lower()), "final"]:
+        part = _LEGACY_REPLACE.get(token, token)
+        if not part or part == ".":
+            continue
+        if part[:1].isdigit():
+            parts.append(part.zfill(8))
+            continue
+        part = "*" + part
+        if part < "*final":  # a pre-release word drops the "-" before it
+            while parts and parts[-1] == "*final-":
+                parts.pop()
+        while parts and parts[-1] == "00000000":  # 1.0.x == 1.x
+            parts.pop()
+        parts.append(part)
+    return tuple(parts)
 
 
 def newest_first(versions) -> list[str]:
-    """The versions, newest first by PEP 440."""
+    """The versions, newest first."""
     return sorted(versions, key=version_key, reverse=True)
 
 
-__all__ = ["newest_first", "version_key"]
+def equal_version(asked: str, stored) -> str | None:
+    """The stored version that ``asked`` spells (1.1.0 and v1.1 spell 1.1, by PEP 440); None if none does.
+
+    The exact string wins; a string PEP 440 rejects equals only itself.
+    """
+    stored = list(stored)
+    if asked in stored:
+        return asked
+    wanted = parsed(asked)
+    if wanted is None:
+        return None
+    return next((version for version in stored if parsed(version) == wanted), None)
+
+
+def close_versions(asked: str, stored) -> list[str]:
+    """What ``asked`` may have meant: similar spellings, else the stored versions either side of it."""
+    stored = sorted(stored, key=version_key)
+    similar = difflib.get_close_matches(asked, stored, n=3, cutoff=0.6)
+    if similar:
+        return similar
+    key = version_key(asked)
+    below = [version for version in stored if version_key(version) < key]
+    above = [version for version in stored if version_key(version) > key]
+    return below[-1:] + above[:1]
