@@ -24,7 +24,9 @@ description:
     package that stays on PyPI from being built, remove its versions with O(piwheels.ops.piw_remove#module:skip)
     and O(piwheels.ops.piw_remove#module:version=all) instead.
   - The module asks Mr Chase for the STATUS of the package first. The task reports C(changed) only when the
-    package exists; a package piwheels does not know is already absent, and the task reports C(ok).
+    package exists; a package piwheels does not know is absent, and the task reports C(ok). It says already
+    deleted (RV(deleted_at)) only when Mr Chase's audit log records the deletion; otherwise it warns that
+    piwheels never had such a package as far as Mr Chase knows (RV(unknown)) and names close ones.
 author:
   - piwheels.ops maintainers (@piwheels)
 options:
@@ -102,14 +104,39 @@ existed:
   returned: success
   type: bool
   sample: true
+deleted_at:
+  description:
+    - When Mr Chase's audit log says the package was deleted (ISO 8601, UTC); null when it has no record, and
+      then RV(unknown) is true.
+  returned: when RV(existed) is false
+  type: str
+  sample: "2026-01-02T03:04:05.678+00:00"
+  version_added: 0.4.0
+unknown:
+  description:
+    - True when the package does not exist and nothing records that it ever did (probably a typo). The task stays
+      C(ok) (the package is absent) and warns, naming close package names (RV(close)).
+  returned: when RV(existed) is false
+  type: bool
+  sample: false
+  version_added: 0.4.0
+close:
+  description: The package names piwheels has that are closest to the one asked (Mr Chase's suggestion).
+  returned: when RV(existed) is false
+  type: list
+  elements: str
+  sample: ["gamma"]
+  version_added: 0.4.0
 versions:
-  description: The versions the package had, in PEP 440 order; all of them go.
+  description:
+    - The versions the package had, in piw-master's order as Mr Chase's STATUS gives it (V(1.9) before V(1.10);
+      versions PEP 440 rejects, such as V(latest), first); all of them go.
   returned: success
   type: list
   elements: str
   sample: ["1.0", "1.1", "1.2"]
 yanked:
-  description: Which of those versions were yanked, in PEP 440 order.
+  description: Which of those versions were yanked, in the same order.
   returned: success
   type: list
   elements: str
@@ -170,8 +197,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError, MrChaseRequestError
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.package import PackagePlan, is_unknown_package
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.package import PackagePlan
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import settling_error
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import is_unknown_package
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     exit_with_plan,
     fail_from_error,
@@ -191,12 +219,17 @@ def argument_spec() -> dict:
 
 
 def survey(client, package: str) -> PackagePlan:
-    """Ask STATUS of the package; ``unknown package`` means it is already absent, any other ERROR fails."""
+    """Ask STATUS of the package; ``unknown package`` means it is absent, any other ERROR fails.
+
+    Absent is what the task wants, but "already deleted" only when Mr Chase
+    records that it was (MATCH reads its audit log); otherwise the task is
+    ``ok`` with a warning naming close packages, since it is probably a typo.
+    """
     try:
         status = client.status(package)
     except MrChaseRequestError as error:
         if is_unknown_package(error.message):
-            return PackagePlan(package, None)
+            return PackagePlan(package, None, client.match(package))
         raise
     if status.get("settling"):
         raise settling_error(client, status["package"], [])

@@ -85,7 +85,9 @@ skip:
   type: str
   sample: ""
 versions:
-  description: Every version the package has, in PEP 440 order (V(1.9) before V(1.10)).
+  description:
+    - Every version the package has, in piw-master's order as Mr Chase's STATUS gives it (V(1.9) before V(1.10);
+      versions PEP 440 rejects, such as V(latest), first).
   returned: success
   type: list
   elements: str
@@ -162,6 +164,14 @@ msg:
   returned: failure
   type: str
   sample: unknown package foo
+matched:
+  description:
+    - The requested versions spelled otherwise than piwheels stores them (V(1.1.0), V(v1.1)), each with the stored
+      version Mr Chase matched by PEP 440 equality; RV(details) is keyed by the stored version.
+  returned: success
+  type: dict
+  sample: {"v1.1": "1.1"}
+  version_added: 0.4.0
 import_queue:
   description: The queue address, when the task failed talking to Mr Chase.
   returned: failure
@@ -172,7 +182,11 @@ import_queue:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import (
+    match_versions,
+    package_status_of,
+    unknown_version_message,
+)
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     fail_from_error,
     mr_chase_argument_spec,
@@ -228,10 +242,12 @@ def main():
     versions = requested_versions(module)
     with mr_chase_client(module) as client:
         try:
-            package = client.status(module.params["package"])
-            wanted = package["versions"] if versions is None else versions
+            package = package_status_of(client, module.params["package"])
+            matching = match_versions(client, package, package["versions"] if versions is None else versions)
+            if matching.absent:
+                fail_unknown(module, package, matching)
             details = {}
-            for version, status in client.statuses(package["package"], wanted).items():
+            for version, status in client.statuses(package["package"], matching.stored).items():
                 details[version] = {k: v for k, v in status.items() if k not in _NOT_DETAILS}
         except MrChaseError as error:
             fail_from_error(module, error)
@@ -239,11 +255,19 @@ def main():
         changed=False,
         package=package["package"],
         skip=package["skip"],
-        versions=pep440_sorted(package["versions"]),
+        versions=package["versions"],
         details=details,
         site_refresh=package["site_refresh"],
         stale_pages=package["stale_pages"],
+        matched=matching.matched,
     )
+
+
+def fail_unknown(module, package, matching):
+    """Fail, saying for each version that matches none what the package has (or when it was forgotten)."""
+    module.fail_json(msg="; ".join(
+        unknown_version_message(package["package"], asked, match, package["versions"])
+        for asked, match in matching.absent.items()))
 
 
 if __name__ == "__main__":

@@ -31,11 +31,16 @@ description:
     aliases, its directories) use M(piwheels.ops.piw_package) instead.
   - When Mr Chase is configured with piw-master's queue, piw-master is told after each change and rewrites the
     project page and the JSON API too (RV(site_refreshed)); otherwise the task warns that they were not refreshed.
-  - Versions are listed in PEP 440 order (V(1.9) before V(1.10)) in RV(versions), RV(msg) and the diff.
+  - Versions are listed in piw-master's order as Mr Chase's STATUS gives it (V(1.9) before V(1.10); versions
+    PEP 440 rejects, such as V(latest), first), in RV(msg) and the diff.
+  - A version spelled otherwise than piwheels stores it (V(1.1.0) or V(v1.1) for V(1.1)) is matched by Mr Chase
+    by PEP 440 equality, and the task acts on, and reports, the stored version (RV(matched) says which).
   - The module asks Mr Chase for the STATUS of the package and of every requested version before it sends
-    anything that changes state. An unknown package fails the task; so does an unknown version, except with
-    O(state=forgotten), where a version the package does not have is already forgotten (RV(already_forgotten)).
-    When the task fails there, nothing was changed.
+    anything that changes state. An unknown package fails the task, naming close package names; so does a
+    version that matches none, naming the versions the package has, except with O(state=forgotten). There a
+    version the package does not have is already forgotten (RV(already_forgotten)) only when Mr Chase's audit
+    log records that it was; otherwise it is listed in RV(unknown), the task stays C(ok) for it and warns,
+    suggesting what was meant. When the task fails there, nothing was changed.
   - The task reports C(changed) only when something would change. V(removed) - builds, files or download records
     existed, or a skip reason changes. V(forgotten) - the version exists. V(yanked), V(unyanked) - the flag
     differs. V(unskipped) - a skip reason is set. A second run with the same arguments reports C(ok) and sends
@@ -293,20 +298,47 @@ versions:
       skip_before: ""
       skip_after: removed by request
       changed: true
+matched:
+  description:
+    - The requested versions spelled otherwise than piwheels stores them, each with the stored version it matched
+      by PEP 440 equality (Mr Chase's C(packaging)); RV(versions) and the requests use the stored spelling.
+  returned: success
+  type: dict
+  sample: {"1.1.0": "1.1", "v1.2": "1.2"}
+  version_added: 0.4.0
 forgotten:
-  description: The versions that were (in check mode, would be) forgotten, in PEP 440 order.
+  description: The versions that were (in check mode, would be) forgotten, in piw-master's order.
   returned: success and O(state=forgotten)
   type: list
   elements: str
   sample: ["3.0.0"]
   version_added: 0.3.0
 already_forgotten:
-  description: The requested versions the package did not have, so already forgotten, in PEP 440 order.
+  description:
+    - The requested versions the package does not have and Mr Chase's audit log records were forgotten (or
+      deleted with the package), as requested, in the order asked.
+    - Since 0.4.0 only those with a record; the others are in RV(unknown).
   returned: success and O(state=forgotten)
   type: list
   elements: str
   sample: []
   version_added: 0.3.0
+already_forgotten_at:
+  description: When the audit log says each version of RV(already_forgotten) was forgotten (ISO 8601, UTC).
+  returned: success and O(state=forgotten)
+  type: dict
+  sample: {"1.2": "2026-01-02T03:04:05.678+00:00"}
+  version_added: 0.4.0
+unknown:
+  description:
+    - The requested versions the package does not have and nothing records were ever forgotten (probably a typo).
+      The task stays C(ok) for them (they are absent) and warns, naming the versions the package has and the
+      closest ones.
+  returned: success and O(state=forgotten)
+  type: list
+  elements: str
+  sample: ["1.20"]
+  version_added: 0.4.0
 package_skip:
   description:
     - The package's own skip reason before and after the task; empty when not skipped.
@@ -355,6 +387,11 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors impo
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks import UnskipPlan, YankPlan
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import failure_message, settling_error
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.removal import RemovalPlan
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import (
+    match_versions,
+    package_status_of,
+    unknown_version_message,
+)
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     exit_with_plan,
     fail_from_error,
@@ -441,33 +478,36 @@ def requested_skip(module, whole_package: bool) -> bool | str:
 def survey(client, package: str, versions: list[str] | None, skip: bool | str, state: str = "removed"):
     """Ask STATUS of the package and of every requested version; any ERROR stops here, before a change.
 
-    The versions' STATUS requests are pipelined (read-only, so order of
-    execution cannot matter): 50 versions cost about as much as 25
-    sequential round trips would.  To forget a version the package does not
-    have is already done, so those versions are not asked about.
+    A version spelled otherwise than the database (1.1.0, v1.1) is matched
+    to the stored one by Mr Chase (MATCH, PEP 440 equality), which the
+    requests then name.  One that matches nothing fails the task, except
+    when forgetting: then it is already forgotten if Mr Chase's audit log
+    records it, else unknown (``ok``, with a warning saying what was
+    probably meant).  The versions' STATUS requests are pipelined
+    (read-only): 50 versions cost about as much as 25 round trips.
     """
-    package_status = client.status(package)
+    package_status = package_status_of(client, package)
     canonical = package_status["package"]
     whole_package = versions is None
-    if whole_package:
-        versions = package_status["versions"]
-    missing = []
-    if state == "forgotten":
-        missing = [version for version in versions if version not in package_status["versions"]]
-        versions = [version for version in versions if version not in missing]
-    statuses = list(client.statuses(canonical, versions).items())
+    matching = match_versions(client, package_status, package_status["versions"] if whole_package else versions)
+    if matching.absent and state != "forgotten":
+        raise MrChaseError(client.address, "; ".join(
+            unknown_version_message(canonical, asked, match, package_status["versions"])
+            for asked, match in matching.absent.items()))
+    statuses = list(client.statuses(canonical, matching.stored).items())
     unsettled = [version for version, status in statuses if status.get("settling")]
     if unsettled or (whole_package and package_status.get("settling")):
         raise settling_error(client, canonical, unsettled)
     if state == "removed":
         plan = RemovalPlan(package_status, statuses, skip, whole_package)
     elif state == "forgotten":
-        plan = RemovalPlan(package_status, statuses, skip, whole_package, forget=True, already_forgotten=missing)
+        plan = RemovalPlan(package_status, statuses, skip, whole_package, forget=True, matching=matching)
     elif state == "unskipped":
         plan = UnskipPlan(package_status, statuses, whole_package)
     else:
         plan = YankPlan(package_status, statuses, yanked=state == "yanked")
     plan.unwritten = package_status.get("stale_pages", [])
+    plan.matched = matching.matched
     return plan
 
 
@@ -498,7 +538,7 @@ def main() -> None:
             package = plan.package if plan is not None else module.params["package"]
             error = MrChaseError(error.address, failure_message(error, package, done))
             fail_from_error(module, error, changed=changed)
-    exit_with_plan(module, plan, state=module.params["state"])
+    exit_with_plan(module, plan, state=module.params["state"], matched=plan.matched)
 
 
 if __name__ == "__main__":

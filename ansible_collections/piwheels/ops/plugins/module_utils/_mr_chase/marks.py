@@ -11,7 +11,6 @@ file, so ``changed`` is simply "the mark differs from what was asked".
 from __future__ import annotations
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import BasePlan
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
 
 __all__ = ("UnskipPlan", "YankPlan")
 
@@ -24,10 +23,12 @@ class _MarkPlan(BasePlan):
         self.site_refresh = package_status["site_refresh"]
         self.package_skip = {"before": package_status["skip"], "after": package_status["skip"]}
         self.versions = {}
+        self.stored = package_status["versions"]
 
     @property
     def ordered(self) -> list[str]:
-        return pep440_sorted(self.versions)
+        """The versions in the order of STATUS (piw-master's)."""
+        return [version for version in self.stored if version in self.versions]
 
     @property
     def changing(self) -> list[str]:

@@ -12,12 +12,10 @@ plan can say what goes without asking about each version.
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import BasePlan, count
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import unknown_package_message
 
-__all__ = ("PackagePlan", "canonical_name", "is_unknown_package")
+__all__ = ("PackagePlan",)
 
 #: what the package held, as the result and the diff show it; the keys of the package STATUS they come from
 CONTENTS = ("versions", "yanked", "skip", "builds", "file_count", "archived_count", "downloads", "aliases")
@@ -25,30 +23,27 @@ _EMPTY = {"versions": [], "yanked": [], "skip": "", "builds": 0, "file_count": 0
           "downloads": 0, "aliases": []}
 
 
-def canonical_name(name: str) -> str:
-    """PEP 503's normalised name, as Mr Chase makes it; for a package Mr Chase does not know."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def is_unknown_package(message: str) -> bool:
-    """Whether an ERROR from Mr Chase says the package does not exist (and nothing else went wrong)."""
-    return message.startswith("unknown package ") and not message.startswith("unknown package version ")
-
-
 class PackagePlan(BasePlan):
-    """What deleting a package would take; ``package_status`` is None for a package that does not exist."""
+    """What deleting a package would take; ``package_status`` is None for a package that does not exist, and
+    then ``match`` is Mr Chase's MATCH of the name (its PEP 503 form, the record of its deletion, close names)."""
 
     stale_pages = "so its search index still lists the package until piw-master rebuilds it"
 
-    def __init__(self, name: str, package_status: dict | None):
+    def __init__(self, name: str, package_status: dict | None, match: dict | None = None):
         self.exists = package_status is not None
+        self.name = name
+        self.match = match
         status = package_status or {}
-        self.package = status.get("package") or canonical_name(name)
+        self.package = status.get("package") or (match or {}).get("package") or name
         self.site_refresh = bool(status.get("site_refresh"))
-        self.contents = {key: status.get(key, _EMPTY[key]) for key in CONTENTS}
-        self.contents["versions"] = pep440_sorted(self.contents["versions"])
-        self.contents["yanked"] = pep440_sorted(self.contents["yanked"])
+        self.contents = {key: status.get(key, _EMPTY[key]) for key in CONTENTS}  # versions: STATUS's order
         self.contents["aliases"] = sorted(self.contents["aliases"])
+
+    @property
+    def deleted_at(self) -> str | None:
+        """When Mr Chase's audit log says the absent package was deleted; None if it has no record."""
+        removed = (self.match or {}).get("removed")
+        return removed["time"] if removed else None
 
     @property
     def changed(self) -> bool:
@@ -60,12 +55,26 @@ class PackagePlan(BasePlan):
             done.append(f"deletion of {self.package}")
 
     def result(self) -> dict:
-        return dict(changed=self.changed, package=self.package, existed=self.exists,
-                    site_refreshed=self.changed and self.site_refresh, **self.contents)
+        result = dict(changed=self.changed, package=self.package, existed=self.exists,
+                      site_refreshed=self.changed and self.site_refresh, **self.contents)
+        if not self.exists:
+            result.update(deleted_at=self.deleted_at, unknown=self.deleted_at is None,
+                          close=(self.match or {}).get("close", []))
+        return result
+
+    def warnings(self, check_mode: bool) -> list[str]:
+        """Also one for a package nothing records: absent is what the task wants, but it is probably a typo."""
+        warnings = super().warnings(check_mode)
+        if not self.exists and self.deleted_at is None:
+            warnings.append(unknown_package_message(self.name, self.match or {"package": self.package,
+                                                                             "removed": None, "close": []}))
+        return warnings
 
     def summary(self, check_mode: bool) -> str:
+        if not self.exists and self.deleted_at:
+            return f"nothing to delete: {self.package} already deleted at {self.deleted_at}"
         if not self.exists:
-            return f"nothing to delete: piwheels has no package {self.package}"
+            return f"nothing to delete: piwheels has no package {self.package} and no record of deleting it"
         c = self.contents
         files = count(c["file_count"], "file")
         if c["archived_count"]:

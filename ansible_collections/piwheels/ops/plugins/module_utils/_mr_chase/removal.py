@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import DEFAULT_SKIP_REASON
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import BasePlan, count
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import pep440_sorted
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import Matching, unknown_version_message
 
 __all__ = ("RemovalPlan", "skip_after")
 
@@ -33,10 +33,11 @@ class RemovalPlan(BasePlan):
 
     stale_pages = "so they still list what was removed"
 
-    def __init__(self, package_status, version_statuses, skip, whole_package, forget=False, already_forgotten=()):
+    def __init__(self, package_status, version_statuses, skip, whole_package, forget=False, matching=None):
         """``version_statuses`` is a list of (version, STATUS); ``whole_package`` means ``version: all``.
 
-        ``already_forgotten`` (FORGET only) are requested versions the package does not have.
+        ``matching`` (FORGET only) holds the requested versions the package does not have: already
+        forgotten when Mr Chase's audit log says so, else unknown.
         ``skip`` is REMOVE's argument; with FORGET it only marks the package (``version: all``).
         """
         self.package = package_status["package"]
@@ -52,9 +53,12 @@ class RemovalPlan(BasePlan):
             version: _version_plan(status, "" if forget else skip_after(status["skip"], skip), forget)
             for version, status in version_statuses
         }
-        #: the versions as an operator reads them, in PEP 440 order
-        self.ordered = pep440_sorted(self.versions)
-        self.already_forgotten = pep440_sorted(already_forgotten)
+        #: the versions as an operator reads them, in the order of STATUS (piw-master's)
+        self.ordered = [version for version in package_status["versions"] if version in self.versions]
+        self.stored = package_status["versions"]
+        self.absent = (matching or Matching()).absent
+        self.already_forgotten = (matching or Matching()).removed
+        self.unknown = (matching or Matching()).unknown
 
     @property
     def package_skip_changes(self) -> bool:
@@ -73,8 +77,16 @@ class RemovalPlan(BasePlan):
             site_refreshed=self.changed and self.site_refresh,
         )
         if self.forget:
-            result.update(forgotten=self.ordered, already_forgotten=self.already_forgotten)
+            at = {asked: record["time"] for asked, record in self.already_forgotten.items()}
+            result.update(forgotten=self.ordered, already_forgotten=list(self.already_forgotten),
+                          already_forgotten_at=at, unknown=list(self.unknown))
         return result
+
+    def warnings(self, check_mode: bool) -> list[str]:
+        """Also one per unknown version: not an error to a task that wants it absent, but probably a typo."""
+        unknown = [unknown_version_message(self.package, asked, self.absent[asked], self.stored)
+                   for asked in self.unknown]
+        return super().warnings(check_mode) + unknown
 
     def carry_out(self, client, done: list[str]) -> None:
         """Send the SKIP and the REMOVEs (or FORGETs) the plan needs; ``done`` records each.
@@ -122,10 +134,14 @@ class RemovalPlan(BasePlan):
             counts = f" ({self._counts(self.ordered)})" if had else ""
             parts.append(f"{forget} {self.package} {', '.join(self.ordered)}{counts}")
         parts.extend(self._package_skip_part(set_))
-        gone = f"{self.package} {', '.join(self.already_forgotten)} already forgotten" if self.already_forgotten else ""
+        absent = []
+        if self.already_forgotten:
+            absent.append(f"{self.package} {', '.join(self.already_forgotten)} already forgotten")
+        if self.unknown:
+            absent.append(f"{self.package} has no version {', '.join(self.unknown)} (no record of forgetting it)")
         if not parts:
-            return f"nothing to forget: {gone or f'{self.package} has no versions'}"
-        return "; ".join(parts + ([gone] if gone else []))
+            return f"nothing to forget: {'; '.join(absent) or f'{self.package} has no versions'}"
+        return "; ".join(parts + absent)
 
     def _package_skip_part(self, set_):
         return [f"{set_} the skip reason of package {self.package}"] if self.package_skip_changes else []

@@ -1,72 +1,99 @@
 # Copyright (c) 2025, piwheels.ops maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""PEP 440 order for version strings, without the ``packaging`` library.
+"""Which stored versions a task means, as Mr Chase answers it (MATCH); the modules parse no version themselves.
 
-Operators read lists of versions in results, plans and summaries; sorted as
-text, 1.10 comes before 1.9.  The modules run on the master host, where only
-the standard library and pyzmq can be assumed, so the comparison key that
-``packaging.version.Version`` defines is rebuilt here from PEP 440's grammar.
-A string that is not a PEP 440 version sorts after every valid one, by text.
+A task may spell a version otherwise than the database (1.1.0 or v1.1 for
+1.1) or mistype it (1.20).  Mr Chase matches spellings by PEP 440 equality
+with the ``packaging`` library in its own virtual environment, so the
+modules need nothing on the master's interpreter, and the order of versions
+they report is the one STATUS gives (piw-master's).  A version that matches
+nothing is "already forgotten" only when Mr Chase's audit log records that
+it was; otherwise it is unknown, and the message says what was probably
+meant.
 """
 
 from __future__ import annotations
 
-import re
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError, MrChaseRequestError
 
-__all__ = ("pep440_key", "pep440_sorted")
-
-# PEP 440's permissive grammar (Appendix B), as packaging writes it
-_VERSION = re.compile(
-    r"""^\s*v?
-    (?:(?P<epoch>[0-9]+)!)?
-    (?P<release>[0-9]+(?:\.[0-9]+)*)
-    (?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?
-    (?:(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?
-    (?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?
-    (?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?
-    \s*$""",
-    re.VERBOSE | re.IGNORECASE,
-)
-_PRE_RANK = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
-# ranks that stand for packaging's -Infinity / +Infinity in one position of the key
-_LOWEST, _LOW, _HIGH = -1, 0, 1
+__all__ = ("Matching", "is_unknown_package", "match_versions", "package_status_of", "unknown_package_message",
+           "unknown_version_message")
 
 
-def pep440_key(version):
-    """A sort key that orders version strings as PEP 440 does (``packaging``'s ``Version``)."""
-    match = _VERSION.match(version)
-    if match is None:
-        return (1, version)
-    release = [int(part) for part in match["release"].split(".")]
-    while len(release) > 1 and release[-1] == 0:
-        release.pop()  # 1.0 == 1.0.0
-    return (0, int(match["epoch"] or 0), tuple(release), *_suffix_key(match), _local_key(match["local"]))
+class Matching:
+    """The requested versions sorted out: ``stored`` (the database's spellings, in the order asked),
+    ``matched`` (asked -> stored, for other spellings) and ``absent`` (asked -> MATCH object)."""
+
+    def __init__(self):
+        self.stored = []
+        self.matched = {}
+        self.absent = {}
+
+    @property
+    def removed(self) -> dict:
+        """The absent versions the audit log says were removed: asked -> {request, version, time}."""
+        return {asked: match["removed"] for asked, match in self.absent.items() if match["removed"]}
+
+    @property
+    def unknown(self) -> dict:
+        """The absent versions nothing records: asked -> what was probably meant."""
+        return {asked: match["close"] for asked, match in self.absent.items() if not match["removed"]}
 
 
-def _suffix_key(match):
-    """Pre-, post- and dev-release parts: 1.0.dev1 < 1.0a1 < 1.0a1.post1 < 1.0 < 1.0.post1."""
-    post = match["post_n1"] or match["post_n2"] or ("0" if match["post_l"] else None)
-    dev = match["dev_n"] or ("0" if match["dev_l"] else None)
-    if match["pre_l"]:
-        pre = (_LOW, _PRE_RANK[match["pre_l"].lower()], int(match["pre_n"] or 0))
-    elif post is None and dev is not None:
-        pre = (_LOWEST,)  # a dev release of the final version comes before its pre-releases
-    else:
-        pre = (_HIGH,)
-    post_key = (_LOWEST,) if post is None else (_LOW, int(post))
-    dev_key = (_HIGH,) if dev is None else (_LOW, int(dev))
-    return pre, post_key, dev_key
+def match_versions(client, package_status: dict, versions: list[str]) -> Matching:
+    """Sort the requested versions out; only a spelling STATUS does not list costs a request (MATCH)."""
+    matching = Matching()
+    for asked in versions:
+        if asked in package_status["versions"]:
+            stored = asked
+        else:
+            match = client.match(package_status["package"], asked)
+            stored = match["matched"]
+            if stored is None:
+                matching.absent[asked] = match
+                continue
+            matching.matched[asked] = stored
+        if stored not in matching.stored:
+            matching.stored.append(stored)
+    return matching
 
 
-def _local_key(local):
-    """Local versions sort after the public one; their numeric parts after, and above, text parts."""
-    if local is None:
-        return (_LOWEST,)
-    parts = re.split(r"[-_.]", local.lower())
-    return (_LOW, tuple((_HIGH, int(part), "") if part.isdigit() else (_LOW, 0, part) for part in parts))
+def unknown_version_message(package: str, asked: str, match: dict, stored: list[str]) -> str:
+    """Why ``asked`` names no version of ``package``: the record of its removal, or the versions it has."""
+    removed = match["removed"]
+    if removed:
+        what = "forgotten" if removed["request"] == "FORGET" else f"deleted with the package {package}"
+        spelled = f" (as {removed['version']})" if removed["version"] not in (None, asked) else ""
+        return f"{package} {asked} was {what} at {removed['time']}{spelled}"
+    message = (f"{package} has no version {asked} and there is no record of forgetting it; "
+               f"{package} has {', '.join(stored) or 'no versions'}")
+    return message + (f"; did you mean {' or '.join(match['close'])}?" if match["close"] else "")
 
 
-def pep440_sorted(versions):
-    """The versions in PEP 440 order, oldest first."""
-    return sorted(versions, key=pep440_key)
+def is_unknown_package(message: str) -> bool:
+    """Whether an ERROR from Mr Chase says the package does not exist (and nothing else went wrong)."""
+    return message.startswith("unknown package ") and not message.startswith("unknown package version ")
+
+
+def package_status_of(client, package: str) -> dict:
+    """The package's STATUS; for a package Mr Chase does not know, an error with the record of its
+    deletion or close names (MATCH)."""
+    try:
+        return client.status(package)
+    except MrChaseRequestError as error:
+        if is_unknown_package(error.message):
+            message = unknown_package_message(package, client.match(package))
+            raise MrChaseError(client.address, message) from None
+        raise
+
+
+def unknown_package_message(name: str, match: dict) -> str:
+    """``piwheels has no package gamam ...; did you mean gamma?``, or when it was deleted."""
+    package = match["package"]
+    spelled = f" ({package} as PEP 503 normalises it)" if package != name else ""
+    removed = match["removed"]
+    if removed:
+        return f"piwheels has no package {name}{spelled}: it was deleted at {removed['time']}"
+    message = f"piwheels has no package {name}{spelled} and there is no record of deleting it"
+    return message + (f"; did you mean {' or '.join(match['close'])}?" if match["close"] else "")

@@ -9,6 +9,7 @@ answer a request, which is how a stuck or dead Mr Chase looks to the client.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -19,9 +20,12 @@ from pathlib import Path
 
 import pytest
 import zmq
+from packaging.version import InvalidVersion, Version
 
 VECTORS_PATH = Path(__file__).resolve().parents[2] / "protocol_vectors.json"
 DEFAULT_SKIP_REASON = "removed by request"
+#: when the fake's audit log says each FORGET and DELETE happened
+RECORDED = "2026-01-02T03:04:05Z"
 
 
 @pytest.fixture(scope="session")
@@ -112,12 +116,14 @@ class FakeMrChase:
     beta_tools.  ``site_refresh`` says whether it
     has a piw-master to notify; ``speaks_0_1`` makes it leave out what 0.2
     added to STATUS (``archived``, ``site_refresh``), as an older one does.
+    ``removed`` is its audit log of FORGET and DELETE, which MATCH reads.
     """
 
     def __init__(self):
         self.site_refresh = False
         self.speaks_0_1 = False
         self.packages = {}
+        self.removed = []
         for package in ("gamma", "beta-tools"):
             stem = package.replace("-", "_")
             self.packages[package] = {
@@ -166,8 +172,8 @@ class FakeMrChase:
             status = {
                 "package": canonical,
                 "skip": package["skip"],
-                "versions": sorted(package["versions"]),
-                "yanked": sorted(v for v, state in package["versions"].items() if state["yanked"]),
+                "versions": sorted(package["versions"], key=_pep440_order),
+                "yanked": sorted((v for v, state in package["versions"].items() if state["yanked"]), key=_pep440_order),
                 "builds": sum(state["builds"] for state in versions),
                 "file_count": sum(len(state["files"]) for state in versions),
                 "archived_count": sum(len(state["archived"]) for state in versions),
@@ -234,11 +240,47 @@ class FakeMrChase:
     def do_FORGET(self, name, version):
         canonical = self._version(name, version)[0]
         del self.packages[canonical]["versions"][version]
+        self.removed.append({"request": "FORGET", "package": canonical, "version": version, "time": RECORDED})
         return ["DONE"]
 
     def do_DELETE(self, name):
-        del self.packages[self._package(name)[0]]
+        canonical = self._package(name)[0]
+        del self.packages[canonical]
+        self.removed.append({"request": "DELETE", "package": canonical, "version": None, "time": RECORDED})
         return ["DONE"]
+
+    def do_MATCH(self, name, version):
+        """PEP 440 equality with packaging, as the real one; ``removed`` stands for its audit log."""
+        canonical = re.sub(r"[-_.]+", "-", name).lower()
+        match = {"package": canonical, "version": version, "exists": canonical in self.packages, "matched": None,
+                 "removed": None, "close": []}
+        records = [record for record in self.removed if record["package"] == canonical]
+        if not match["exists"]:
+            records = [record for record in records if record["request"] == "DELETE"]
+            match["close"] = difflib.get_close_matches(canonical, list(self.packages), n=3, cutoff=0.75)
+        elif version is not None:
+            stored = list(self.packages[canonical]["versions"])
+            match["matched"] = next((v for v in stored if _pep440_equal(v, version)), None)
+            records = [r for r in records if r["request"] == "DELETE" or _pep440_equal(r["version"], version)]
+            match["close"] = [] if match["matched"] else difflib.get_close_matches(version, stored, n=3, cutoff=0.6)
+        if match["matched"] is None and records:
+            match["removed"] = {key: records[-1][key] for key in ("request", "version", "time")}
+        return ["MATCH", match]
+
+
+def _pep440_order(version):
+    """Mr Chase's order for the versions this fake holds (every one a PEP 440 version but in a test of text)."""
+    try:
+        return (0, Version(version), "")
+    except InvalidVersion:
+        return (-1, None, version)
+
+
+def _pep440_equal(one, other):
+    try:
+        return one == other or Version(one) == Version(other)
+    except InvalidVersion:
+        return False
 
 
 @pytest.fixture

@@ -47,6 +47,8 @@ def call_for(client, vector):
         return client.delete("nosuchpackage")
     if vector["for"] == "UNSKIP":
         return client.unskip("gamma")
+    if vector["for"] == "MATCH":
+        return client.match("gamma", vector["reply"][1]["version"])
     status = vector["reply"][1] if vector["reply"][0] == "STATUS" else {}
     return client.status("alpha", status.get("version"))
 
@@ -69,7 +71,7 @@ def test_every_valid_reply_vector(vectors, peer):
             # what a 0.1 Mr Chase leaves out is filled in; what it said is kept as it was
             assert result.items() >= vector["reply"][1].items(), vector
             continue
-        expected = {"DONE": None, "PONG": tuple(vector["reply"][1:])}
+        expected = {"DONE": None, "PONG": tuple(vector["reply"][1:]), "MATCH": (vector["reply"][1:] or [None])[0]}
         assert result == expected[vector["reply"][0]], vector
 
 

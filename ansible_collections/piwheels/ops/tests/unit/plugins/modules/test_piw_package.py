@@ -33,7 +33,9 @@ def test_delete_check_real_check_real_is_changed_changed_ok_ok(package, mr_chase
         "and its 1 alias beta_tools"
     )
     assert results[1]["msg"].startswith("deleted package beta-tools: ")
-    assert results[3]["msg"] == "nothing to delete: piwheels has no package beta-tools"
+    assert results[3]["msg"] == "nothing to delete: beta-tools already deleted at 2026-01-02T03:04:05Z"
+    assert results[3]["deleted_at"] == "2026-01-02T03:04:05Z" and results[3]["unknown"] is False
+    assert "warnings" not in results[3]
 
 
 def test_the_result_says_what_the_package_held(package):
@@ -142,3 +144,14 @@ def test_a_deletion_that_left_the_root_index_stale_is_changed_and_warns(package,
     assert not result.get("failed") and result["changed"] is True
     assert f"gamma: Mr Chase {message}" in result["warnings"]
     assert "gamma" not in mr_chase.packages
+
+
+def test_a_package_that_never_existed_is_not_already_deleted(package, mr_chase):
+    """Issue 24: 0.3.0 said "nothing to delete: piwheels has no package gamam" as if it were done."""
+    result = package(package="Gamam")
+    assert result["changed"] is False and result["existed"] is False
+    assert result["unknown"] is True and result["deleted_at"] is None and result["close"] == ["gamma"]
+    assert result["msg"] == "nothing to delete: piwheels has no package gamam and no record of deleting it"
+    assert result["warnings"] == ["piwheels has no package Gamam (gamam as PEP 503 normalises it) and there is no "
+                                  "record of deleting it; did you mean gamma?"]
+    assert mr_chase.peer.sent("DELETE") == []

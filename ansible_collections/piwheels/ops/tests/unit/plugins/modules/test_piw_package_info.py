@@ -29,6 +29,7 @@ def test_package_only(info, mr_chase):
         "details": {},
         "site_refresh": False,
         "stale_pages": [],
+        "matched": {},
     }
     assert mr_chase.peer.requests == [["STATUS", "Gamma", None]]
 
@@ -58,10 +59,19 @@ def test_check_mode_reads_the_same_and_writes_nothing(info, mr_chase):
     assert {request[0] for request in mr_chase.peer.requests} == {"STATUS"}
 
 
-def test_unknown_version_fails_with_mr_chases_message(info):
+def test_unknown_version_fails_saying_what_the_package_has(info):
     result = info(package="gamma", versions=["1.0", "9.9"])
     assert result["failed"] is True
-    assert result["msg"] == "unknown package version gamma 9.9"
+    assert result["msg"] == "gamma has no version 9.9 and there is no record of forgetting it; gamma has 1.0, 1.1, 1.2"
+
+
+def test_other_spellings_are_matched_and_a_typo_named(info, mr_chase):
+    """Issue 24: the details are keyed by the stored version, and ``matched`` says which spelling named it."""
+    result = info(package="gamma", versions=["v1.1", "1.2.0"])
+    assert list(result["details"]) == ["1.1", "1.2"]
+    assert result["matched"] == {"v1.1": "1.1", "1.2.0": "1.2"}
+    assert info(package="gamam")["msg"] == (
+        "piwheels has no package gamam and there is no record of deleting it; did you mean gamma?")
 
 
 @pytest.mark.parametrize("versions", [1.1, ["1.0", None], ["all", "1.0"]])

@@ -80,7 +80,8 @@ def test_unknown_version_fails_and_removes_nothing(remove, mr_chase):
     result = remove(package="gamma", version=["1.0", "9.9", "1.1"])
     assert result["failed"] is True
     assert result["changed"] is False
-    assert result["msg"] == "unknown package version gamma 9.9"
+    assert result["msg"] == (
+        "gamma has no version 9.9 and there is no record of forgetting it; gamma has 1.0, 1.1, 1.2")
     assert mr_chase.peer.sent("REMOVE") == []
     assert mr_chase.packages == before
 
@@ -88,7 +89,7 @@ def test_unknown_version_fails_and_removes_nothing(remove, mr_chase):
 def test_unknown_package_fails_with_mr_chases_message(remove, mr_chase):
     result = remove(package="nosuchpackage", version="1.0")
     assert result["failed"] is True
-    assert result["msg"] == "unknown package nosuchpackage"
+    assert result["msg"] == "piwheels has no package nosuchpackage and there is no record of deleting it"
     assert mr_chase.peer.sent("REMOVE") == []
 
 

@@ -41,20 +41,52 @@ def test_forget_reports_what_went_with_the_version(remove):
     assert result["msg"] == "forgot gamma 1.0 (1 build, 2 files and 6 downloads)"
 
 
-def test_forgetting_a_version_the_package_never_had_is_ok_and_listed(remove, mr_chase):
+def test_forgetting_a_version_the_package_never_had_is_unknown_not_already_forgotten(remove, mr_chase):
+    """Issue 24: 0.3.0 called 9.9 already forgotten; nothing records that it ever was."""
     result = remove(package="gamma", version=["1.1", "9.9"], state="forgotten")
     assert result["changed"] is True
     assert result["forgotten"] == ["1.1"]
-    assert result["already_forgotten"] == ["9.9"]
-    assert result["msg"] == "forgot gamma 1.1 (1 build, 2 files and 6 downloads); gamma 9.9 already forgotten"
+    assert result["already_forgotten"] == [] and result["unknown"] == ["9.9"]
+    assert result["msg"] == ("forgot gamma 1.1 (1 build, 2 files and 6 downloads); "
+                             "gamma has no version 9.9 (no record of forgetting it)")
+    assert result["warnings"][-1] == (
+        "gamma has no version 9.9 and there is no record of forgetting it; gamma has 1.0, 1.1, 1.2")
     assert mr_chase.peer.sent("FORGET") == [["FORGET", "gamma", "1.1"]]
     assert ["STATUS", "gamma", "9.9"] not in mr_chase.peer.requests
+
+
+@pytest.mark.parametrize("asked", [["1.1.0", "v1.2"], ["1.1", "1.2"]])
+def test_other_spellings_of_a_version_are_forgotten_not_already_forgotten(remove, mr_chase, asked):
+    """Issue 24: 0.3.0 said "Nothing to forget for gamma 1.1.0, v1.2: already forgotten" and kept them."""
+    result = remove(package="gamma", version=asked, state="forgotten")
+    assert result["changed"] is True and result["forgotten"] == ["1.1", "1.2"]
+    assert result["matched"] == {a: s for a, s in zip(asked, ["1.1", "1.2"], strict=True) if a != s}
+    assert mr_chase.peer.sent("FORGET") == [["FORGET", "gamma", "1.1"], ["FORGET", "gamma", "1.2"]]
+    again = remove(package="gamma", version=asked, state="forgotten")
+    assert again["changed"] is False and again["unknown"] == [] and "warnings" not in again
+    assert again["already_forgotten"] == asked
+    assert again["already_forgotten_at"] == dict.fromkeys(asked, "2026-01-02T03:04:05Z")
+
+
+def test_a_typo_in_a_version_says_what_was_meant(remove, mr_chase):
+    result = remove(package="gamma", version="1.20", state="forgotten")
+    assert result["changed"] is False and result["unknown"] == ["1.20"]
+    assert "; did you mean 1.2" in result["warnings"][-1]
+    assert mr_chase.peer.sent("FORGET") == []
+
+
+@pytest.mark.parametrize("state", ["removed", "yanked", "unyanked", "unskipped"])
+def test_other_spellings_are_matched_for_every_state(remove, mr_chase, state):
+    result = remove(package="gamma", version="v1.0.0", state=state)
+    assert "failed" not in result and result["matched"] == {"v1.0.0": "1.0"}
+    assert list(result["versions"]) == ["1.0"]
+    assert not any("v1.0.0" in request for request in mr_chase.peer.requests if request[0] != "MATCH")
 
 
 def test_forgetting_a_version_of_an_unknown_package_fails(remove, mr_chase):
     result = remove(package="nosuchpackage", version="1.0", state="forgotten")
     assert result["failed"] is True and result["changed"] is False
-    assert result["msg"] == "unknown package nosuchpackage"
+    assert result["msg"] == "piwheels has no package nosuchpackage and there is no record of deleting it"
     assert mr_chase.peer.sent("FORGET") == []
 
 
@@ -132,7 +164,7 @@ def test_yank_of_an_unknown_version_fails_and_yanks_nothing(remove, mr_chase):
     before = copy.deepcopy(mr_chase.packages)
     result = remove(package="gamma", version=["1.0", "9.9"], state="yanked")
     assert result["failed"] is True and result["changed"] is False
-    assert result["msg"] == "unknown package version gamma 9.9"
+    assert result["msg"] == "gamma has no version 9.9 and there is no record of forgetting it; gamma has 1.0, 1.1, 1.2"
     assert mr_chase.peer.sent("YANK") == []
     assert mr_chase.packages == before
 
