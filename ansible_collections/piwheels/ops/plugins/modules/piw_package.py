@@ -120,6 +120,12 @@ unknown:
   type: bool
   sample: false
   version_added: 0.4.0
+unknown_msg:
+  description: When RV(unknown) is true, the warning that says so and names close packages; the runbook fails with it.
+  returned: when RV(existed) is false
+  type: str
+  sample: piwheels has no package gamam and there is no record of deleting it; did you mean gamma?
+  version_added: 0.4.0
 close:
   description: The package names piwheels has that are closest to the one asked (Mr Chase's suggestion).
   returned: when RV(existed) is false

@@ -329,6 +329,14 @@ already_forgotten_at:
   type: dict
   sample: {"1.2": "2026-01-02T03:04:05.678+00:00"}
   version_added: 0.4.0
+unknown_msg:
+  description:
+    - Why each version of RV(unknown) is unknown and what was probably meant, as the warnings say it; empty when
+      RV(unknown) is. The runbook fails with it.
+  returned: success and O(state=forgotten)
+  type: str
+  sample: gamma has no version 1.20 and there is no record of forgetting it; gamma has 1.0, 1.1, 1.2; did you mean 1.2?
+  version_added: 0.4.0
 unknown:
   description:
     - The requested versions the package does not have and nothing records were ever forgotten (probably a typo).

@@ -59,16 +59,18 @@ class PackagePlan(BasePlan):
                       site_refreshed=self.changed and self.site_refresh, **self.contents)
         if not self.exists:
             result.update(deleted_at=self.deleted_at, unknown=self.deleted_at is None,
-                          close=(self.match or {}).get("close", []))
+                          close=(self.match or {}).get("close", []), unknown_msg=self._unknown_message())
         return result
 
     def warnings(self, check_mode: bool) -> list[str]:
         """Also one for a package nothing records: absent is what the task wants, but it is probably a typo."""
-        warnings = super().warnings(check_mode)
-        if not self.exists and self.deleted_at is None:
-            warnings.append(unknown_package_message(self.name, self.match or {"package": self.package,
-                                                                             "removed": None, "close": []}))
-        return warnings
+        unknown = self._unknown_message()
+        return super().warnings(check_mode) + ([unknown] if unknown else [])
+
+    def _unknown_message(self) -> str:
+        if self.exists or self.deleted_at:
+            return ""
+        return unknown_package_message(self.name, self.match or {"package": self.package, "removed": None, "close": []})
 
     def summary(self, check_mode: bool) -> str:
         if not self.exists and self.deleted_at:

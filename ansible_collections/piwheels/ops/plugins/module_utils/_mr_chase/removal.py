@@ -79,14 +79,16 @@ class RemovalPlan(BasePlan):
         if self.forget:
             at = {asked: record["time"] for asked, record in self.already_forgotten.items()}
             result.update(forgotten=self.ordered, already_forgotten=list(self.already_forgotten),
-                          already_forgotten_at=at, unknown=list(self.unknown))
+                          already_forgotten_at=at, unknown=list(self.unknown),
+                          unknown_msg="; ".join(self._unknown_messages()))
         return result
 
     def warnings(self, check_mode: bool) -> list[str]:
         """Also one per unknown version: not an error to a task that wants it absent, but probably a typo."""
-        unknown = [unknown_version_message(self.package, asked, self.absent[asked], self.stored)
-                   for asked in self.unknown]
-        return super().warnings(check_mode) + unknown
+        return super().warnings(check_mode) + self._unknown_messages()
+
+    def _unknown_messages(self) -> list[str]:
+        return [unknown_version_message(self.package, asked, self.absent[asked], self.stored) for asked in self.unknown]
 
     def carry_out(self, client, done: list[str]) -> None:
         """Send the SKIP and the REMOVEs (or FORGETs) the plan needs; ``done`` records each.

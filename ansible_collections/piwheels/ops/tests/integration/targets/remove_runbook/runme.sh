@@ -135,5 +135,10 @@ grep -q 'Deleted from piwheels: package beta-tools' "${OUTPUT_DIR}/delete.out"
 ansible-playbook -i "${INVENTORY_PATH}" gone.yml -e package=beta-tools "$@"
 delete -e confirm=yes "$@" | tee "${OUTPUT_DIR}/delete-again.out"
 grep -qE 'testhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' "${OUTPUT_DIR}/delete-again.out"
-grep -q 'Nothing to delete: piwheels has no package beta-tools, already done.' "${OUTPUT_DIR}/delete-again.out"
+grep -q 'Nothing to delete: piwheels has no package beta-tools, already deleted at 20' "${OUTPUT_DIR}/delete-again.out"
+# A typo is never "already done" (issue 24): the runbook stops and says what was meant.
+if runbook -e operation=package-deleted -e package=gamam -e confirm=yes "$@" >"${OUTPUT_DIR}/typo-package.out" 2>&1; then exit 1; fi
+grep -q 'piwheels has no package gamam and there is no record of deleting it; did you mean gamma?' "${OUTPUT_DIR}/typo-package.out"
+if runbook -e operation=forgotten -e package=gamma -e '{"versions": ["1.20"]}' -e confirm=yes "$@" >"${OUTPUT_DIR}/typo-version.out" 2>&1; then exit 1; fi
+grep -q 'gamma has no version 1.20 and there is no record of forgetting it; gamma has ' "${OUTPUT_DIR}/typo-version.out"
 files_left 1.2 2 "$@"
