@@ -16,7 +16,8 @@ privileges  the database grants Mr Chase needs, checked at start-up (python -m m
 database    the SQL on the piwheels 0.23 tables
 stall       the client-side deadline on every database call
 page        the simple page, byte for byte as piw-master writes it
-versions    PEP 440 order of releases
+versions    PEP 440 order and equality of releases (packaging), as piw-master sorts them
+matching    MATCH: which stored version a spelling names; a removed name's audit record; close names
 tree        the wheels, pages and state under output_path
 journal     the crash journal that makes a removal all or nothing
 removal     one REMOVE, step by step
