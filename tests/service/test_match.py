@@ -23,8 +23,9 @@ def test_a_pep440_spelling_matches_the_stored_version(service):
 def test_a_typo_matches_nothing_and_is_not_removed_but_says_what_was_meant(service):
     answer = service("MATCH", "gamma", "1.20")[1]
     assert answer["matched"] is None and answer["removed"] is None
-    assert answer["close"][0] == "1.2"
-    assert service("MATCH", "gamma", "7")[1]["close"] == ["1.2"]  # nothing alike: the nearest below
+    assert answer["close"] == ["1.2"]  # the nearest: 1.20 is above 1.2, and gamma has nothing above
+    assert service("MATCH", "gamma", "1.1.5")[1]["close"] == ["1.1", "1.2"]
+    assert service("MATCH", "gamma", "1.O")[1]["close"] == ["1.0"]  # not PEP 440: the closest spelling
 
 
 def test_a_forgotten_version_is_matched_to_its_record_by_pep440_equality(service):

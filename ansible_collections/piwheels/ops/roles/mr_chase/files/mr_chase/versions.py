@@ -84,9 +84,10 @@ def equal_version(asked: str, stored) -> str | None:
 
 
 def close_versions(asked: str, stored) -> list[str]:
-    """What ``asked`` may have meant: similar spellings, else the stored versions either side of it."""
+    """What ``asked`` may have meant: for a PEP 440 version the stored ones either side of it (1.20: 1.2),
+    else similar spellings, else those either side."""
     stored = sorted(stored, key=version_key)
-    similar = difflib.get_close_matches(asked, stored, n=3, cutoff=0.6)
+    similar = [] if parsed(asked) else difflib.get_close_matches(asked, stored, n=3, cutoff=0.6)
     if similar:
         return similar
     key = version_key(asked)
