@@ -25,7 +25,7 @@ def test_a_typo_matches_nothing_and_is_not_removed_but_says_what_was_meant(servi
     assert answer["matched"] is None and answer["removed"] is None
     assert answer["close"] == ["1.2"]  # the nearest: 1.20 is above 1.2, and gamma has nothing above
     assert service("MATCH", "gamma", "1.1.5")[1]["close"] == ["1.1", "1.2"]
-    assert service("MATCH", "gamma", "1.O")[1]["close"] == ["1.0"]  # not PEP 440: the closest spelling
+    assert service("MATCH", "gamma", "l.1")[1]["close"] == ["1.1"]  # not PEP 440 (a letter l): the closest spelling
 
 
 def test_a_forgotten_version_is_matched_to_its_record_by_pep440_equality(service):
