@@ -40,6 +40,10 @@ requirements:
 notes:
   - The module runs on the piwheels master host, where Mr Chase listens; the task must run as a user allowed to
     write to the queue's socket, normally the service user or a member of its group (use C(become)).
+  - Becoming the service user (C(become_user=piwheels)) from a non-root account needs pipelining
+    (C(ansible_pipelining=true), as the C(piwheels.ops.remove) runbook sets) or the C(acl) package on the managed
+    host; otherwise Ansible fails with "Failed to set permissions on the temporary files Ansible needs to create when
+    becoming an unprivileged user".
 """
 
     # The option of the modules that change things, for a play that shows a plan before it acts.

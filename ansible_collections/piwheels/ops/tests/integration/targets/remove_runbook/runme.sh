@@ -135,10 +135,13 @@ useradd --home-dir "$operator_home" --create-home --shell /bin/sh "$operator"
 printf '%s ALL=(piwheels) NOPASSWD: ALL\n' "$operator" >"${sudoers}.new"
 chmod 0440 "${sudoers}.new" && visudo -cqf "${sudoers}.new" && mv "${sudoers}.new" "$sudoers"
 /usr/bin/python3 -m venv "${operator_home}/venv"
-python -c 'import ansible, jinja2, yaml, os; print("\n".join({os.path.dirname(os.path.dirname(m.__file__)) for m in (ansible, jinja2, yaml)}))' \
+# (realpath: ansible-test reaches ansible through a link in a directory only root may enter)
+python -c 'import ansible, jinja2, yaml, os; print("\n".join({os.path.dirname(os.path.dirname(os.path.realpath(m.__file__))) for m in (ansible, jinja2, yaml)}))' \
     >"$(echo "${operator_home}"/venv/lib/python3*/site-packages)/controller.pth"
-mkdir -p "${operator_home}/collections/ansible_collections/piwheels"
-cp -r ../../../.. "${operator_home}/collections/ansible_collections/piwheels/ops"
+repo_root="$(sed -n 's/^piw_repo_root: //p' ../../integration_config.yml)"
+mkdir -p "${operator_home}/collections/ansible_collections/piwheels/ops"
+(cd "${repo_root}/ansible_collections/piwheels/ops" && cp -r galaxy.yml meta playbooks plugins roles \
+    "${operator_home}/collections/ansible_collections/piwheels/ops/")
 cat >"${operator_home}/inventory.yml" <<INVENTORY
 piwheels_master:
   hosts:
