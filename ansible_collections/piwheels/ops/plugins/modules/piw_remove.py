@@ -93,6 +93,7 @@ options:
     type: str
 extends_documentation_fragment:
   - piwheels.ops.mr_chase
+  - piwheels.ops.mr_chase.plan
   - piwheels.ops.mr_chase.attributes
 attributes:
   check_mode:
@@ -105,6 +106,7 @@ attributes:
       - O(state=removed) and O(state=forgotten) list the files, skip reasons (and forgotten versions) before
         and after; O(state=yanked) and O(state=unyanked) the yanked flag of each version; O(state=unskipped) the
         skip reasons.
+      - With O(plan=true) there is no diff (the task changes nothing); the task that acts shows it.
   idempotent:
     support: full
 seealso:
@@ -280,7 +282,9 @@ versions:
       sample: true
       version_added: 0.3.0
     changed:
-      description: Whether the task changed this version (removed something, forgot it, changed its flag or reason).
+      description:
+        - Whether the task changed this version (removed something, forgot it, changed its flag or reason); in
+          check mode and with O(plan=true), whether it would.
       type: bool
       returned: always
       sample: true
@@ -293,6 +297,14 @@ versions:
       skip_before: ""
       skip_after: removed by request
       changed: true
+would_change:
+  description:
+    - Whether the task changed something or, in check mode and with O(plan=true), would change something.
+    - The same as C(changed), except with O(plan=true), where C(changed) is always false.
+  returned: success
+  type: bool
+  sample: true
+  version_added: 0.4.0
 forgotten:
   description: The versions that were (in check mode, would be) forgotten, in PEP 440 order.
   returned: success and O(state=forgotten)
@@ -356,6 +368,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks impor
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import failure_message, settling_error
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.removal import RemovalPlan
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
+    acting,
     exit_with_plan,
     fail_from_error,
     mr_chase_argument_spec,
@@ -375,7 +388,7 @@ def argument_spec() -> dict:
         skip=dict(type="bool", default=False),
         skip_reason=dict(type="str"),
     )
-    spec.update(mr_chase_argument_spec())
+    spec.update(mr_chase_argument_spec(), plan=dict(type="bool", default=False))
     return spec
 
 
@@ -490,7 +503,7 @@ def main() -> None:
     with mr_chase_client(module) as client:
         try:
             plan = survey(client, module.params["package"], versions, skip, module.params["state"])
-            if not module.check_mode:
+            if acting(module):
                 carry_out(client, plan, done)
                 plan.unwritten_now = client.unwritten_pages
         except MrChaseError as error:

@@ -40,6 +40,7 @@ def test_the_result_says_what_the_package_held(package):
     result = package(package="Beta_Tools")
     assert {key: value for key, value in result.items() if key not in ("msg", "warnings")} == {
         "changed": True,
+        "would_change": True,
         "package": "beta-tools",
         "existed": True,
         "versions": ["1.0", "1.1", "1.2"],
@@ -142,3 +143,16 @@ def test_a_deletion_that_left_the_root_index_stale_is_changed_and_warns(package,
     assert not result.get("failed") and result["changed"] is True
     assert f"gamma: Mr Chase {message}" in result["warnings"]
     assert "gamma" not in mr_chase.packages
+
+
+def test_a_plan_is_ok_deletes_nothing_and_says_it_would_change(package, mr_chase):
+    planned = package(package="beta-tools", plan=True, diff=True)
+    assert (planned["changed"], planned["would_change"]) == (False, True)
+    assert "diff" not in planned
+    assert planned["msg"].startswith("would delete package beta-tools: ")
+    assert mr_chase.peer.sent("DELETE") == []
+    assert "beta-tools" in mr_chase.packages
+    done = package(package="beta-tools", diff=True)
+    assert (done["changed"], done["would_change"]) == (True, True)
+    assert done["diff"]["before"]
+    assert package(package="beta-tools", plan=True)["would_change"] is False
