@@ -127,7 +127,9 @@ grep -q "permission denied on ${state_dir}/run/mr-chase/queue" "${OUTPUT_DIR}/as
 operator=piw-it-operator
 operator_home="${state_dir}/operator"
 sudoers=/etc/sudoers.d/piw-it-operator
-command -v sudo >/dev/null || { echo "the -b --become-user test needs sudo (apt-get install sudo)" >&2; exit 1; }
+# a stock Debian host may lack sudo: the test installs it as an operator would (the test runs as root)
+command -v sudo >/dev/null || { apt-get install -qy sudo >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -qy sudo >/dev/null; }; } ||
+    { echo "the -b --become-user test needs sudo, and apt-get could not install it" >&2; exit 1; }
 drop_operator() { rm -f "$sudoers"; if getent passwd "$operator" >/dev/null; then userdel "$operator"; fi; rm -rf "$operator_home"; }
 drop_operator
 trap drop_operator EXIT
