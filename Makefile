@@ -105,9 +105,14 @@ matrix: venv
 # Adds every fragment in changelogs/fragments to the release named by galaxy.yml's
 # version (a release that exists already takes the new fragments and today's date)
 # and regenerates CHANGELOG.rst; plugins are re-read so new modules are listed.
+# Only the fragments of that release may be in changelogs/fragments: move a later
+# release's aside first and back after. RELEASE_DATE=YYYY-MM-DD dates a
+# release after the fact (default: today).
+RELEASE_DATE ?=
 changelog: venv
 	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release --update-existing --reload-plugins
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release --update-existing --reload-plugins \
+	  $(if $(RELEASE_DATE),--date $(RELEASE_DATE))
 	rm -f $(COLLECTION)/changelogs/.plugin-cache.yaml
 	@echo "changelog: CHANGELOG.rst released for version $$(sed -n 's/^version: //p' $(COLLECTION)/galaxy.yml)"
 
