@@ -98,7 +98,8 @@ integration-clean: venv
 	@echo "integration-clean: Mr Chase and PostgreSQL of $(IT_STATE) stopped"
 
 # sanity and units under each ansible-core release of MATRIX_VERSIONS, each in
-# its own venv and HOME under .matrix/; the results replace README.md's table
+# its own venv and HOME under .matrix/; each run is appended to records/matrix.json
+# (with its commit and collection version) and README.md's table is written from it
 matrix: venv
 	$(BIN)/python tools/matrix.py --readme README.md $(MATRIX_VERSIONS)
 
