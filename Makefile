@@ -50,13 +50,18 @@ PYTEST_WORKERS ?= 2
 pytest: venv
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
+# ansible-lint runs as a contributor runs it, plainly in the collection (its
+# configuration is .config/ansible-lint.yml); the README's table must be the
+# matrix record's (tools/matrix_table.py)
 lint: venv
 	$(BIN)/ruff check .
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH ANSIBLE_ROLES_PATH=$(COLLECTION)/tests/integration/targets $(BIN)/ansible-lint
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/ansible-lint
 	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	$(BIN)/python tools/matrix_table.py --check
 	# ansible-lint leaves a cache in the collection that ansible-test would check
 	rm -rf $(COLLECTION)/.ansible
-	@echo "lint: ruff, ansible-lint (production profile) and antsibull-changelog lint passed"
+	@echo "lint: ruff, ansible-lint (production profile), antsibull-changelog lint, antsibull-docs lint-collection-docs and the matrix table passed"
 
 sanity: venv
 	$(TEST_HOME_READY)

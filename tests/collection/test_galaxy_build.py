@@ -75,6 +75,16 @@ def test_galaxy_authors_is_a_contact_not_a_placeholder():
     assert authors and all(re.fullmatch(r"[^<>@]+ <[^<>@\s]+@[^<>@\s]+\.[a-z]+>", a) for a in authors), authors
 
 
+def test_ansible_builder_introspect_lists_what_the_modules_need(installed):
+    """An execution environment built from the installed collection gets pyzmq, the modules' client library
+    (0.3.0 declared nothing: introspection listed no dependency)."""
+    result = run(installed, BIN / "ansible-builder", "introspect", installed / "collections")
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = yaml.safe_load(result.stdout)
+    python = [line.split("#")[0].strip() for line in found["python"] if "from collection piwheels.ops" in line]
+    assert [req for req in python if re.match(r"pyzmq\b", req)], found
+
+
 def test_ansible_doc_renders_both_modules(installed):
     for module in ("piwheels.ops.piw_remove", "piwheels.ops.piw_package_info"):
         result = run(installed, BIN / "ansible-doc", module)
