@@ -32,6 +32,8 @@ COLUMNS = {
 
 def load_runs(record: Path) -> list[dict]:
     """Every run of the record, oldest first; a missing or empty record is an error worth stopping on."""
+    if not record.exists():
+        raise SystemExit(f"{record} does not exist: run `make matrix`")
     runs = json.loads(record.read_text())["runs"]
     if not runs:
         raise SystemExit(f"{record} holds no run: run `make matrix`")
