@@ -69,6 +69,17 @@ def test_0_3_0_release_notes_name_the_new_grants():
     assert "GRANT SELECT ON TABLE public.package_names TO mr_chase;" in readme
 
 
+def test_fragments_waiting_for_the_next_release_are_in_no_release():
+    """Only 0.3's fragments went into 0.3.0: the later work's (issue 21, 25, ...) stay in changelogs/fragments,
+    unreleased, for the next release."""
+    releases = yaml.safe_load((COLLECTION / "changelogs/changelog.yaml").read_text())["releases"]
+    released = {fragment for release in releases.values() for fragment in release.get("fragments", [])}
+    waiting = {path.name for path in (COLLECTION / "changelogs/fragments").glob("*.yml")}
+    assert waiting and not waiting & released, sorted(waiting & released)
+    assert sorted(releases["0.3.0"]["fragments"]) == [
+        "0.3.0-release.yml", "issue14-modules.yml", "issue14-service.yml", "issue14-testbed.yml"]
+
+
 def test_galaxy_authors_is_a_contact_not_a_placeholder():
     """Galaxy shows `authors` as whom to contact: a name and an e-mail address (0.3.0: "piwheels.ops maintainers")."""
     authors = yaml.safe_load((COLLECTION / "galaxy.yml").read_text())["authors"]
