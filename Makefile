@@ -50,13 +50,18 @@ PYTEST_WORKERS ?= 2
 pytest: venv
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
 
+# ansible-lint runs as a contributor runs it, plainly in the collection (its
+# configuration is .config/ansible-lint.yml); the README's table must be the
+# matrix record's (tools/matrix_table.py)
 lint: venv
 	$(BIN)/ruff check .
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH ANSIBLE_ROLES_PATH=$(COLLECTION)/tests/integration/targets $(BIN)/ansible-lint
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/ansible-lint
 	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	$(BIN)/python tools/matrix_table.py --check
 	# ansible-lint leaves a cache in the collection that ansible-test would check
 	rm -rf $(COLLECTION)/.ansible
-	@echo "lint: ruff, ansible-lint (production profile) and antsibull-changelog lint passed"
+	@echo "lint: ruff, ansible-lint (production profile), antsibull-changelog lint, antsibull-docs lint-collection-docs and the matrix table passed"
 
 sanity: venv
 	$(TEST_HOME_READY)
@@ -98,16 +103,22 @@ integration-clean: venv
 	@echo "integration-clean: Mr Chase and PostgreSQL of $(IT_STATE) stopped"
 
 # sanity and units under each ansible-core release of MATRIX_VERSIONS, each in
-# its own venv and HOME under .matrix/; the results replace README.md's table
+# its own venv and HOME under .matrix/; each run is appended to records/matrix.json
+# (with its commit and collection version) and README.md's table is written from it
 matrix: venv
 	$(BIN)/python tools/matrix.py --readme README.md $(MATRIX_VERSIONS)
 
 # Adds every fragment in changelogs/fragments to the release named by galaxy.yml's
 # version (a release that exists already takes the new fragments and today's date)
 # and regenerates CHANGELOG.rst; plugins are re-read so new modules are listed.
+# Only the fragments of that release may be in changelogs/fragments: move a later
+# release's aside first and back after. RELEASE_DATE=YYYY-MM-DD dates a
+# release after the fact (default: today).
+RELEASE_DATE ?=
 changelog: venv
 	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release --update-existing --reload-plugins
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-changelog release --update-existing --reload-plugins \
+	  $(if $(RELEASE_DATE),--date $(RELEASE_DATE))
 	rm -f $(COLLECTION)/changelogs/.plugin-cache.yaml
 	@echo "changelog: CHANGELOG.rst released for version $$(sed -n 's/^version: //p' $(COLLECTION)/galaxy.yml)"
 

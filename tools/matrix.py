@@ -9,9 +9,11 @@ tools/ansible_test_home.py), and runs `ansible-test sanity` and
 `ansible-test units` with `--venv --python 3.11`, then the sanity tests that
 depend on the Python version (compile, import) on the oldest Python the
 modules support on managed hosts (tests/config.yml), one after the other, each
-log in .matrix/<minor>/<check>.log.  The results go to .matrix/results.md as a
-Markdown table and, with --readme, replace the table between the
-`<!-- matrix:begin -->` and `<!-- matrix:end -->` markers of that file.
+log in .matrix/<minor>/<check>.log.  Each run is appended to records/matrix.json
+(committed) with its date, the commit it ran on (``-dirty`` when the work tree
+had changes) and galaxy.yml's collection version; with --readme, the table
+between the `<!-- matrix:begin -->` and `<!-- matrix:end -->` markers of that
+file is written from the record (tools/matrix_table.py).
 
 Exit status 0 when every run passed, 1 when any failed.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import re
 import shutil
@@ -27,6 +30,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import matrix_table
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = ROOT / "ansible_collections/piwheels/ops"
@@ -40,7 +46,6 @@ CHECKS = {
     "units": ["units", "--python", PYTHON],
     "target": ["sanity", "--test", "compile", "--test", "import", "--python", TARGET_PYTHON],
 }
-BEGIN, END = "<!-- matrix:begin -->", "<!-- matrix:end -->"
 
 
 @dataclass
@@ -129,32 +134,29 @@ def run_test(minor: str, core: str, python: Path, test: str) -> Run:
     return Run(minor, core, test, passed, detail)
 
 
-def table(runs: list[Run]) -> str:
-    today = datetime.date.today().isoformat()
-    lines = [
-        f"`make matrix` on {today}:",
-        "",
-        f"| ansible-core | sanity (Python {PYTHON}) | units (Python {PYTHON}) "
-        f"| compile and import on target Python {TARGET_PYTHON} |",
-        "|---|---|---|---|",
-    ]
-    by_core: dict[str, dict[str, Run]] = {}
+def checkout_commit() -> str:
+    """The commit the work tree holds, with ``-dirty`` when tracked files differ from it."""
+    return sh("git", "-C", ROOT, "describe", "--always", "--dirty", "--abbrev=12",
+              capture_output=True, text=True).stdout.strip()
+
+
+def record_run(runs: list[Run], commit: str, record: Path) -> dict:
+    """Append this run to the record: what ran, on which commit and collection version, and how it went."""
+    results: dict[str, dict[str, dict]] = {}
     for run in runs:
-        by_core.setdefault(run.core, {})[run.test] = run
-    for core, tests in by_core.items():
-        cells = [f"{'pass' if r.passed else 'FAIL'} ({r.detail})" if (r := tests.get(t)) else "not run"
-                 for t in CHECKS]
-        lines.append(f"| {core} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def update_readme(readme: Path, text: str) -> None:
-    content = readme.read_text()
-    if BEGIN not in content or END not in content:
-        raise SystemExit(f"{readme} has no {BEGIN} ... {END} markers")
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
+        results.setdefault(run.core, {})[run.test] = {"passed": run.passed, "detail": run.detail}
+    entry = {
+        "date": datetime.date.today().isoformat(),
+        "commit": commit,
+        "collection_version": yaml.safe_load((COLLECTION / "galaxy.yml").read_text())["version"],
+        "python": PYTHON,
+        "target_python": TARGET_PYTHON,
+        "results": results,
+    }
+    history = json.loads(record.read_text())["runs"] if record.exists() else []
+    record.parent.mkdir(exist_ok=True)
+    record.write_text(json.dumps({"runs": [*history, entry]}, indent=2) + "\n")
+    return entry
 
 
 def main(argv: list[str]) -> int:
@@ -162,16 +164,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--readme", type=Path, help="replace the table between the matrix markers of this file")
     parser.add_argument("minors", nargs="+", metavar="MINOR", help="ansible-core minor releases, e.g. 2.16")
     args = parser.parse_args(argv)
+    commit = checkout_commit()  # before the run: what it tests, whatever changes while it runs
     runs: list[Run] = []
     for minor in args.minors:
         python, core = make_venv(minor)
         runs.extend(run_test(minor, core, python, test) for test in CHECKS)
-    text = table(runs)
-    MATRIX.mkdir(exist_ok=True)
-    (MATRIX / "results.md").write_text(text)
+    entry = record_run(runs, commit, matrix_table.RECORD)
     if args.readme:
-        update_readme(args.readme, text)
-    print(text, end="")
+        matrix_table.main(["--readme", str(args.readme)])
+    print(matrix_table.table(entry), end="")
     failed = [f"{r.core} {r.test}" for r in runs if not r.passed]
     which = f" ({', '.join(failed)})" if failed else ""
     print(f"matrix: {len(runs) - len(failed)} passed, {len(failed)} failed{which}")

@@ -40,6 +40,26 @@ requirements:
 notes:
   - The module runs on the piwheels master host, where Mr Chase listens; the task must run as a user allowed to
     write to the queue's socket, normally the service user or a member of its group (use C(become)).
+  - Becoming the service user (C(become_user=piwheels)) from a non-root account needs pipelining
+    (C(ansible_pipelining=true), as the C(piwheels.ops.remove) runbook sets) or the C(acl) package on the managed
+    host; otherwise Ansible fails with "Failed to set permissions on the temporary files Ansible needs to create when
+    becoming an unprivileged user".
+"""
+
+    # The option of the modules that change things, for a play that shows a plan before it acts.
+    PLAN = r"""
+options:
+  plan:
+    description:
+      - Only work out what the task would do, as in check mode, and report C(changed=false) with the answer in
+        RV(would_change), and no diff.
+      - For a play that shows a plan and asks before it acts, as the C(piwheels.ops.remove) runbook does. Its
+        planning task is then C(ok), so the play recap counts each real change once (the acting task's), and
+        C(--diff) shows the diff once.
+      - Nothing but STATUS is sent, in check mode or not.
+    type: bool
+    default: false
+    version_added: 0.4.0
 """
 
     # What the attributes mean; each module states its own support level for them.

@@ -24,6 +24,8 @@ __all__ = (
     "DEFAULT_IMPORT_QUEUE",
     "DEFAULT_SERVICE_USER",
     "DEFAULT_TIMEOUT",
+    "acting",
+    "exit_with_plan",
     "fail_from_error",
     "mr_chase_argument_spec",
     "mr_chase_client",
@@ -100,14 +102,28 @@ def fail_from_error(module, error, **result):
     module.fail_json(msg=str(error), import_queue=error.address, **result)
 
 
+def acting(module) -> bool:
+    """Whether the task may change anything: not in check mode, and not a plan (the option ``plan``)."""
+    return not (module.check_mode or module.params["plan"])
+
+
 def exit_with_plan(module, plan, **extra):
     """End the module with what a plan did (or, in check mode, would do): its result, a one-line message,
-    its warnings, and with --diff its diff."""
+    its warnings, and with --diff its diff.
+
+    ``would_change`` always says whether the plan changes something.  A task
+    run with ``plan: true`` reports ``changed: false`` and no diff: it only
+    looked, and the task that acts after it reports the change and shows the
+    diff, so that a play which plans first counts (and shows) each change once.
+    """
+    planning = module.params["plan"]
     result = plan.result()
     result.update(extra)
-    result["msg"] = plan.summary(module.check_mode)
-    for warning in plan.warnings(module.check_mode):
+    result["would_change"] = result["changed"]
+    result["changed"] = result["changed"] and not planning
+    result["msg"] = plan.summary(not acting(module))
+    for warning in plan.warnings(not acting(module)):
         module.warn(warning)
-    if module._diff:
+    if module._diff and not planning:
         result["diff"] = plan.diff()
     module.exit_json(**result)

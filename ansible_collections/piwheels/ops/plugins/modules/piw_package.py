@@ -46,6 +46,7 @@ options:
     required: true
 extends_documentation_fragment:
   - piwheels.ops.mr_chase
+  - piwheels.ops.mr_chase.plan
   - piwheels.ops.mr_chase.attributes
 attributes:
   check_mode:
@@ -57,6 +58,7 @@ attributes:
     details:
       - Before - the package's versions, yanked versions, skip reason, builds, files, archived files, downloads
         and aliases. After - nothing (absent).
+      - With O(plan=true) there is no diff (the task changes nothing); the task that acts shows it.
   idempotent:
     support: full
 notes:
@@ -99,6 +101,14 @@ package:
   returned: success
   type: str
   sample: beta-tools
+would_change:
+  description:
+    - Whether the task changed something or, in check mode and with O(plan=true), would change something.
+    - The same as C(changed), except with O(plan=true), where C(changed) is always false.
+  returned: success
+  type: bool
+  sample: true
+  version_added: 0.4.0
 existed:
   description: Whether the package existed before the task; when false, nothing was (or would be) deleted.
   returned: success
@@ -207,6 +217,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.package imp
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import settling_error
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import is_unknown_package
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
+    acting,
     exit_with_plan,
     fail_from_error,
     mr_chase_argument_spec,
@@ -220,7 +231,7 @@ def argument_spec() -> dict:
         package=dict(type="str", required=True),
         state=dict(type="str", required=True, choices=["absent"]),
     )
-    spec.update(mr_chase_argument_spec())
+    spec.update(mr_chase_argument_spec(), plan=dict(type="bool", default=False))
     return spec
 
 
@@ -253,7 +264,7 @@ def main() -> None:
     with mr_chase_client(module) as client:
         try:
             plan = survey(client, package)
-            if not module.check_mode:
+            if acting(module):
                 plan.carry_out(client, done)
                 plan.unwritten_now = client.unwritten_pages
         except MrChaseError as error:

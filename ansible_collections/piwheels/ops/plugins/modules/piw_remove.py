@@ -98,6 +98,7 @@ options:
     type: str
 extends_documentation_fragment:
   - piwheels.ops.mr_chase
+  - piwheels.ops.mr_chase.plan
   - piwheels.ops.mr_chase.attributes
 attributes:
   check_mode:
@@ -110,6 +111,7 @@ attributes:
       - O(state=removed) and O(state=forgotten) list the files, skip reasons (and forgotten versions) before
         and after; O(state=yanked) and O(state=unyanked) the yanked flag of each version; O(state=unskipped) the
         skip reasons.
+      - With O(plan=true) there is no diff (the task changes nothing); the task that acts shows it.
   idempotent:
     support: full
 seealso:
@@ -285,7 +287,9 @@ versions:
       sample: true
       version_added: 0.3.0
     changed:
-      description: Whether the task changed this version (removed something, forgot it, changed its flag or reason).
+      description:
+        - Whether the task changed this version (removed something, forgot it, changed its flag or reason); in
+          check mode and with O(plan=true), whether it would.
       type: bool
       returned: always
       sample: true
@@ -305,6 +309,14 @@ matched:
   returned: success
   type: dict
   sample: {"1.1.0": "1.1", "v1.2": "1.2"}
+  version_added: 0.4.0
+would_change:
+  description:
+    - Whether the task changed something or, in check mode and with O(plan=true), would change something.
+    - The same as C(changed), except with O(plan=true), where C(changed) is always false.
+  returned: success
+  type: bool
+  sample: true
   version_added: 0.4.0
 forgotten:
   description: The versions that were (in check mode, would be) forgotten, in piw-master's order.
@@ -401,6 +413,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions im
     unknown_version_message,
 )
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
+    acting,
     exit_with_plan,
     fail_from_error,
     mr_chase_argument_spec,
@@ -420,7 +433,7 @@ def argument_spec() -> dict:
         skip=dict(type="bool", default=False),
         skip_reason=dict(type="str"),
     )
-    spec.update(mr_chase_argument_spec())
+    spec.update(mr_chase_argument_spec(), plan=dict(type="bool", default=False))
     return spec
 
 
@@ -538,7 +551,7 @@ def main() -> None:
     with mr_chase_client(module) as client:
         try:
             plan = survey(client, module.params["package"], versions, skip, module.params["state"])
-            if not module.check_mode:
+            if acting(module):
                 carry_out(client, plan, done)
                 plan.unwritten_now = client.unwritten_pages
         except MrChaseError as error:

@@ -182,6 +182,10 @@ ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind", "xid
 PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
 
 
+def _is_build_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no build id
+
+
 class Journal:
     def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None,
                  on_set_aside: Callable[[str, str], None] | None = None, stale: StalePages | None = None,
@@ -240,7 +244,7 @@ class Journal:
         if entry.kind not in KINDS:
             raise ValueError(f"kind {entry.kind!r} is not one of {', '.join(KINDS)}")
         entry.builds = record.get("builds", [])
-        if not isinstance(entry.builds, list) or not all(type(build) is int for build in entry.builds):
+        if not isinstance(entry.builds, list) or not all(_is_build_id(build) for build in entry.builds):
             raise TypeError("builds is not a list of build ids")
         if entry.xid and not entry.xid.isdigit():
             raise ValueError(f"xid {entry.xid!r} is not a transaction id")

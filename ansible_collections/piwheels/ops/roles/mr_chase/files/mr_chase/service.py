@@ -64,9 +64,11 @@ HARD_CAP_BYTES = 1 << 20
 PING_FRAME = b'["PING"]'
 #: the cause of PONG's degraded reason while the database role is refused (a grant missing, a superuser)
 ROLE = "database role"
-#: requests that change something are logged at info; PING and STATUS (the module asks STATUS
-#: before every REMOVE, the role PINGs) at debug, so the log is not a line per probe
+#: requests that change something are logged at info, and so is every request answered ERROR (a STATUS of
+#: a name that does not exist, a database that is down); a PING or STATUS answered (the module asks STATUS
+#: before every change, the role and monitoring PING) at debug, so the log is not a line per probe
 LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE")}
+ERROR_REPLY = b'["ERROR",'
 #: the request a recovered journal entry of each kind (but a package's) came from, for the audit log
 RECOVERED_REQUESTS = {"remove": "REMOVE", "forget": "FORGET", "page": "YANK"}
 #: seconds between checks that the queue's socket file is still the one this service bound
@@ -174,7 +176,7 @@ class Service:
         except Exception:  # an error path that failed in turn (say, a reply that cannot be encoded)
             log.exception("request %s: the error reply itself failed", request.type)
             reply = error("internal error: see the Mr Chase log")
-        level = LOG_LEVELS.get(request.type, logging.DEBUG)
+        level = logging.INFO if reply.startswith(ERROR_REPLY) else LOG_LEVELS.get(request.type, logging.DEBUG)
         if log.isEnabledFor(level):
             log.log(level, "%s -> %s (%.1f ms)", [request.type, *request.args], reply[:200].decode("utf-8", "replace"),
                     (time.monotonic() - started) * 1000)

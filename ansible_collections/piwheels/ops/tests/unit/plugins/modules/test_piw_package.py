@@ -42,6 +42,7 @@ def test_the_result_says_what_the_package_held(package):
     result = package(package="Beta_Tools")
     assert {key: value for key, value in result.items() if key not in ("msg", "warnings")} == {
         "changed": True,
+        "would_change": True,
         "package": "beta-tools",
         "existed": True,
         "versions": ["1.0", "1.1", "1.2"],
@@ -155,3 +156,16 @@ def test_a_package_that_never_existed_is_not_already_deleted(package, mr_chase):
     assert result["warnings"] == ["piwheels has no package Gamam (gamam as PEP 503 normalises it) and there is no "
                                   "record of deleting it; did you mean gamma?"]
     assert mr_chase.peer.sent("DELETE") == []
+
+
+def test_a_plan_is_ok_deletes_nothing_and_says_it_would_change(package, mr_chase):
+    planned = package(package="beta-tools", plan=True, diff=True)
+    assert (planned["changed"], planned["would_change"]) == (False, True)
+    assert "diff" not in planned
+    assert planned["msg"].startswith("would delete package beta-tools: ")
+    assert mr_chase.peer.sent("DELETE") == []
+    assert "beta-tools" in mr_chase.packages
+    done = package(package="beta-tools", diff=True)
+    assert (done["changed"], done["would_change"]) == (True, True)
+    assert done["diff"]["before"]
+    assert package(package="beta-tools", plan=True)["would_change"] is False

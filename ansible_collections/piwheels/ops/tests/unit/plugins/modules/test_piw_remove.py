@@ -63,6 +63,26 @@ def test_check_mode_predicts_the_real_run(remove):
     assert predicted == done
 
 
+def test_a_plan_is_ok_sends_no_change_and_says_it_would_change(remove, mr_chase):
+    before = copy.deepcopy(mr_chase.packages)
+    for check_mode in (False, True):
+        planned = remove(package="gamma", version="1.0", skip=True, plan=True, diff=True, check_mode=check_mode)
+        assert (planned["changed"], planned["would_change"]) == (False, True)
+        assert planned["versions"]["1.0"]["changed"] is True
+        assert "diff" not in planned
+        assert planned["msg"].startswith("would remove 1 build, 2 files and 6 downloads of gamma 1.0")
+    assert mr_chase.peer.sent("REMOVE") == mr_chase.peer.sent("SKIP") == []
+    assert mr_chase.packages == before
+
+
+def test_the_task_that_acts_after_a_plan_is_the_one_changed_with_the_diff(remove):
+    done = remove(package="gamma", version="1.0", skip=True, diff=True)
+    assert (done["changed"], done["would_change"]) == (True, True)
+    assert done["diff"]["before"] == "".join(f"gamma 1.0 {name}\n" for name in GAMMA_10)
+    again = remove(package="gamma", version="1.0", skip=True, plan=True)
+    assert (again["changed"], again["would_change"]) == (False, False)
+
+
 def test_diff_lists_the_files_before_and_none_after(remove):
     result = remove(package="gamma", version="1.0", skip=True, diff=True, check_mode=True)
     assert result["diff"]["before"] == "".join(f"gamma 1.0 {name}\n" for name in GAMMA_10)
