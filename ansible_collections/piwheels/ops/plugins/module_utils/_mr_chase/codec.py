@@ -194,13 +194,7 @@ def check_status(status, fields, optional=None):
     optional = optional or {}
     for name, kind in optional.items():
         status.setdefault(name, kind())
-    for name, kind in {**fields, **optional}.items():
-        if name not in status:
-            raise InvalidReply(f"STATUS lacks {name!r}")
-        if not _matches(status[name], (kind,)):
-            raise InvalidReply(f"STATUS field {name!r} has the wrong type")
-        if kind is list and not all(isinstance(item, str) for item in status[name]):
-            raise InvalidReply(f"STATUS field {name!r} holds something other than strings")
+    _check_fields("STATUS", status, {**fields, **optional})
     return status
 
 
@@ -222,32 +216,29 @@ def text_problem(field, value):
 
 def check_health(health):
     """Check PONG's health object against HEALTH, field by field."""
-    for name, kind in HEALTH.items():
-        if name not in health:
-            raise InvalidReply(f"PONG's health lacks {name!r}")
-        if not _matches(health[name], (kind,)):
-            raise InvalidReply(f"PONG's health field {name!r} has the wrong type")
-        if kind is list and not all(isinstance(item, str) for item in health[name]):
-            raise InvalidReply(f"PONG's health field {name!r} holds something other than strings")
+    _check_fields("PONG's health", health, HEALTH)
     return health
 
 
 def check_match(match):
     """Check MATCH's object: every field of MATCH with its type, and ``removed`` when it is a record."""
-    _check_fields(match, MATCH)
+    _check_fields("MATCH", match, MATCH)
     if match["removed"] is not None:
-        _check_fields(match["removed"], _REMOVED)
-    if not all(isinstance(item, str) for item in match["close"]):
-        raise InvalidReply("MATCH field 'close' holds something other than strings")
+        _check_fields("MATCH", match["removed"], _REMOVED)
     return match
 
 
-def _check_fields(found, fields):
+def _check_fields(what, found, fields):
+    """Each of ``fields`` (name: a type or a tuple of types) in the object ``found`` of ``what``, with its type;
+    a list holds strings only."""
     for name, allowed in fields.items():
+        allowed = allowed if isinstance(allowed, tuple) else (allowed,)
         if name not in found:
-            raise InvalidReply(f"MATCH lacks {name!r}")
+            raise InvalidReply(f"{what} lacks {name!r}")
         if not _matches(found[name], allowed):
-            raise InvalidReply(f"MATCH field {name!r} has the wrong type")
+            raise InvalidReply(f"{what} field {name!r} has the wrong type")
+        if isinstance(found[name], list) and not all(isinstance(item, str) for item in found[name]):
+            raise InvalidReply(f"{what} field {name!r} holds something other than strings")
 
 
 def describe_frame(frame):
