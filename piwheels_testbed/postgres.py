@@ -44,6 +44,7 @@ class Cluster:
     def __init__(self, data_dir: str | os.PathLike | None = None, *, keep_running: bool = False):
         self.admin_dsn = os.environ.get("PIW_TEST_DSN", "")
         self._server = None
+        self._keep_running = keep_running
         if not self.admin_dsn:
             import pgserver  # only needed when we start our own server
 
@@ -89,10 +90,14 @@ class Cluster:
         self._pg_ctl("-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self._server.log), "start")
 
     def close(self) -> None:
-        """Release our handle; pgserver stops the server unless keep_running."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Release our handle and, unless keep_running, stop the server: pgserver's own clean-up leaves
+        running the server that start() restarted on our socket directory (the benchmarks leaked them)."""
+        if self._server is None:
+            return
+        self._server.cleanup()
+        if not self._keep_running and (self._server.pgdata / "postmaster.pid").exists():
+            self.stop()
+        self._server = None
 
 
 def forget_dead_server(data_dir: Path) -> None:
