@@ -12,19 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-COLLECTION = ROOT / "ansible_collections/piwheels/ops"
-BIN = Path(sys.executable).parent
+from collection_build import BIN, COLLECTION, build_tarball
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """Build the tarball and install it into an empty collections path."""
     work = tmp_path_factory.mktemp("galaxy")
-    subprocess.run([BIN / "ansible-galaxy", "collection", "build", "--output-path", work, COLLECTION],
-                   check=True, capture_output=True)
-    (tarball,) = work.glob("piwheels-ops-*.tar.gz")
+    tarball = build_tarball(work)
     subprocess.run([BIN / "ansible-galaxy", "collection", "install", tarball, "-p", work / "collections"],
                    check=True, capture_output=True)
     return work

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import tarfile
-from pathlib import Path
 
 import pytest
+from collection_build import build_tarball
 
-ROOT = Path(__file__).resolve().parents[2]
-COLLECTION = ROOT / "ansible_collections/piwheels/ops"
-BIN = Path(sys.executable).parent
 # Debian's /usr/share/common-licenses/GPL-3, byte for byte the text the FSF publishes
 GPL3_SHA256 = "3972dc9744f6499f0f9b2dbf76696f2ae7ad8af9b23dde66d6af86c9dfb36986"
 
@@ -21,11 +16,7 @@ GPL3_SHA256 = "3972dc9744f6499f0f9b2dbf76696f2ae7ad8af9b23dde66d6af86c9dfb36986"
 @pytest.fixture(scope="module")
 def tarball(tmp_path_factory) -> tarfile.TarFile:
     """The collection as `ansible-galaxy collection build` makes it."""
-    work = tmp_path_factory.mktemp("galaxy-licence")
-    subprocess.run([BIN / "ansible-galaxy", "collection", "build", "--output-path", work, COLLECTION],
-                   check=True, capture_output=True)
-    (path,) = work.glob("piwheels-ops-*.tar.gz")
-    with tarfile.open(path) as archive:
+    with tarfile.open(build_tarball(tmp_path_factory.mktemp("galaxy-licence"))) as archive:
         yield archive
 
 
