@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from .database import PACKAGE_FILES, Database, DatabaseUnavailable, Locked
+from .database import PACKAGE_FILES, ROOT_INDEX_PACKAGES, Database, DatabaseUnavailable, Locked
 from .journal import Entry
 from .page import PageFile, index_pieces, page_pieces
 from .privileges import MissingPrivileges
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 #: how many times a page is written again while piw-master keeps committing to the package (each round is
 #: one read; more than one is already rare, since a write takes milliseconds)
 ROUNDS = 5
-#: the root index's packages, in the order Database.delete_package reads them (byte order)
-ROOT_PACKAGES = 'SELECT package FROM packages ORDER BY package COLLATE "C"'
 
 
 def catch_up(db: Database, tree: Tree, entry: Entry, listed: Sequence[PageFile] | Sequence[str]) -> None:
@@ -82,7 +80,7 @@ def _root_index(db: Database, tree: Tree, token: str, listed: list[str]) -> None
     path = os.path.join(tree.simple, f".index.html.{token}.again.tmp")
     for _round in range(ROUNDS):
         with db.guard():
-            current = [row[0] for row in db.conn.execute(ROOT_PACKAGES).fetchall()]
+            current = [row[0] for row in db.conn.execute(ROOT_INDEX_PACKAGES).fetchall()]
         if current == listed:
             return
         log.info("the packages changed while the root index was put in place; writing it again")

@@ -475,8 +475,7 @@ class Database:
         evidence = conn.execute(PACKAGE_EVIDENCE, prepare=True)
         lock = conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
         work = conn.execute(DELETE_PACKAGE, {"package": package})
-        # byte order (COLLATE "C"), as Python sorts: the page is the same whatever the database's collation
-        rest = conn.execute('SELECT package FROM packages ORDER BY package COLLATE "C"')
+        rest = conn.execute(ROOT_INDEX_PACKAGES)
         self._await(overlap)
         if lock.fetchone() is None:
             raise NotFound(f"unknown package {package}")
@@ -611,6 +610,9 @@ FROM packages p LEFT JOIN versions v ON v.package = p.package AND v.version = %(
 WHERE p.package = %(package)s
 """
 
+#: the packages the root index lists, in byte order (COLLATE "C"), as Python sorts: the page is the same
+#: whatever the database's collation (DELETE's root index, and catch_up.py's check of it)
+ROOT_INDEX_PACKAGES = 'SELECT package FROM packages ORDER BY package COLLATE "C"'
 #: what recovery asks about a REMOVE or FORGET: its transaction id and the version's build ids
 VERSION_EVIDENCE = """
 SELECT pg_current_xact_id()::text, ARRAY(SELECT build_id FROM builds WHERE package = %s AND version = %s)

@@ -71,9 +71,9 @@ class Ledger:
         """Remove the debt ``kind``/``key``; whether there was one (free when there is none)."""
         if key not in self.entries(kind):
             return False
-        directory = os.path.join(self.root, kind)
+        directory = os.path.join(self.root, safe_component(kind))
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(directory, f"{key}.json"))
+            os.unlink(os.path.join(directory, f"{safe_component(key)}.json"))
         fsync_dir(directory)
         del self._entries[kind][key]
         return True
