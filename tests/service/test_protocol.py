@@ -78,3 +78,9 @@ def test_forbidden_characters_are_the_ones_the_vectors_pin():
         if 0xD800 <= code <= 0xDFFF:
             continue  # lone surrogates: refused by their own check
         assert bool(pinned.match(char)) == bool(protocol._FORBIDDEN.match(char)), hex(code)
+
+
+def test_the_whole_site_s_status_takes_no_version():
+    assert decode_request(b'["STATUS",null,null]').args == (None, None)
+    with pytest.raises(ProtocolError, match="takes null for the version too"):
+        decode_request(b'["STATUS",null,"1.0"]')

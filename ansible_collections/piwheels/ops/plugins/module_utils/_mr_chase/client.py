@@ -39,6 +39,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec impor
     COMMITTED_BUT_STALE,
     PACKAGE_OPTIONAL,
     PACKAGE_STATUS,
+    SITE_STATUS,
     VERSION_OPTIONAL,
     VERSION_STATUS,
     InvalidReply,
@@ -113,6 +114,10 @@ class MrChaseClient:
         """Return the STATUS object of a package (version None) or of one of its versions."""
         shape = (PACKAGE_STATUS, PACKAGE_OPTIONAL) if version is None else (VERSION_STATUS, VERSION_OPTIONAL)
         return self._call("STATUS", "STATUS", package, version, shape=shape)[1]
+
+    def site_status(self):
+        """Return the whole site's STATUS object (codec.SITE_STATUS): what concerns no single package."""
+        return self._call("STATUS", "STATUS", None, None, shape=(SITE_STATUS, None))[1]
 
     def match(self, package, version=None):
         """Return the MATCH object: the stored version that ``version`` spells (PEP 440), or, when none does

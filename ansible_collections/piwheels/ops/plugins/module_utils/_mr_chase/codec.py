@@ -26,6 +26,7 @@ __all__ = (
     "PACKAGE_OPTIONAL",
     "PACKAGE_STATUS",
     "REPLIES",
+    "SITE_STATUS",
     "REQUESTS",
     "VERSION_OPTIONAL",
     "VERSION_STATUS",
@@ -64,7 +65,7 @@ _BOOL = (bool,)
 #: (Mr Chase refuses an empty name or version, and a SKIP with an empty reason: UNSKIP clears a skip)
 REQUESTS = {
     "REMOVE": (_STR, _STR, _SKIP),
-    "STATUS": (_STR, _OPTIONAL_STR),
+    "STATUS": (_OPTIONAL_STR, _OPTIONAL_STR),
     "SKIP": (_STR, _STR),
     "YANK": (_STR, _STR, _BOOL),
     "FORGET": (_STR, _STR),
@@ -110,6 +111,16 @@ PACKAGE_STATUS = {
     "versions": list,
 }
 
+#: the fields of the whole site's STATUS (``["STATUS", null, null]``, 0.4): the pages committed changes could
+#: not write (relative paths), notices parked in ``.mr-chase/parked/``, whether piw-master is told of changes,
+#: whether a change's outcome is still being settled
+SITE_STATUS = {
+    "stale_pages": list,
+    "parked_notices": int,
+    "site_refresh": bool,
+    "settling": bool,
+}
+
 #: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
 #: gets the type's empty value: no archived files, no piw-master to refresh the site,
 #: nothing yanked, no aliases, no counts (such a Mr Chase cannot YANK, FORGET or DELETE either);
@@ -151,6 +162,8 @@ def encode_request(*message):
         raise ValueError(f"request {message!r} does not match its declared shape")
     if any(arg == "" for arg in args):
         raise ValueError(f"request {message!r} has an empty string, which Mr Chase refuses")
+    if message[0] == "STATUS" and args[0] is None and args[1] is not None:
+        raise ValueError(f"request {message!r}: the whole site's STATUS takes null for the version too")
     return json.dumps(list(message), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

@@ -109,6 +109,11 @@ def _optional_version(value: Any) -> str | None:
     return None if value is None else _version(value)
 
 
+def _optional_package(value: Any) -> str | None:
+    """STATUS's package: null asks about the whole site (then the version must be null too)."""
+    return None if value is None else _package(value)
+
+
 def _any_string(field: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not isinstance(value, str):
@@ -145,7 +150,7 @@ _package, _version = _name("package"), _name("version")
 #: request type -> checkers of its elements after the type, in order
 REQUESTS: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "REMOVE": (_package, _version, _skip),
-    "STATUS": (_package, _optional_version),
+    "STATUS": (_optional_package, _optional_version),
     "SKIP": (_package, _reason),
     "UNSKIP": (_package, _optional_version),
     "YANK": (_package, _version, _flag("yanked")),
@@ -189,7 +194,10 @@ def decode_request(frame: bytes) -> Request:
         message = json.loads(text)
     except (ValueError, RecursionError):
         raise ProtocolError("frame is not JSON") from None
-    return Request(*_check(message, REQUESTS, "request"))
+    request = Request(*_check(message, REQUESTS, "request"))
+    if request.type == "STATUS" and request.args[0] is None and request.args[1] is not None:
+        raise ProtocolError("STATUS of the whole site (package null) takes null for the version too")
+    return request
 
 
 def _check(message: Any, table: dict[str, tuple], kind: str) -> tuple[str, tuple[Any, ...]]:

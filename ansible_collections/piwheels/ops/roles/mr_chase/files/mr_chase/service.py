@@ -219,6 +219,8 @@ class Service:
         try:
             if request.type == "PING":  # spelled other than PING_FRAME (say, with spaces)
                 return self.health.frame
+            if request.type == "STATUS" and request.args[0] is None:
+                return encode_reply("STATUS", self._site_status())
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
                 return encode_reply("STATUS", self._status(package, request.args[1]))
@@ -298,6 +300,15 @@ class Service:
                     "builds": builds, "files": files, "archived": archived, "downloads": downloads,
                     "site_refresh": self.notifier.enabled, "settling": self._settling(package, version),
                     "stale_pages": self.stale.of(package)}
+
+    def _site_status(self) -> dict:
+        """``["STATUS", null, null]``: what concerns the whole site rather than one package, from memory only
+        (no query), so monitoring and the runbooks may ask it as often as PING.  Each concern that keeps a
+        site-wide state (the ledger's debts, the outbox, the journal) adds its own field here."""
+        return {"stale_pages": sorted(path for entry in self.ledger.entries(STALE_PAGE).values()
+                                      for path in entry.get("paths", ())),
+                "parked_notices": self.notifier.parked, "site_refresh": self.notifier.enabled,
+                "settling": self.journal.exists()}
 
     def _match(self, package: str, version: str | None) -> bytes:
         """MATCH: read-only, like STATUS (matching.py)."""

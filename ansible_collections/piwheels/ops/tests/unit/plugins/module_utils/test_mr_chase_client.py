@@ -49,6 +49,8 @@ def call_for(client, vector):
         return client.unskip("gamma")
     if vector["for"] == "MATCH":
         return client.match("gamma", vector["reply"][1]["version"])
+    if vector.get("site"):
+        return client.site_status()
     status = vector["reply"][1] if vector["reply"][0] == "STATUS" else {}
     return client.status("alpha", status.get("version"))
 

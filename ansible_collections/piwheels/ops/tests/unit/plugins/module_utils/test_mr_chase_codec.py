@@ -34,7 +34,8 @@ def test_every_valid_request_encodes_as_one_utf8_json_array(vectors):
 
 @pytest.mark.parametrize(
     "message",
-    [(), ("FROB",), ("PING", 1), ("REMOVE", "alpha", "1.0"), ("REMOVE", "alpha", "1.0", None), ("SKIP", "alpha", None)],
+    [(), ("FROB",), ("PING", 1), ("REMOVE", "alpha", "1.0"), ("REMOVE", "alpha", "1.0", None), ("SKIP", "alpha", None),
+     ("STATUS", None, "1.0")],
 )
 def test_malformed_requests_are_refused_before_sending(message):
     with pytest.raises(ValueError):
@@ -59,6 +60,8 @@ def status_shape(status):
     """The fields a STATUS object must have: a version's when it names one, else a package's."""
     if "version" in status:
         return codec.VERSION_STATUS, codec.VERSION_OPTIONAL
+    if "package" not in status:
+        return codec.SITE_STATUS, None
     return codec.PACKAGE_STATUS, codec.PACKAGE_OPTIONAL
 
 
@@ -195,3 +198,12 @@ def test_the_module_refuses_names_and_reasons_in_mr_chase_s_words(vectors):
 @pytest.mark.parametrize("value", ["a reason", "  padded  ", "na\u00efve \u2013 \u201cquoted\u201d", "x" * 100])
 def test_ordinary_reasons_pass_the_module_s_check(value):
     assert codec.text_problem("skip", value) is None
+
+
+def test_the_whole_site_s_status_is_checked_against_its_fields(vectors):
+    site = [vector["reply"][1] for vector in vectors["valid_replies"] if vector.get("site")]
+    assert site, "the vectors pin a site STATUS"
+    for status in site:
+        assert codec.check_status(dict(status), codec.SITE_STATUS) == status
+    with pytest.raises(codec.InvalidReply):
+        codec.check_status({**site[0], "settling": "no"}, codec.SITE_STATUS)
