@@ -176,7 +176,7 @@ def test_every_message_the_notifier_may_send_is_one_upstream_declares():
 def test_a_delivery_thread_that_dies_is_started_again_and_at_last_the_service_exits(repository, ipc_dir, master):
     """The thread is killed by what no ``except Exception`` catches; revive() (the service's watch calls it
     after every request) starts it again, MAX_RESTARTS times, then raises ThreadDied (exit 4: systemd)."""
-    from mr_chase.audit import AuditLog
+    from mr_chase.audit_log import AuditLog
     from mr_chase.loop import ThreadDied
     from mr_chase.notifier import MAX_RESTARTS, MasterNotifier, rewrite_pages
     from mr_chase.tree import Tree

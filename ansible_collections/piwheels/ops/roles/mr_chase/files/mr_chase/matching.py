@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from .audit import AuditLog
+from .audit_log import AuditLog
 from .database import Database
 from .versions import close_versions, equal_version
 

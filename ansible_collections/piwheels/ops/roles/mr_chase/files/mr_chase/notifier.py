@@ -45,7 +45,7 @@ from typing import Any
 import cbor2
 import zmq
 
-from .audit import AuditLog
+from .audit_log import AuditLog
 from .loop import ThreadDied
 from .tree import Tree, fsync_dir, write_durably
 

@@ -28,7 +28,7 @@ import psycopg
 import zmq
 
 from . import __version__
-from .audit import AuditLog
+from .audit_log import AuditLog
 from .config import Config
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .deletion import PackageRemover

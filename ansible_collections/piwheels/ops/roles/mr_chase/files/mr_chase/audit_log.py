@@ -1,5 +1,8 @@
 """The audit log: one JSON line for every change (REMOVE, SKIP, ...) and every notice's fate.
 
+Not the site audit (audit_job.py, site_scan.py, site_repair.py), which compares the database with the tree: this is
+the record of what was changed, by which request, when.
+
 Operators answer "who removed what, when" from this file, so it records
 only real changes (a repeated request adds nothing) and is appended to, never
 rewritten.
