@@ -56,6 +56,8 @@ class Deleted:
     files: list[str]
     archived: list[str]
     remaining: list[PageFile]
+    #: [location, filename] of each archived file, for the archive hosts' pending list
+    archived_files: list[list[str]] = field(default_factory=list)
     #: the evidence recovery asks about: the transaction's id and the version's build ids (journal.py)
     xid: str = ""
     build_ids: list[int] = field(default_factory=list)
@@ -80,6 +82,8 @@ class DeletedPackage:
     remaining: list[str]
     #: the transaction's id, the evidence recovery asks about (journal.py)
     xid: str = ""
+    #: [location, filename] of each archived file, for the archive hosts' pending list
+    archived_files: list[list[str]] = field(default_factory=list)
 
 
 class Removal:
@@ -384,6 +388,8 @@ class Database:
             files=[f.filename for f in package_files if f.version == version],
             archived=[f.filename for f in package_files if f.version == version and f.location != LOCAL],
             remaining=[f for f in package_files if f.version != version],
+            archived_files=[[f.location, f.filename] for f in package_files
+                            if f.version == version and f.location != LOCAL],
             xid=xid,
             build_ids=build_ids,
         )
@@ -480,8 +486,8 @@ class Database:
         if lock.fetchone() is None:
             raise NotFound(f"unknown package {package}")
         downloads, builds, files, archived, versions, aliases, _gone = work.fetchone()
-        return DeletedPackage(versions, builds, files, archived, downloads, aliases,
-                              [row[0] for row in rest.fetchall()], evidence.fetchone()[0])
+        return DeletedPackage(versions, builds, files, len(archived), downloads, aliases,
+                              [row[0] for row in rest.fetchall()], evidence.fetchone()[0], archived)
 
     def set_yanked(self, package: str, version: str, yanked: bool,
                    overlap: Callable[[], None] | None = None) -> tuple[bool, list[PageFile]]:
@@ -578,7 +584,8 @@ FROM packages p WHERE p.package = %(package)s
 """
 
 #: A whole package's deletes as one statement (see Database.delete_package): one row of
-#: (downloads deleted, builds, files, archived files, versions, aliases), counted before the deletes.
+#: (downloads deleted, builds, files, archived files as [location, filename], versions, aliases), read before
+#: the deletes.
 DELETE_PACKAGE = """
 WITH f AS (
     SELECT f.filename, f.location FROM builds b JOIN files f ON f.build_id = b.build_id
@@ -589,7 +596,8 @@ WITH f AS (
     DELETE FROM packages WHERE package = %(package)s RETURNING 1
 )
 SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM builds WHERE package = %(package)s),
-       (SELECT count(*) FROM f), (SELECT count(*) FROM f WHERE f.location <> '/simple'),
+       (SELECT count(*) FROM f),
+       ARRAY(SELECT ARRAY[f.location, f.filename]::text[] FROM f WHERE f.location <> '/simple' ORDER BY f.filename),
        ARRAY(SELECT version FROM versions WHERE package = %(package)s),
        ARRAY(SELECT name FROM package_names WHERE package = %(package)s AND name <> %(package)s ORDER BY name),
        (SELECT count(*) FROM pk)

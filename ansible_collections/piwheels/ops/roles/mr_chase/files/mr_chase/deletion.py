@@ -21,7 +21,7 @@ from typing import NamedTuple
 from .database import DeletedPackage
 from .journal import PACKAGE_LINKS, Entry
 from .page import index_pieces
-from .removal import Change
+from .removal import Change, archive_triples
 from .tree import UnsafePath, fsync_dir, fsync_file, safe_component, write_pieces
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class PackageRemover(Change):
                       "package")
         with self._transaction() as transaction:
             deleted = self.db.delete_package(package, overlap=partial(self.journal.write, entry))
-            self.journal.add_evidence(entry, deleted.xid, [])
+            self.journal.add_evidence(entry, deleted.xid, [], archive_triples(package, deleted.archived_files))
             self._journalled(entry)
             self._move_aside(entry, deleted)
             transaction.while_committing = partial(self._sync_package, entry)

@@ -58,9 +58,32 @@ journal's evidence line     (none: appended       a process crash never loses it
                                                   restart can fool.  Syncing it would cost a second
                                                   fdatasync, or a round trip more before the first
                                                   one (about 15% of a REMOVE, benchmarks/bench_remove)
+evidence line with          only when the change  the change could commit with no record of the
+archived files: fdatasync   deleted rows of       archived files it deleted: their archive hosts would
+                            archived files: after serve them for ever and no pending list would name
+                            the deletes returned, them.  A change without archived files writes the
+                            before the first      evidence line as above (no sync): it costs nothing
+                            rename (so before     more than before
+                            COMMIT)
+ledger ``archive`` entry    when the change is    (its own sync, ledger.py) the journal still names the
+                            settled (after the    archived files until the ledger holds them: settling
+                            reply, or by          the change again adds them again, once
+                            recovery), before the
+                            journal is emptied
 emptying the journal        (none)                the journal comes back: it is settled again, every
                                                   step is idempotent
 ==========================  ====================  =====================================================
+
+Archived files (a ``files.location`` other than ``/simple``: an archive
+server's) are known only once the change's statements returned (the rows
+are read in the same pipeline as the deletes), so they cannot be in the
+first line, which is written while the deletes run.  They go in the
+evidence line, ``"archived": [[location, package, filename], ...]``, and
+that line is fdatasynced only when it holds any: one sync more for a change
+that has archived files, none for one without.  Settling the change (the
+clean-up after the reply, or recovery of a committed change) adds them to the
+ledger's ``archive`` pending list (ArchivePending.add, idempotent) before the
+journal is emptied; an aborted change records nothing.
 
 Not synced, because no recovery path reads it: the temporary page before
 COMMIT (a committed removal's recovery writes the page from the database
@@ -131,7 +154,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .database import Database
-from .ledger import Ledger, StalePages
+from .ledger import ArchivePending, Ledger, StalePages
 from .page import page_pieces
 from .tree import Tree, UnsafePath, fsync_dir, fsync_file, naming, safe_component, write_all
 
@@ -165,6 +188,8 @@ class Entry:
     xid: str = ""
     #: REMOVE/FORGET: the build ids the version had, the evidence when ``xid`` is too old to be asked about
     builds: list[int] = field(default_factory=list)
+    #: [location, package, filename] of each archived file whose row the change deleted (the evidence line)
+    archived: list[list[str]] = field(default_factory=list)
     moves: list[list[str]] = field(default_factory=list)
 
     @property
@@ -189,12 +214,14 @@ def _is_build_id(value: object) -> bool:
 class Journal:
     def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None,
                  on_set_aside: Callable[[str, str], None] | None = None, stale: StalePages | None = None,
-                 checkpoint: Callable[[str], None] = lambda step: None):
+                 checkpoint: Callable[[str], None] = lambda step: None, archives: ArchivePending | None = None):
         self.tree = tree
         #: test hook of recovery: "recovery_audited" is passed once a committed change is audited and notified
         self.checkpoint = checkpoint
         #: pages a committed change could not write (the ledger's stale_page debts)
         self.stale = stale or StalePages(Ledger(tree), tree)
+        #: the archived files committed changes deleted, until their archive hosts no longer serve them
+        self.archives = archives or ArchivePending(self.stale.ledger)
         self.path = os.path.join(tree.state, "journal.json")
         #: told of every removal recovery finds committed (the service notifies piw-master and audits it)
         self.on_committed = on_committed
@@ -246,6 +273,11 @@ class Journal:
         entry.builds = record.get("builds", [])
         if not isinstance(entry.builds, list) or not all(_is_build_id(build) for build in entry.builds):
             raise TypeError("builds is not a list of build ids")
+        entry.archived = record.get("archived", [])
+        if not isinstance(entry.archived, list) or not all(
+                isinstance(item, list) and len(item) == 3 and all(isinstance(name, str) for name in item)
+                for item in entry.archived):
+            raise TypeError("archived is not a list of [location, package, filename]")
         if entry.xid and not entry.xid.isdigit():
             raise ValueError(f"xid {entry.xid!r} is not a transaction id")
         safe_component(entry.package)
@@ -269,12 +301,12 @@ class Journal:
             return {}
         if not isinstance(evidence, dict):
             return {}
-        return {key: evidence[key] for key in ("xid", "builds") if key in evidence}
+        return {key: evidence[key] for key in ("xid", "builds", "archived") if key in evidence}
 
     def write(self, entry: Entry) -> None:
         """Record the plan durably before any file is touched: one write over the last journal, one fdatasync."""
         record = asdict(entry)
-        del record["moves"]
+        del record["moves"], record["archived"]
         data = json.dumps(record).encode("utf-8")
         self._written = True  # even a write that fails half way may have left something to settle
         with naming(self.path):
@@ -286,14 +318,19 @@ class Journal:
             finally:
                 os.close(fd)
 
-    def add_evidence(self, entry: Entry, xid: str, builds: list[int]) -> None:
+    def add_evidence(self, entry: Entry, xid: str, builds: list[int], archived: list[list[str]] = ()) -> None:
         """Append what recovery will ask the database about, once the change's statements returned and
         before the first file moves: a line of its own after the synced entry, not synced (see the table
-        above: a process crash never loses it, a power cut may, and recovery then falls back)."""
-        entry.xid, entry.builds = xid, builds
+        above: a process crash never loses it, a power cut may, and recovery then falls back).  With
+        ``archived`` files ([location, package, filename]) the line is synced: they are the only record of
+        what the archive hosts must delete once the change commits."""
+        entry.xid, entry.builds, entry.archived = xid, builds, list(archived)
+        evidence = {"xid": xid, "builds": builds, **({"archived": entry.archived} if archived else {})}
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            write_all(fd, b"\n" + json.dumps({"xid": xid, "builds": builds}).encode("utf-8"))
+            write_all(fd, b"\n" + json.dumps(evidence).encode("utf-8"))
+            if archived:
+                os.fdatasync(fd)
         finally:
             os.close(fd)
 
@@ -382,9 +419,13 @@ class Journal:
         return []
 
     def clean(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """Make the page durable (its content and its name) and delete the staged wheels of a committed
-        removal; the journal is emptied by the caller (Cleanup, finish) once nothing else depends on it."""
+        """Record the change's archived files as pending (ledger kind ``archive``), make the page durable (its
+        content and its name) and delete the staged wheels of a committed removal; the journal is emptied by
+        the caller (Cleanup, finish) once nothing else depends on it."""
         checkpoint("cleaning")
+        if entry.archived:  # before the journal that names them goes (a second pass adds nothing)
+            self.archives.add(entry.archived)
+            checkpoint("archives_recorded")
         if entry.page:
             page = self.tree.absolute(entry.page)
             with contextlib.suppress(FileNotFoundError):

@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .tree import Tree, fsync_dir, safe_component, write_durably
@@ -158,6 +158,8 @@ class ArchivePending:
 
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
+        #: told after every change of the list (the service rebuilds PONG's frame: its count is news)
+        self.on_change: Callable[[], None] = lambda: None
 
     def add(self, files: Iterable[tuple[str, str, str]]) -> None:
         """Record (location, package, filename) triples as pending, durably; one already pending is kept
@@ -176,6 +178,7 @@ class ArchivePending:
             if new:
                 self.ledger.open(ARCHIVE, location_key(location), {"location": location, "files": listed + new})
                 log.info("%d archived file(s) pending at %s", len(new), location)
+                self.on_change()
 
     def pending(self, location: str) -> list[list[str]]:
         """The [package, filename] pairs pending at ``location``, oldest first (a copy)."""
@@ -195,6 +198,7 @@ class ArchivePending:
             self.ledger.open(ARCHIVE, key, {"location": location, "files": rest})
         else:
             self.ledger.clear(ARCHIVE, key)
+        self.on_change()
         return len(listed) - len(rest)
 
     def counts(self) -> dict[str, int]:

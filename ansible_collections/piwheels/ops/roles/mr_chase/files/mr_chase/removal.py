@@ -29,7 +29,7 @@ from .catch_up import catch_up
 from .database import Database, Deleted, Removal
 from .journal import Entry, Journal
 from .page import PageFile, page_pieces
-from .protocol import DEFAULT_SKIP_REASON
+from .protocol import DEFAULT_SKIP_REASON, normalise_location
 from .tree import Tree, fsync_dir
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,12 @@ class Result:
     #: committed but could not write (Journal.replace_page)
     token: str = ""
     stale_pages: list[str] = field(default_factory=list)
+
+
+def archive_triples(package: str, archived: list[list[str]]) -> list[list[str]]:
+    """[location, package, filename] of each archived file ([location, filename]) a change deleted, the
+    location normalised (no trailing slash), as the journal and the pending list record them."""
+    return [[normalise_location(location), package, filename] for location, filename in archived]
 
 
 def target_skip(current: str, skip: bool | str) -> str:
@@ -207,7 +213,8 @@ class Remover(Change):
             # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
             deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON, forget=forget,
                                              overlap=partial(self.journal.write, entry))
-            self.journal.add_evidence(entry, deleted.xid, deleted.build_ids)
+            self.journal.add_evidence(entry, deleted.xid, deleted.build_ids,
+                                      archive_triples(package, deleted.archived_files))
             self._journalled(entry)
             changed = deleted.builds > 0 or deleted.skip_changed or deleted.forgotten
             result = Result(changed, target_skip(deleted.previous_skip, skip),

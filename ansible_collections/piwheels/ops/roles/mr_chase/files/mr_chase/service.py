@@ -133,12 +133,13 @@ class Service:
         #: the archived files of committed changes that archive hosts still serve (STATUS archives, PENDING)
         self.archives = ArchivePending(self.ledger)
         self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
-                               stale=self.stale, checkpoint=checkpoint)
+                               stale=self.stale, checkpoint=checkpoint, archives=self.archives)
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
                              lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
+        self.archives.on_change = self.health.refresh
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
@@ -331,8 +332,6 @@ class Service:
         acknowledged = self.archives.acknowledge(location, files)
         self.audit.record(["ARCHIVED", location, len(files)], "done", location=location, acknowledged=acknowledged,
                           files=files)
-        if acknowledged:
-            self.health.refresh()
         return encode_reply("DONE")
 
     def _match(self, package: str, version: str | None) -> bytes:
