@@ -133,7 +133,8 @@ class Service:
         #: the archived files of committed changes that archive hosts still serve (STATUS archives, PENDING)
         self.archives = ArchivePending(self.ledger)
         self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
-                               stale=self.stale, checkpoint=checkpoint, archives=self.archives)
+                               stale=self.stale, checkpoint=checkpoint, archives=self.archives,
+                               mounts={location: str(root) for location, root in config.archives.items()})
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
