@@ -63,6 +63,12 @@ def test_remove_forget_and_delete_leave_archived_files_pending_per_location(repo
     deleted = [archive(repository, "beta-tools", beta[0], 0, ARCHIVE2), archive(repository, "beta-tools", beta[2], 1,
                                                                                ARCHIVE1)]
     assert site_archives(mr_chase) == {} and archive_pending(mr_chase) == 0
+    # STATUS names each archived file's location (normalised), for the modules' archived_files
+    assert mr_chase.client("STATUS", "alpha", alpha[0])[1]["archive_locations"] == {
+        removed[0][1]: ARCHIVE1, removed[1][1]: ARCHIVE2}
+    assert mr_chase.client("STATUS", "beta-tools", None)[1]["archive_locations"] == {
+        deleted[0][1]: ARCHIVE2, deleted[1][1]: ARCHIVE1}
+    assert mr_chase.client("STATUS", "gamma", None)[1]["archive_locations"] == {}
 
     assert mr_chase.client("REMOVE", "alpha", alpha[0], True) == ["DONE"]
     assert pending(mr_chase, ARCHIVE1) == {"location": ARCHIVE1, "files": [removed[0]], "total": 1}

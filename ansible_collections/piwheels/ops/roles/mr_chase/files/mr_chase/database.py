@@ -307,14 +307,16 @@ class Database:
                          (len(package) - spread, len(package) + spread))
         return [row[0] for row in rows]
 
-    def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], list[str], int]:
-        """(skip, yanked, builds, sorted file names, the archived ones, downloads) of a version, in one round trip."""
+    def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], list[str], int,
+                                                                  dict[str, str] | None]:
+        """(skip, yanked, builds, sorted file names, the archived ones, downloads, {archived file: location} or
+        None) of a version, in one round trip."""
         row = self._prepared(VERSION_STATUS, {"package": package, "version": version})
         if row is None:
             raise NotFound(f"unknown package {package}")
         if not row[0]:
             raise NotFound(f"unknown package version {package} {version}")
-        return row[1], row[2], row[3], row[4], row[5], row[6]
+        return row[1], row[2], row[3], row[4], row[5], row[6], row[7]
 
     def _prepared(self, query: str, params: Sequence | dict) -> tuple | None:
         """One row of a query the server keeps planned (STATUS is asked before every removal)."""
@@ -564,6 +566,8 @@ class PackageStatus(NamedTuple):
     archived_count: int
     downloads: int
     aliases: list[str]
+    #: filename -> files.location of each archived file (null from the query when there is none)
+    archive_locations: dict[str, str] | None
 
 
 #: STATUS of a package: what a whole-package deletion would take (see PackageStatus)
@@ -579,7 +583,8 @@ SELECT p.skip,
        (SELECT count(*) FROM f), (SELECT count(*) FROM f WHERE f.location <> '/simple'),
        (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f)),
        ARRAY(SELECT n.name FROM package_names n WHERE n.package = p.package AND n.name <> p.package
-             ORDER BY n.name)
+             ORDER BY n.name),
+       (SELECT json_object_agg(f.filename, f.location) FROM f WHERE f.location <> '/simple')
 FROM packages p WHERE p.package = %(package)s
 """
 
@@ -613,7 +618,8 @@ SELECT v.version IS NOT NULL, v.skip, v.yanked,
        (SELECT count(*) FROM builds b WHERE b.package = %(package)s AND b.version = %(version)s),
        ARRAY(SELECT filename FROM f ORDER BY filename),
        ARRAY(SELECT filename FROM f WHERE location <> '/simple' ORDER BY filename),
-       (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f))
+       (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f)),
+       (SELECT json_object_agg(f.filename, f.location) FROM f WHERE f.location <> '/simple')
 FROM packages p LEFT JOIN versions v ON v.package = p.package AND v.version = %(version)s
 WHERE p.package = %(package)s
 """

@@ -83,7 +83,18 @@ that line is fdatasynced only when it holds any: one sync more for a change
 that has archived files, none for one without.  Settling the change (the
 clean-up after the reply, or recovery of a committed change) adds them to the
 ledger's ``archive`` pending list (ArchivePending.add, idempotent) before the
-journal is emptied; an aborted change records nothing.
+journal is emptied; an aborted change records nothing.  (ArchivePending.add is
+also the way in for another change that deletes archived files' rows, e.g. the
+site audit's repair: it journals them the same way and adds them on settling.)
+
+An archive mounted on this host (config ``archives``) is not left pending:
+its files move, like wheels, into a staging directory on their own file
+system, ``<root>/.mr-chase-staging/<token>/``, after the evidence line
+(which then names the roots, ``"mounted": {location: root}``, and is synced)
+and before COMMIT; the archive's package directory is fsynced while COMMIT
+runs; they are deleted after COMMIT and put back when the change did not
+commit.  Recovery finds them by the token under the roots the journal names,
+so a change of the configuration meanwhile strands nothing.
 
 Not synced, because no recovery path reads it: the temporary page before
 COMMIT (a committed removal's recovery writes the page from the database

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .protocol import normalise_location
 from .tree import Tree, fsync_dir, safe_component, write_durably
 
 log = logging.getLogger(__name__)
@@ -152,8 +153,9 @@ class ArchivePending:
 
     The journal puts a change's archived files here when the change is
     settled (journal.py); the site audit's repair may call :meth:`add` with
-    the files its own change deleted.  Locations are normalised (no trailing
-    slash) by the caller: protocol.normalise_location.
+    the files its own change deleted (journalled with that change, as journal.py
+    says, and added when it is settled).  Locations are kept without a trailing
+    slash (protocol.normalise_location).
     """
 
     def __init__(self, ledger: Ledger):
@@ -166,7 +168,7 @@ class ArchivePending:
         once (settling a change twice, after a crash, adds nothing)."""
         by_location: dict[str, list[list[str]]] = {}
         for location, package, filename in files:
-            by_location.setdefault(location, []).append([package, filename])
+            by_location.setdefault(normalise_location(location), []).append([package, filename])
         for location, pairs in by_location.items():
             listed = self.pending(location)
             known = {tuple(pair) for pair in listed}

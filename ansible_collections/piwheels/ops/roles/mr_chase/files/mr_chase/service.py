@@ -50,6 +50,7 @@ from .protocol import (
     encode_reply,
     error,
     invalid,
+    normalise_location,
 )
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
 from .tree import Tree
@@ -85,6 +86,11 @@ def committed_but_stale(stale: list[str], why: str) -> str:
     client tells it from a change that did not happen (the modules report changed, and warn)."""
     return (f"committed, but {', '.join(stale)} could not be written ({why}); it stays stale until a later "
             "write of it succeeds (STATUS stale_pages)")
+
+
+def locations_of(archived: dict[str, str] | None) -> dict[str, str]:
+    """STATUS's ``archive_locations``: {archived file: its location}, each location without a trailing slash."""
+    return {filename: normalise_location(location) for filename, location in (archived or {}).items()}
 
 
 def sent(record: dict, notice: list) -> bool:
@@ -303,12 +309,13 @@ class Service:
                         "file_count": status.file_count, "archived_count": status.archived_count,
                         "downloads": status.downloads, "aliases": status.aliases,
                         "site_refresh": self.notifier.enabled, "settling": self._settling(package, None),
-                        "stale_pages": self.stale.of(package)}
-            skip, yanked, builds, files, archived, downloads = self.db.version_status(package, version)
+                        "stale_pages": self.stale.of(package),
+                        "archive_locations": locations_of(status.archive_locations)}
+            skip, yanked, builds, files, archived, downloads, locations = self.db.version_status(package, version)
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
                     "builds": builds, "files": files, "archived": archived, "downloads": downloads,
                     "site_refresh": self.notifier.enabled, "settling": self._settling(package, version),
-                    "stale_pages": self.stale.of(package)}
+                    "stale_pages": self.stale.of(package), "archive_locations": locations_of(locations)}
 
     def _site_status(self) -> dict:
         """``["STATUS", null, null]``: what concerns the whole site rather than one package, from memory only
