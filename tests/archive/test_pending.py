@@ -144,14 +144,15 @@ AFTER_COMMIT = ["committed", "page_replaced", "cleaning", "archives_recorded", "
 BEFORE_COMMIT = ["journal_written", "moved"]  # "committing" runs once COMMIT is sent: either outcome
 
 
-@pytest.mark.parametrize("request_type", ["REMOVE", "DELETE"])
+@pytest.mark.parametrize("request_type", ["REMOVE", "FORGET", "DELETE"])
 @pytest.mark.parametrize("step", AFTER_COMMIT + BEFORE_COMMIT)
 def test_killed_between_commit_and_journal_drop_loses_no_pending_file(repository, ipc_dir, step, request_type):
     """Killed at each step of a change with archived files: committed, every file is pending once after the
     restart (recovery settles it); killed before COMMIT, nothing is pending and the rows are back."""
     gamma = versions(repository, "gamma")
     files = [archive(repository, "gamma", gamma[1], 0, ARCHIVE1), archive(repository, "gamma", gamma[1], 1, ARCHIVE2)]
-    message = ["REMOVE", "gamma", gamma[1], True] if request_type == "REMOVE" else ["DELETE", "gamma"]
+    message = {"REMOVE": ["REMOVE", "gamma", gamma[1], True], "FORGET": ["FORGET", "gamma", gamma[1]],
+               "DELETE": ["DELETE", "gamma"]}[request_type]
     chase = MrChase(make_config(repository, ipc_dir), ipc_dir)
     chase.start(env={"MR_CHASE_CRASH_AT": step})
     chase.client.raw(json.dumps(message).encode(), timeout=5)  # a reply, or none: the process ends at the step
