@@ -22,13 +22,12 @@ from mr_chase.service import Service
 from mr_chase.site_repair import GONE, NO_MASTER
 from repair_helpers import MIN_AGE, age_site, package_files, site_problems
 
+from piwheels_testbed import RepositorySpec
 from piwheels_testbed.master import StandInMaster
 
 
 @pytest.fixture
 def repository_spec():
-    from piwheels_testbed import RepositorySpec
-
     return RepositorySpec(builds=2)  # a missing wheel's build goes, never the version's other build
 
 
@@ -232,10 +231,9 @@ def test_the_master_is_told_once_and_rewrites_the_project_page(site, ipc_dir):
         findings = damage.stale_project_page(site) + damage.orphan_wheel(site, "gamma")
         repaired = svc.repair("gamma", findings, MIN_AGE)
         assert [f.repaired for f in repaired] == [True, True]
-        wait_for(lambda: master.sent("REBUILD"))
+        project_json = site.output_path / "project" / "gamma" / "json" / "index.json"
+        wait_for(lambda: "9.9" not in json.loads(project_json.read_text())["releases"])  # the master rewrote it
         assert master.sent("REBUILD") == [["REBUILD", ["BOTH", "gamma"]]]
-        data = json.loads((site.output_path / "project" / "gamma" / "json" / "index.json").read_text())
-        assert "9.9" not in data["releases"]
         site_findings = damage.stale_root_index(site)
         assert [f.repaired for f in svc.repair(None, site_findings, MIN_AGE)] == [True]
         wait_for(lambda: len(master.sent("REBUILD")) == 2)
@@ -274,3 +272,41 @@ def test_a_failed_repair_changes_nothing_and_says_why(site, ipc_dir):
         assert snapshot_db(site.dsn) == db and snapshot_tree(site.output_path) == tree
     finally:
         svc.db.close()
+
+
+def write_journal(site, record: dict) -> None:
+    state = site.output_path / ".mr-chase"
+    state.mkdir(exist_ok=True)
+    (state / "journal.json").write_text(json.dumps(record))
+
+
+def test_a_repair_without_evidence_is_undone_never_finished_on_a_guess(site, ipc_dir):
+    """A repair journal whose xid is unknown and that deleted no row: its moves go back (the next audit finds
+    the orphan again), nothing is deleted."""
+    (orphan,) = damage.orphan_wheel(site)
+    token = "ab" * 16
+    staged = site.output_path / ".mr-chase" / "staging" / token
+    staged.mkdir(parents=True)
+    os.rename(site.output_path / orphan.path, staged / "0")
+    write_journal(site, {"package": "alpha", "version": "", "token": token, "kind": "repair",
+                         "moves": [[orphan.path, f".mr-chase/staging/{token}/0"]], "counts": {"orphan_wheel": 1}})
+    svc = make_service(site, ipc_dir)
+    svc.db.close()
+    assert (site.output_path / orphan.path).read_bytes() == b"not a row's wheel"
+    assert not staged.exists()
+    assert (site.output_path / ".mr-chase" / "journal.json").stat().st_size == 0
+    assert [r for r in audit_records(ipc_dir) if r["request"][0] == "REPAIR"] == []
+
+
+def test_a_repair_journal_whose_moves_leave_its_staging_directory_is_set_aside(site, ipc_dir):
+    """Recovery deletes (or moves back) what a repair journal lists: a tampered one naming a page of the site
+    as a staged path is set aside, and the page stays where it is."""
+    page = site.simple / "gamma" / "index.html"
+    before = page.read_bytes()
+    write_journal(site, {"package": "alpha", "version": "", "token": "cd" * 16, "kind": "repair",
+                         "moves": [["simple/alpha/new.whl", "simple/gamma/index.html"]]})
+    svc = make_service(site, ipc_dir)
+    svc.db.close()
+    assert page.read_bytes() == before and not (site.simple / "alpha" / "new.whl").exists()
+    assert (site.output_path / ".mr-chase" / "journal.json").stat().st_size == 0
+    assert list((site.output_path / ".mr-chase" / "set-aside").glob("*-journal.json"))

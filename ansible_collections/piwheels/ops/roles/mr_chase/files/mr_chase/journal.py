@@ -292,6 +292,9 @@ class Journal:
         # a repair (and a journal of release 0.1) lists its moves, relative to output_path
         entry.moves = [[self.tree.absolute(original), self.tree.absolute(staged)]
                        for original, staged in record.get("moves", [])]
+        if entry.kind == "repair" and any(staged != os.path.join(self.tree.staging_dir(entry.token), str(n))
+                                          for n, (_original, staged) in enumerate(entry.moves)):
+            raise UnsafePath("a repair's moves must go to its own staging directory")  # recovery deletes them
         entry.links = [safe_component(alias) for alias in record.get("links", [])]
         entry.counts = record.get("counts", {})
         if not isinstance(entry.counts, dict) or not all(isinstance(n, int) for n in entry.counts.values()):
@@ -410,9 +413,15 @@ class Journal:
         goes (recovery makes them again otherwise)."""
         if not entry.links:
             return
+        os.makedirs(self.tree.project, exist_ok=True)
         for alias in entry.links:
-            with contextlib.suppress(FileExistsError):
-                os.symlink(safe_component(entry.package), os.path.join(self.tree.project, safe_component(alias)))
+            link = os.path.join(self.tree.project, safe_component(alias))
+            try:
+                os.symlink(safe_component(entry.package), link)
+            except FileExistsError:
+                pass
+            except OSError as exc:  # never holds the journal: the next audit finds it a missing_alias again
+                log.error("cannot link %s to %s (%s); the next audit reports it", link, entry.package, exc)
         fsync_dir(self.tree.project)
 
     def replace_page(self, entry: Entry) -> list[str]:

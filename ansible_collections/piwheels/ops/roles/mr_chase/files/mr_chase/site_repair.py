@@ -276,7 +276,8 @@ class SiteRepair(Change):
         if kind == "missing_wheel":
             holds = not os.path.exists(path)
         else:
-            holds = os.path.exists(path) and self._old(path) and sha256_of(path) != row.filehash
+            inside = os.path.realpath(path).startswith(self.tree.simple + os.sep)  # never read out of the tree
+            holds = inside and os.path.exists(path) and self._old(path) and sha256_of(path) != row.filehash
         if holds:
             plan.builds.setdefault(rows.builds[filename][0], filename)
         return holds
