@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 
 import pytest
 import repair_helpers as damage
@@ -310,3 +312,30 @@ def test_a_repair_journal_whose_moves_leave_its_staging_directory_is_set_aside(s
     assert page.read_bytes() == before and not (site.simple / "alpha" / "new.whl").exists()
     assert (site.output_path / ".mr-chase" / "journal.json").stat().st_size == 0
     assert list((site.output_path / ".mr-chase" / "set-aside").glob("*-journal.json"))
+
+
+def test_an_import_in_flight_holds_the_repair_until_it_commits_and_then_wins(site, service):
+    """piw-master's import of a build into alpha 1.0 is open (its INSERT holds a KEY SHARE lock on the version
+    row) when the repair of an orphan wheel of that very name begins: the repair waits for the package's lock,
+    then sees the imported row and leaves the wheel alone."""
+    (orphan,) = damage.orphan_wheel(site)
+    name = orphan.path.rsplit("/")[-1]
+    importer = damage.psycopg.connect(site.dsn)
+    build = importer.execute("INSERT INTO builds (package, version, built_by, duration, status, abi_tag) VALUES "
+                             "('alpha', '1.0', 1, '1 minute', true, 'none') RETURNING build_id").fetchone()[0]
+    importer.execute("INSERT INTO files (filename, build_id, filesize, filehash, package_tag, package_version_tag, "
+                     "py_version_tag, abi_tag, platform_tag) VALUES (%s, %s, 1, %s, 'alpha', '1.0', 'py3', 'none', "
+                     "'any')", (name, build, "0" * 64))
+    committer = threading.Timer(1.0, importer.commit)
+    committer.start()
+    try:
+        started = time.monotonic()
+        (result,) = service.repair("alpha", [orphan], MIN_AGE)
+        waited = time.monotonic() - started
+    finally:
+        committer.join()
+        importer.close()
+    assert waited >= 0.9, f"the repair did not wait for the import's lock ({waited:.2f} s)"
+    assert (result.repaired, result.detail) == (False, GONE)
+    assert (site.output_path / orphan.path).read_bytes() == b"not a row's wheel"
+    assert scalar(site.dsn, "SELECT count(*) FROM files WHERE filename = %s", name) == 1
