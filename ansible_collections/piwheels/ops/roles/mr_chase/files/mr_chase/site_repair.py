@@ -98,13 +98,13 @@ class Rows:
 class Plan:
     """What the re-checked findings ask for."""
 
+    #: the paths moved aside (absolute), the builds deleted, the aliases linked
     moves: list[str] = field(default_factory=list)
-    #: build id -> the filename that condemned it
-    builds: dict[int, str] = field(default_factory=dict)
+    builds: set[int] = field(default_factory=set)
+    links: list[str] = field(default_factory=list)
+    #: whether the package page (a site's repair: the root index) is written
     page: bool = False
     root_index: bool = False
-    links: list[str] = field(default_factory=list)
-    notice: bool = False
 
 
 @dataclass
@@ -148,13 +148,13 @@ class SiteRepair(Change):
             if not held:
                 return RepairResult(results)
             removed = self.db.delete_builds(sorted(plan.builds)) if plan.builds else (0, 0)
-            listed = self._plan_entry(entry, package, plan, rows, xid, held, results)
+            listed = self._plan_entry(entry, plan, rows, xid, held, results)
             self.journal.write(entry)
             self._journalled(entry)
             self._move_aside(entry, listed)
             transaction.while_committing = partial(self._sync, entry)
         self.checkpoint("committed")
-        return self._after_commit(entry, package, plan, rows, removed, listed, results)
+        return self._after_commit(entry, plan, rows, removed, listed, results)
 
     # -- reading and re-checking --------------------------------------------------
 
@@ -211,7 +211,7 @@ class SiteRepair(Change):
         if finding.kind in ("missing_wheel", "hash_mismatch"):
             return self._check_build(finding.kind, parts[2], path, rows, plan)
         if finding.kind in ("orphan_wheel", "foreign_file"):
-            orphan = parts[2] != "index.html" and parts[2] not in rows.taken and self._old(path)
+            orphan = parts[2] != "index.html" and parts[2] not in rows.taken and self._old(path, whole=True)
             return orphan and (finding.kind == "foreign_file" or parts[2].endswith(".whl")) and self._move(path, plan)
         return False
 
@@ -238,10 +238,7 @@ class SiteRepair(Change):
         if kind == "stale_project_page":
             if parts[1] != package or not os.path.lexists(path):
                 return False
-            if not self.master:
-                return NO_MASTER
-            plan.notice = True
-            return True
+            return True if self.master else NO_MASTER  # the notice every repair of a package sends
         if kind not in ("broken_alias", "missing_alias") or len(parts) != 2 or parts[1] not in rows.aliases:
             return False
         exists = os.path.lexists(path)
@@ -270,8 +267,8 @@ class SiteRepair(Change):
         return holds
 
     def _check_build(self, kind: str, filename: str, path: str, rows: Rows, plan: Plan) -> bool:
-        row = rows.files.get(filename)
-        if row is None or row.location != LOCAL or rows.builds[filename][1]:
+        row, (build, young) = rows.files.get(filename), rows.builds.get(filename, (0, True))
+        if row is None or row.location != LOCAL or young:  # young: an import in flight, or gone between reads
             return False
         if kind == "missing_wheel":
             holds = not os.path.exists(path)
@@ -279,7 +276,7 @@ class SiteRepair(Change):
             inside = os.path.realpath(path).startswith(self.tree.simple + os.sep)  # never read out of the tree
             holds = inside and os.path.exists(path) and self._old(path) and sha256_of(path) != row.filehash
         if holds:
-            plan.builds.setdefault(rows.builds[filename][0], filename)
+            plan.builds.add(build)
         return holds
 
     def _old(self, path: str, missing: bool = False, whole: bool = False) -> bool:
@@ -307,14 +304,15 @@ class SiteRepair(Change):
 
     # -- the change --------------------------------------------------------------
 
-    def _plan_entry(self, entry: Entry, package: str | None, plan: Plan, rows: Rows | None, xid: str,
-                    held: dict[str, int], results: list[Finding]) -> list:
+    def _plan_entry(self, entry: Entry, plan: Plan, rows: Rows | None, xid: str, held: dict[str, int],
+                    results: list[Finding]) -> list:
         """Fill the journal entry from the plan; return what the new page lists (files, or package names)."""
         tree, token = self.tree, entry.token
         if rows is None:  # no such package (an orphan directory's name): nothing of a package is repaired
             entry.package = ""
         for filename, (build, _young) in (rows.builds.items() if rows else ()):
-            if build in plan.builds and rows.files[filename].location == LOCAL:
+            row = rows.files.get(filename)
+            if build in plan.builds and row is not None and row.location == LOCAL:
                 self._move(tree.wheel(entry.package, filename), plan)
         entry.moves = [[original, os.path.join(tree.staging_dir(token), str(n))] for n, original in
                        enumerate(plan.moves)]
@@ -376,8 +374,8 @@ class SiteRepair(Change):
         except OSError as exc:
             log.error("file system error while repairing: %s", exc)
 
-    def _after_commit(self, entry: Entry, package: str | None, plan: Plan, rows: Rows | None,
-                      removed: tuple[int, int], listed: list, results: list[Finding]) -> RepairResult:
+    def _after_commit(self, entry: Entry, plan: Plan, rows: Rows | None, removed: tuple[int, int], listed: list,
+                      results: list[Finding]) -> RepairResult:
         """The page into place, the alias links made; the staged paths are deleted once the caller is
         done (its audit record and notice first), as after a reply."""
         stale = self.journal.replace_page(entry)
