@@ -205,7 +205,6 @@ class Entry:
         verb = {"remove": "removal", "forget": "forgetting", "page": "change"}[self.kind]
         return f"the {verb} of {self.package} {self.version}"
 
-
     @property
     def writes_root_index(self) -> bool:
         """Whether the entry's page is the root ``simple/index.html`` (DELETE, a repair of the site)."""
