@@ -47,10 +47,11 @@ ROUNDS = 5
 def catch_up(db: Database, tree: Tree, entry: Entry, listed: Sequence[PageFile] | Sequence[str]) -> None:
     """Make the page ``entry`` put in place (listing ``listed``) list what the database now holds.
 
-    ``listed`` is the package's files for a package page, the package names for DELETE's root index.
+    ``listed`` is the package's files for a package page, the package names for the root index (DELETE, a
+    repair of the site).
     """
     try:
-        if entry.kind == "package":
+        if entry.writes_root_index:
             _root_index(db, tree, entry.token, list(listed))
         else:
             _package_page(db, tree, entry, set(listed))

@@ -72,6 +72,13 @@ ledger ``archive`` entry    when the change is    (its own sync, ledger.py) the 
                             journal is emptied
 emptying the journal        (none)                the journal comes back: it is settled again, every
                                                   step is idempotent
+REPAIR: the directories     while COMMIT runs     as the package directory's row above, for each
+moved out of: fsync                               directory a repair moved something out of
+                                                  (``simple/<package>``, ``simple``, ``project``,
+                                                  ``.mr-chase/staging``, ``.mr-chase/set-aside``)
+REPAIR: ``project``: fsync  after the alias links  a link could be missing while the journal that would
+                            are made, before the  make it again is gone (the next audit finds it: a
+                            journal is emptied    ``missing_alias``)
 ==========================  ====================  =====================================================
 
 Archived files (a ``files.location`` other than ``/simple``: an archive
@@ -142,6 +149,22 @@ instead of wheels, writes the root index instead of the package page, and is
 committed when the package row is gone; YANK moves nothing, so recovery
 simply writes the package page from what the database committed.
 
+REPAIR (site_repair.py: the site audit's repair of one package, or of the
+site) moves things from many places (orphan wheels and directories, foreign
+files, leftover staging, broken alias links), so its entry lists its
+``moves`` (each to ``staging/<token>/<n>``) and is written, synced, with its
+evidence (xid, the build ids it deletes) in the entry itself, once its
+re-checks under the package's lock said what to do and before the first
+move; it writes the package page (a site's repair: the root index, synced
+before COMMIT as DELETE's is) and, after COMMIT, the alias links it lists.
+Its outcome rule is the xid's, like every other kind: a repair's transaction
+always has one (``pg_current_xact_id()`` assigns it, even when the repair
+deletes no row, as one that only moves orphans), so "committed" means its
+re-checks held to the end and "aborted" that they may not have.  When the
+xid is too old to be known, the build ids decide as for a removal, and a
+repair that deleted no row is undone: everything goes back where it was
+(the next audit finds it again), as no file is deleted on a guess.
+
 The staged files are found by their token in the staging directory, so the
 journal is complete before the file names are known.  If the database cannot
 be asked, the journal stays and the next attempt asks again; no file is
@@ -177,8 +200,9 @@ TOKEN = re.compile(r"[0-9a-f]{32}")
 #: what a journal entry is for, and so how recovery asks whether it committed:
 #: remove / forget: a version's wheels (the version's file rows are gone when it committed);
 #: package: a whole package's directories (its row is gone when it committed);
-#: page: a rewrite of the package's page only (YANK): recovery writes the page from the committed state
-KINDS = ("remove", "forget", "package", "page")
+#: page: a rewrite of the package's page only (YANK): recovery writes the page from the committed state;
+#: repair: a site audit's repair of one package (or of the site): the transaction's xid decides (see above)
+KINDS = ("remove", "forget", "package", "page", "repair")
 
 
 @dataclass
@@ -205,14 +229,25 @@ class Entry:
     #: directory (``<root>/.mr-chase-staging/<token>/``; the evidence line)
     mounted: dict[str, str] = field(default_factory=dict)
     moves: list[list[str]] = field(default_factory=list)
+    #: REPAIR: the aliases whose ``project/<alias>`` link is made after COMMIT, and what was repaired
+    #: (finding kind -> number), which recovery's audit record repeats
+    links: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def what(self) -> str:
         """The change in words, for log lines and replies."""
         if self.kind == "package":
             return f"the deletion of package {self.package}"
+        if self.kind == "repair":
+            return f"the repair of {self.package or 'the site'}"
         verb = {"remove": "removal", "forget": "forgetting", "page": "change"}[self.kind]
         return f"the {verb} of {self.package} {self.version}"
+
+    @property
+    def writes_root_index(self) -> bool:
+        """Whether the entry's page is the root ``simple/index.html`` (DELETE, a repair of the site)."""
+        return self.kind == "package" or (self.kind == "repair" and not self.package)
 
 
 ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind", "xid")
@@ -309,13 +344,21 @@ class Journal:
             raise TypeError("archived is not a list of [location, package, filename]")
         if entry.xid and not entry.xid.isdigit():
             raise ValueError(f"xid {entry.xid!r} is not a transaction id")
-        safe_component(entry.package)
+        if entry.package or entry.kind != "repair":  # a repair of the whole site names no package
+            safe_component(entry.package)
         for path in (entry.temp_page, entry.page):
             if path:
                 self.tree.absolute(path)
-        # a journal of release 0.1 lists its moves, relative to output_path
+        # a repair (and a journal of release 0.1) lists its moves, relative to output_path
         entry.moves = [[self.tree.absolute(original), self.tree.absolute(staged)]
                        for original, staged in record.get("moves", [])]
+        if entry.kind == "repair" and any(staged != os.path.join(self.tree.staging_dir(entry.token), str(n))
+                                          for n, (_original, staged) in enumerate(entry.moves)):
+            raise UnsafePath("a repair's moves must go to its own staging directory")  # recovery deletes them
+        entry.links = [safe_component(alias) for alias in record.get("links", [])]
+        entry.counts = record.get("counts", {})
+        if not isinstance(entry.counts, dict) or not all(isinstance(n, int) for n in entry.counts.values()):
+            raise TypeError("counts is not an object of numbers")
         return entry
 
     @staticmethod
@@ -335,7 +378,13 @@ class Journal:
     def write(self, entry: Entry) -> None:
         """Record the plan durably before any file is touched: one write over the last journal, one fdatasync."""
         record = asdict(entry)
-        del record["moves"], record["archived"], record["mounted"]
+        moves = record.pop("moves")
+        del record["archived"], record["mounted"]  # the evidence line carries them (add_evidence)
+        if entry.kind == "repair":  # its moves come from many places: listed, as staging/<token>/ cannot say
+            record["moves"] = [[self.tree.relative(original), self.tree.relative(staged)] for original, staged in moves]
+        for key in ("links", "counts"):
+            if not record[key]:
+                del record[key]
         data = json.dumps(record).encode("utf-8")
         self._written = True  # even a write that fails half way may have left something to settle
         with naming(self.path):
@@ -401,7 +450,7 @@ class Journal:
     def _staged_local(self, entry: Entry) -> list[list[str]]:
         if entry.kind == "package":
             return self._staged_package(entry)
-        if entry.kind == "page":
+        if entry.kind in ("page", "repair"):  # a repair's are in the journal (``moves``)
             return []
         directory = self.tree.staging_dir(entry.token)
         try:
@@ -440,9 +489,28 @@ class Journal:
         idempotent); return the pages that could not be written (see replace_page)."""
         stale = self.replace_page(entry)
         checkpoint("page_replaced")
+        self.link_aliases(entry)
         self.clean(entry, checkpoint)
         self.drop()
         return stale
+
+    def link_aliases(self, entry: Entry) -> None:
+        """After COMMIT: make each ``project/<alias>`` of the entry's ``links`` a symlink to the package's
+        project directory, relative, as piw-master's page writer makes it (``symlink_to(project_dir.name)``);
+        an alias whose name is taken again is left as it is (so is piw-master's).  Durable before the journal
+        goes (recovery makes them again otherwise)."""
+        if not entry.links:
+            return
+        os.makedirs(self.tree.project, exist_ok=True)
+        for alias in entry.links:
+            link = os.path.join(self.tree.project, safe_component(alias))
+            try:
+                os.symlink(safe_component(entry.package), link)
+            except FileExistsError:
+                pass
+            except OSError as exc:  # never holds the journal: the next audit finds it a missing_alias again
+                log.error("cannot link %s to %s (%s); the next audit reports it", link, entry.package, exc)
+        fsync_dir(self.tree.project)
 
     def replace_page(self, entry: Entry) -> list[str]:
         """Rename the temporary page into place; return the pages (relative) that could not be.
@@ -485,7 +553,7 @@ class Journal:
         stuck = []
         for _original, staged in entry.moves:
             try:
-                if entry.kind == "package" and not os.path.islink(staged) and os.path.isdir(staged):
+                if entry.kind in ("package", "repair") and not os.path.islink(staged) and os.path.isdir(staged):
                     shutil.rmtree(staged)
                 else:
                     os.unlink(staged)
@@ -578,7 +646,8 @@ class Journal:
             committed = self._committed(db, entry, wait)
         entry.moves = entry.moves or self.staged_moves(entry)
         if committed:
-            if entry.kind != "package" and entry.temp_page and os.path.isdir(self.tree.package_dir(entry.package)):
+            if (not entry.writes_root_index and entry.temp_page
+                    and os.path.isdir(self.tree.package_dir(entry.package))):
                 self._page_from_database(db, entry, wait)  # the temporary page was never synced
             if self.on_committed is not None:  # before the journal goes: a crash in between repeats it
                 self.on_committed(entry)
@@ -600,7 +669,7 @@ class Journal:
         (a rebuild gets new ones); only a journal of 0.3 and before, or a
         version that had no build, falls back to "the rows are gone".
         """
-        lock = (entry.package, None if entry.kind == "package" else entry.version)
+        lock = (entry.package, None if entry.kind in ("package", "repair") else entry.version)
         status = db.transaction_committed(entry.xid, lock, wait) if entry.xid else None
         if status is not None:
             return status
@@ -608,6 +677,8 @@ class Journal:
             return db.package_gone(entry.package, wait)
         if entry.builds:
             return db.builds_gone(entry.package, entry.version, entry.builds, wait)
+        if entry.kind == "repair":  # it deleted no row: nothing tells, so nothing is deleted on a guess
+            return False
         return db.settle(entry.package, entry.version, wait)
 
     def _recover_page(self, db: Database, entry: Entry, wait: float) -> str:

@@ -22,6 +22,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -32,6 +33,7 @@ from .audit_log import AuditLog
 from .config import Config
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .deletion import PackageRemover
+from .findings import Finding
 from .health import Health
 from .journal import Entry, Journal
 from .ledger import STALE_PAGE, ArchivePending, Ledger, StalePages
@@ -53,6 +55,7 @@ from .protocol import (
     normalise_location,
 )
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
+from .site_repair import SiteRepair
 from .tree import Tree
 from .versions import version_key
 from .yanking import Yanker
@@ -152,6 +155,8 @@ class Service:
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.package_remover = PackageRemover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.yanker = Yanker(self.db, self.tree, self.journal, checkpoint, self.cleanup)
+        self.site_repair = SiteRepair(self.db, self.tree, self.journal, checkpoint, self.cleanup,
+                                      master=self.notifier.enabled)
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent, and the
         #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
@@ -413,6 +418,33 @@ class Service:
         self._notify(rebuild_search(), token)
         return self._done(stale)
 
+    def repair(self, package: str | None, findings: list[Finding], min_age: float) -> list[Finding]:
+        """The site audit's repair of one package's findings (``package`` None: the site's), run by the
+        loop between requests like one (audit_job.py hands it over): all or nothing (site_repair.py),
+        audited as ``["REPAIR", package, kinds]`` with the counts and the change's token, piw-master told
+        once.  Returns the findings with ``repaired`` (and ``detail``) as they came out; never raises: a
+        repair that failed returns every finding unrepaired, its detail saying why."""
+        if self.journal.exists():
+            self.settle_pending(SETTLE_WAIT)
+        try:
+            result = self.site_repair.repair(package, findings, min_age)
+        except Exception as exc:  # the loop must survive anything, as it does a request
+            why = (f"{exc.strerror or exc}: {exc.filename}" if isinstance(exc, OSError)
+                   else self.db.masked(first_line(exc)))
+            log.error("the repair of %s failed: %s", package or "the site", why)
+            return [replace(finding, repaired=False, detail=f"{finding.detail} (not repaired: {why})")
+                    for finding in findings]
+        if result.token:
+            self.audit.record(["REPAIR", package, sorted(result.counts)], "done", package=package,
+                              counts=result.counts, repaired=sum(result.counts.values()), moved=result.moved,
+                              builds=result.builds, files=result.files, downloads=result.downloads,
+                              links=result.links, token=result.token, **self._stale_detail(result.stale_pages))
+            log.info("repaired %s: %s", package or "the site", result.counts)
+            if result.notice is not None:
+                self._notify(result.notice, result.token)
+        self.after_reply()  # the notice queued, then the staged paths deleted and the journal emptied
+        return result.findings
+
     def _notify(self, notice: list, token: str) -> None:
         """The notice for piw-master, queued once the reply is sent (see after_reply)."""
         self._notice, self._notice_key = notice, token
@@ -437,6 +469,8 @@ class Service:
         journal stays until it can, so the notice is never lost."""
         if entry.kind == "package":
             request, notice = ["DELETE", entry.package], rebuild_search()
+        elif entry.kind == "repair":
+            request, notice = self._recovered_repair(entry)
         else:
             request = [RECOVERED_REQUESTS[entry.kind], entry.package, entry.version]
             notice = (remove_version(entry.package, entry.version, "") if entry.kind == "remove"
@@ -445,10 +479,19 @@ class Service:
         outcome = "page rewritten by recovery" if entry.kind == "page" else "done (settled by recovery)"
         trail = self.audit.trail(entry.token)
         if trail is None:
+            counts = {"counts": entry.counts, "repaired": sum(entry.counts.values())} if entry.kind == "repair" else {}
             self.audit.record(request, outcome, package=entry.package, version=entry.version, token=entry.token,
-                              moved=[self.tree.relative(original) for original, _staged in entry.moves])
-        if not any(sent(record, notice) for record in trail or ()):
+                              moved=[self.tree.relative(original) for original, _staged in entry.moves], **counts)
+        if notice is not None and not any(sent(record, notice) for record in trail or ()):
             self.notifier.submit(notice, key=entry.token)
+
+    @staticmethod
+    def _recovered_repair(entry: Entry) -> tuple[list, list | None]:
+        """A recovered repair's audit request and notice, as Service.repair would have made them."""
+        request = ["REPAIR", entry.package or None, sorted(entry.counts)]
+        if entry.package:
+            return request, rewrite_pages(entry.package)
+        return request, rebuild_search() if entry.temp_page else None
 
     def _set_aside(self, path: str, reason: str) -> None:
         self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
