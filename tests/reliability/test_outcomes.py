@@ -214,7 +214,8 @@ def test_a_stalled_database_gets_a_reply_naming_it_and_the_service_recovers(mr_c
 
 
 def test_a_build_committed_during_a_removal_stays_on_the_page(repository, ipc_dir):
-    """A builder imports a build of another version while a removal runs: the page put in place lists it."""
+    """A builder imports a build of another version while a removal runs: the page lists it once the removal's
+    clean-up has read the package again (catch_up.py), which ends before the next request is answered."""
     chase = MrChase(make_config(repository, ipc_dir), ipc_dir).start(env={"MR_CHASE_DELAY_AT": "moved:1.5"})
     replies: list = []
     sender = threading.Thread(target=lambda: replies.append(chase.client("REMOVE", "alpha", "1.0", False)))
@@ -231,6 +232,7 @@ def test_a_build_committed_during_a_removal_stays_on_the_page(repository, ipc_di
     sender.join(30)
     try:
         assert replies == [["DONE"]]
+        assert chase.client("STATUS", "alpha", None)[0] == "STATUS"  # the removal's clean-up is over
         links = page_links(repository, "alpha")
         assert new in links
         assert not set(repository.manifest.files("alpha", "1.0")) & set(links)

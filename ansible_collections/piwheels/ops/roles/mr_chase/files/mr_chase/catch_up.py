@@ -1,9 +1,9 @@
 """After a change's page is in place: read again what it must list, and write it again until the two agree.
 
 Mr Chase writes a page from what it read of the database before its rename
-(a REMOVE right after its COMMIT, a YANK and a DELETE inside their
-transactions).  piw-master imports builds meanwhile and has its own page
-writer rewrite the page, and that writer takes no lock Mr Chase could share.
+(a REMOVE, a YANK and a DELETE, each inside its own transaction).
+piw-master imports builds meanwhile and has its own page writer rewrite
+the page, and that writer takes no lock Mr Chase could share.
 So a build committed after Mr Chase's read, whose page piw-master wrote
 before Mr Chase's rename, dropped off the page: the older page replaced the
 newer one (and without a master, nothing writes the page again at all).

@@ -88,14 +88,10 @@ class DeletedPackage:
 
 class Removal:
     """The open transaction of :meth:`Database.removal`: ``while_committing`` (set inside it)
-    runs once COMMIT is sent, before its outcome is awaited; with ``reread`` set to a package,
-    ``committed_files`` is that package's files as committed (read right after COMMIT, in the same
-    round trip), builds other transactions committed meanwhile included."""
+    runs once COMMIT is sent, before its outcome is awaited."""
 
     def __init__(self) -> None:
         self.while_committing: Callable[[], None] | None = None
-        self.reread: str | None = None
-        self.committed_files: list[PageFile] = []
 
 
 class Guard:
@@ -245,12 +241,9 @@ class Database:
                     self._roll_back()
                     raise
                 conn.execute("COMMIT")
-                reread = conn.execute(PACKAGE_FILES, (state.reread,)) if state.reread else None
                 if state.while_committing is not None:
                     state.while_committing()
                 pipeline.sync()
-                if reread is not None:
-                    state.committed_files = [PageFile(*row) for row in reread.fetchall()]
             finally:
                 self._pipeline = None
 

@@ -256,11 +256,11 @@ class Remover(Change):
             if deleted.files:
                 result.missing = self._move_aside(entry, deleted) + self._move_mounted(entry, mounted)
                 transaction.while_committing = partial(self._sync, entry)
-                transaction.reread = package
         if deleted.files:
             self.checkpoint("committed")
-            self._follow_commit(entry, deleted, transaction.committed_files)
-            result.stale_pages = self._put_in_place(entry, transaction.committed_files)
+            # the page lists what the transaction read; catch_up's read after the reply adds what
+            # piw-master committed meanwhile (one read of the package's files per removal, not two)
+            result.stale_pages = self._put_in_place(entry, deleted.remaining)
         else:
             self.cleanup.set(None)  # nothing was moved, no page written
         return result
@@ -269,15 +269,6 @@ class Remover(Change):
         tree, token = self.tree, uuid.uuid4().hex
         return Entry(package, version, token, tree.relative(tree.temp_page(package, token)),
                      tree.relative(tree.page(package)), kind)
-
-    def _follow_commit(self, entry: Entry, deleted: Deleted, committed: list[PageFile]) -> None:
-        """Rewrite the new page when other transactions changed the package while this one ran
-        (a build imported meanwhile must not drop off the page)."""
-        if set(committed) == set(deleted.remaining):
-            return
-        log.info("%s changed while %s was removed; the page is written from the committed state",
-                 entry.package, entry.version)
-        self.tree.write_temp_page(entry.package, entry.token, page_pieces(entry.package, committed))
 
     def _move_aside(self, entry: Entry, deleted: Deleted) -> list[str]:
         """Write the new page, move the local wheels into staging; return the ones already missing.
