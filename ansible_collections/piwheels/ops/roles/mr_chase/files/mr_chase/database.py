@@ -347,17 +347,17 @@ class Database:
         ``overlap`` runs after the statements are sent and before their
         results are awaited (in :meth:`removal`'s pipeline the server works
         on them meanwhile): the removal writes its journal there.  The first
-        statement reads the evidence recovery asks about (``xid``,
-        ``build_ids``), which the removal adds to its journal before the
+        statement, the lock, also reads the evidence recovery asks about
+        (``xid``, ``build_ids``; a statement of its own cost a round of the
+        pipeline more), which the removal adds to its journal before the
         first file moves.  With ``forget`` the version row is deleted too, in
         the same pipeline (FORGET).
         """
         conn, key = self.conn, (package, version)
-        evidence = conn.execute(VERSION_EVIDENCE, key, prepare=True)  # planned once per connection
         update = skip is True or (isinstance(skip, str) and bool(skip))
         replace = isinstance(skip, str) and bool(skip)
         reason = skip if replace else default_reason
-        lock = conn.execute("SELECT skip FROM versions WHERE package = %s AND version = %s FOR UPDATE", key)
+        lock = conn.execute(LOCK_VERSION, key, prepare=True)  # planned once per connection
         files = conn.execute(VERSION_PACKAGE_FILES, (package,))
         downloads = conn.execute(DELETE_DOWNLOADS, key)
         builds = conn.execute("DELETE FROM builds WHERE package = %s AND version = %s", key)
@@ -368,14 +368,14 @@ class Database:
             skipped = conn.execute(SET_VERSION_SKIP, {"package": package, "version": version, "reason": reason,
                                                       "replace": replace})
         self._await(overlap)
-        xid, build_ids = evidence.fetchone()
         row = lock.fetchone()
         if row is None:
             self.package_skip(package)  # raises "unknown package" when that is the reason
             raise NotFound(f"unknown package version {package} {version}")
+        previous_skip, xid, build_ids = row
         package_files = [PageFile(*r) for r in files.fetchall()]
         return Deleted(
-            previous_skip=row[0],
+            previous_skip=previous_skip,
             skip_changed=skipped is not None and skipped.rowcount > 0,
             forgotten=forgotten is not None and forgotten.rowcount > 0,
             builds=builds.rowcount,
@@ -630,9 +630,12 @@ WHERE p.package = %(package)s
 #: the packages the root index lists, in byte order (COLLATE "C"), as Python sorts: the page is the same
 #: whatever the database's collation (DELETE's root index, and catch_up.py's check of it)
 ROOT_INDEX_PACKAGES = 'SELECT package FROM packages ORDER BY package COLLATE "C"'
-#: what recovery asks about a REMOVE or FORGET: its transaction id and the version's build ids
-VERSION_EVIDENCE = """
-SELECT pg_current_xact_id()::text, ARRAY(SELECT build_id FROM builds WHERE package = %s AND version = %s)
+#: a REMOVE's and FORGET's first statement: lock the version row, and read its skip reason and what recovery
+#: asks about (the transaction's id, the version's build ids) in the same statement
+LOCK_VERSION = """
+SELECT v.skip, pg_current_xact_id()::text,
+       ARRAY(SELECT b.build_id FROM builds b WHERE b.package = v.package AND b.version = v.version)
+FROM versions v WHERE v.package = %s AND v.version = %s FOR UPDATE OF v
 """
 #: what recovery asks about a DELETE: its transaction id
 PACKAGE_EVIDENCE = "SELECT pg_current_xact_id()::text"
