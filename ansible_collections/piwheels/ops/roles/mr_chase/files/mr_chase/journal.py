@@ -185,7 +185,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .database import Database
 from .ledger import ArchivePending, Ledger, StalePages
@@ -251,6 +251,9 @@ class Entry:
 
 
 ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind", "xid")
+#: every field of an entry, which Journal.write reads one by one (dataclasses.asdict deep-copies: several
+#: times the cost, on REMOVE's path)
+ENTRY_ATTRIBUTES = tuple(item.name for item in fields(Entry))
 #: where a whole package's pieces wait in its staging directory: simple/<package>, project/<package>
 #: and the project/<alias> symlinks
 PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
@@ -377,7 +380,7 @@ class Journal:
 
     def write(self, entry: Entry) -> None:
         """Record the plan durably before any file is touched: one write over the last journal, one fdatasync."""
-        record = asdict(entry)
+        record = {name: getattr(entry, name) for name in ENTRY_ATTRIBUTES}
         moves = record.pop("moves")
         del record["archived"], record["mounted"]  # the evidence line carries them (add_evidence)
         if entry.kind == "repair":  # its moves come from many places: listed, as staging/<token>/ cannot say
