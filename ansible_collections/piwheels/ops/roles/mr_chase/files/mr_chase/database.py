@@ -348,9 +348,9 @@ class Database:
         results are awaited (in :meth:`removal`'s pipeline the server works
         on them meanwhile): the removal writes its journal there.  The first
         statement, the lock, also reads the evidence recovery asks about
-        (``xid``, ``build_ids``; a statement of its own cost a round of the
-        pipeline more), which the removal adds to its journal before the
-        first file moves.  With ``forget`` the version row is deleted too, in
+        (``xid``, ``build_ids``; as a statement of its own it cost one more
+        statement to send, run and parse), which the removal adds to its
+        journal before the first file moves.  With ``forget`` the version row is deleted too, in
         the same pipeline (FORGET).
         """
         conn, key = self.conn, (package, version)
