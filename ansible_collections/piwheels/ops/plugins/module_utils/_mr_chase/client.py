@@ -43,6 +43,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec impor
     VERSION_OPTIONAL,
     VERSION_STATUS,
     InvalidReply,
+    check_site_status,
     check_status,
     decode_reply,
     describe_frame,
@@ -117,7 +118,7 @@ class MrChaseClient:
 
     def site_status(self):
         """Return the whole site's STATUS object (codec.SITE_STATUS): what concerns no single package."""
-        return self._call("STATUS", "STATUS", None, None, shape=(SITE_STATUS, None))[1]
+        return check_site_status(self._call("STATUS", "STATUS", None, None, shape=(SITE_STATUS, None))[1])
 
     def match(self, package, version=None):
         """Return the MATCH object: the stored version that ``version`` spells (PEP 440), or, when none does

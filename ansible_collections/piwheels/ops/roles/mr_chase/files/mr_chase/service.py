@@ -62,8 +62,12 @@ log = logging.getLogger(__name__)
 HARD_CAP_BYTES = 1 << 20
 #: the request answered without decoding or encoding anything (its reply, PONG, is built ahead: health.py)
 PING_FRAME = b'["PING"]'
-#: the cause of PONG's degraded reason while the database role is refused (a grant missing, a superuser)
-ROLE = "database role"
+#: the causes of PONG's degraded reasons (each also a ``reason`` label of the metrics): the database role is
+#: refused (a grant missing, a superuser); the database does not answer; the outbox is undeliverable
+#: (notifier.UNDELIVERABLE_AFTER_TIMEOUTS); a change's outcome cannot be settled
+ROLE, DATABASE, OUTBOX, JOURNAL = "database role", "database", "outbox", "journal"
+#: seconds between checks, while idle, that the database still answers (a ``SELECT 1``; never on PING)
+DATABASE_CHECK_INTERVAL = 10.0
 #: requests that change something are logged at info, and so is every request answered ERROR (a STATUS of
 #: a name that does not exist, a database that is down); a PING or STATUS answered (the module asks STATUS
 #: before every change, the role and monitoring PING) at debug, so the log is not a line per probe
@@ -150,6 +154,7 @@ class Service:
         self._unsettled: str | None = None
         self._bound: tuple[int, int] | None = None
         self._next_watch = time.monotonic() + WATCH_INTERVAL
+        self._next_database_check = time.monotonic() + DATABASE_CHECK_INTERVAL
 
     # -- requests -------------------------------------------------------------
 
@@ -199,6 +204,7 @@ class Service:
             reply = self._answer(request)
             if self.health.degraded and self.db.connected:  # connected: the role passed the check again
                 self._role_accepted()
+                self._database_answers()
             return reply
         except DatabaseUnavailable as exc:
             if not had_connection or isinstance(exc, DatabaseStalled):
@@ -209,10 +215,20 @@ class Service:
         except DatabaseUnavailable as exc:
             return self._unavailable(exc)
 
-    @staticmethod
-    def _unavailable(exc: DatabaseUnavailable) -> bytes:
+    def _unavailable(self, exc: DatabaseUnavailable) -> bytes:
         log.error("database unavailable: %s", exc)
+        self._database_lost(exc)
         return error(f"database unavailable: {exc}")
+
+    def _database_lost(self, exc: DatabaseUnavailable) -> None:
+        """PONG says degraded from the first request or idle check that finds the database unreachable."""
+        if self.health.degrade(DATABASE, f"database unavailable: {exc}"):
+            log.error("changes cannot be served until the database answers again (checked every %g s while "
+                      "idle)", SETTLE_INTERVAL)
+
+    def _database_answers(self) -> None:
+        if self.health.recover(DATABASE):
+            log.info("the database answers again: serving changes")
 
     def _answer(self, request: Request) -> bytes:
         """The reply to a valid request; raises only DatabaseUnavailable."""
@@ -308,7 +324,7 @@ class Service:
         return {"stale_pages": sorted(path for entry in self.ledger.entries(STALE_PAGE).values()
                                       for path in entry.get("paths", ())),
                 "parked_notices": self.notifier.parked, "site_refresh": self.notifier.enabled,
-                "settling": self.journal.exists()}
+                "settling": self.journal.exists(), "outbox": self.notifier.state()}
 
     def _match(self, package: str, version: str | None) -> bytes:
         """MATCH: read-only, like STATUS (matching.py)."""
@@ -422,25 +438,41 @@ class Service:
         self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
 
     def settle_pending(self, wait: float) -> None:
-        """Try to settle a pending journal now; a database that cannot say yet leaves it for the next try."""
+        """Try to settle a pending journal now; a database that cannot say yet leaves it for the next try,
+        and PONG says degraded (but for a row lock held elsewhere, which passes) until it is settled."""
         try:
             with self.db.guard():
                 self.journal.recover(self.db, wait=wait)
-        except (DatabaseUnavailable, Locked) as exc:
+        except Locked as exc:
             log.debug("pending removal not settled yet: %s", exc)
+        except DatabaseUnavailable as exc:
+            log.debug("pending removal not settled yet: %s", exc)
+            self._database_lost(exc)
+            self._unsettled_change(f"the database is unavailable: {exc}")
         except RoleRefused as exc:  # retried while idle, settled once the grant is back
             self._role_refused(exc)
+            self._unsettled_change("the database role is refused")
         except OSError as exc:  # a full disk, say: retried while idle, logged once per reason
             if str(exc) != self._unsettled:
                 log.warning("the pending change is not settled yet (%s); trying again every %g s while idle",
                             exc, SETTLE_INTERVAL)
             self._unsettled = str(exc)
-        except Exception:  # a journal must never stop the service: the log has the details
+            self._unsettled_change(str(exc))
+        except Exception as exc:  # a journal must never stop the service: the log has the details
             log.exception("settling the pending removal failed")
+            self._unsettled_change(f"settling it failed ({exc}; see the log)")
         else:
             self._unsettled = None
-            if self.health.degraded_by(ROLE) and self.db.connected:
+            if self.db.connected:
                 self._role_accepted()
+                self._database_answers()
+            if not self.journal.exists() and self.health.recover(JOURNAL):
+                log.info("the pending change is settled")
+
+    def _unsettled_change(self, why: str) -> None:
+        self.health.degrade(JOURNAL, f"a change's outcome is not settled ({why}); it is settled as soon as it "
+                                     f"can be (tried every {SETTLE_INTERVAL:g} s) and nothing else is changed "
+                                     "until then")
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
@@ -470,6 +502,9 @@ class Service:
                 self.db.connect()  # a role without the privileges it needs (or a superuser) stops the start here
         except DatabaseUnavailable as exc:
             log.error("the database is unavailable (%s); serving anyway, requests fail until it is back", exc)
+            self._database_lost(exc)
+            if self.journal.exists():
+                self._unsettled_change(f"the database is unavailable: {exc}")
             return
         for warning in self.db.warnings:
             log.warning("%s", warning)
@@ -512,12 +547,48 @@ class Service:
 
     def idle(self) -> None:
         """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any; while the
-        role is refused, check it again; bring PONG's health up to date."""
+        role is refused, check it again; see that the database answers (every second while it does not,
+        else every DATABASE_CHECK_INTERVAL) and that the outbox is delivered; bring PONG up to date."""
         if self.journal.exists():
             self.settle_pending(SETTLE_WAIT)
         elif self.health.degraded_by(ROLE):
             self._recheck_role()
+        elif self.health.degraded_by(DATABASE) or time.monotonic() >= self._next_database_check:
+            self._check_database()
+        self._check_outbox()
         self.health.refresh()
+
+    def _check_database(self) -> None:
+        """Whether the database answers a ``SELECT 1`` (a connection the server dropped is replaced once)."""
+        self._next_database_check = time.monotonic() + DATABASE_CHECK_INTERVAL
+        had_connection = self.db.connected
+        try:
+            try:
+                with self.db.guard():
+                    self.db.ping()
+            except DatabaseUnavailable as exc:
+                if not had_connection or isinstance(exc, DatabaseStalled):
+                    raise
+                with self.db.guard():
+                    self.db.ping()
+        except DatabaseUnavailable as exc:
+            self._database_lost(exc)
+        except RoleRefused as exc:
+            self._role_refused(exc)
+            self._database_answers()
+        except (Locked, psycopg.Error) as exc:
+            log.debug("the database check failed: %s", exc)
+        else:
+            self._database_answers()
+
+    def _check_outbox(self) -> None:
+        """PONG says degraded while piw-master has not taken the outbox's oldest notice for too long."""
+        why = self.notifier.undeliverable()
+        if why is None:
+            if self.health.recover(OUTBOX):
+                log.info("piw-master takes the notices again")
+        elif self.health.degrade(OUTBOX, why):
+            log.error("%s", why)
 
     def _recheck_role(self) -> None:
         """Connect again (which checks the role) and say in PONG whether it passes now."""
