@@ -365,7 +365,6 @@ class MasterNotifier:
 
     def _delivered(self, name: str, path: str, message: list, reply: Any) -> None:
         delivered = isinstance(reply, list) and bool(reply) and reply[0] == "DONE"
-        self.last.fate(name, "delivered" if delivered else "refused")
         if delivered:
             outcome = "delivered"
             log.info("piw-master took %s %s: %s", message[0], message[1], reply)
@@ -374,6 +373,7 @@ class MasterNotifier:
             log.warning("piw-master refused %s %s: %r", message[0], message[1], reply)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+        self.last.fate(name, "delivered" if delivered else "refused")  # once it left the outbox
         self._failed.discard(name)
         self._misses.pop(name, None)
         self.audit.record(["NOTIFY", *message], outcome, master_queue=self.queue)
