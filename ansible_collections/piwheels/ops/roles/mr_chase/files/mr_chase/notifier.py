@@ -206,18 +206,22 @@ class MasterNotifier:
         fate of the last one submitted, once its first delivery attempt is over (waited for, at most
         master_timeout: a client asking right after its change learns whether piw-master took it)."""
         self.last.wait_attempted(self.timeout + 0.5)
+        queued, oldest_age = self.backlog()
+        return {"queued": queued, "oldest_age": oldest_age, "last": self.last.describe()}
+
+    def backlog(self) -> tuple[int, float | None]:
+        """How many notices wait in the outbox, and the oldest one's age in seconds (None when none)."""
         names = self.pending() if self.enabled else []
-        return {"queued": len(names), "oldest_age": self._age(names[0]) if names else None,
-                "last": self.last.describe()}
+        return len(names), self._age(names[0]) if names else None
 
     def undeliverable(self) -> str | None:
         """Why the outbox counts as undeliverable (its oldest notice waited UNDELIVERABLE_AFTER_TIMEOUTS
         master_timeouts), else None."""
-        names = self.pending() if self.enabled else []
+        queued, oldest_age = self.backlog()
         limit = UNDELIVERABLE_AFTER_TIMEOUTS * self.timeout
-        if not names or self._age(names[0]) <= limit:
+        if oldest_age is None or oldest_age <= limit:
             return None
-        return (f"piw-master has not taken the notices in {self.outbox} for over {limit:g} s ({len(names)} "
+        return (f"piw-master has not taken the notices in {self.outbox} for over {limit:g} s ({queued} "
                 f"queued; {self._why_undelivered()}): the project pages it writes are stale until it does")
 
     def _age(self, name: str) -> float:

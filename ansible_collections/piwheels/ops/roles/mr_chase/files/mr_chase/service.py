@@ -29,7 +29,7 @@ import zmq
 
 from . import __version__
 from .audit_log import AuditLog
-from .config import Config
+from .config import Config, ConfigError
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .deletion import PackageRemover
 from .health import Health
@@ -38,6 +38,7 @@ from .ledger import STALE_PAGE, Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
 from .matching import match
+from .metrics import Metrics
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
 from .privileges import MissingPrivileges, RoleRefused
 from .protocol import (
@@ -51,6 +52,7 @@ from .protocol import (
     invalid,
 )
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
+from .systemd import Watchdog, notify
 from .tree import Tree
 from .versions import version_key
 from .yanking import Yanker
@@ -140,6 +142,9 @@ class Service:
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
                              lambda: self.notifier.parked)
         self.notifier.on_parked = self.health.refresh
+        #: the textfile metrics (metrics_dir), and systemd's watchdog, kept alive by the request loop
+        self.metrics = Metrics(config.metrics_dir, self._metrics_sample) if config.metrics_dir else None
+        self.watchdog = Watchdog()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
@@ -175,13 +180,18 @@ class Service:
             request = decode_request(frames[0])
         except ProtocolError as exc:
             log.warning("invalid request (%d bytes): %s", len(frames[0]), exc)
+            if self.metrics is not None:
+                self.metrics.count("invalid", True, 0.0)
             return invalid(str(exc))
         try:
             reply = self._dispatch(request)
         except Exception:  # an error path that failed in turn (say, a reply that cannot be encoded)
             log.exception("request %s: the error reply itself failed", request.type)
             reply = error("internal error: see the Mr Chase log")
-        level = logging.INFO if reply.startswith(ERROR_REPLY) else LOG_LEVELS.get(request.type, logging.DEBUG)
+        failed = reply.startswith(ERROR_REPLY)
+        if self.metrics is not None and request.type != "PING":
+            self.metrics.count(request.type, failed, time.monotonic() - started)
+        level = logging.INFO if failed else LOG_LEVELS.get(request.type, logging.DEBUG)
         if log.isEnabledFor(level):
             log.log(level, "%s -> %s (%.1f ms)", [request.type, *request.args], reply[:200].decode("utf-8", "replace"),
                     (time.monotonic() - started) * 1000)
@@ -522,6 +532,7 @@ class Service:
     def run(self) -> None:
         refuse_if_taken(self.config.import_queue, self.config.ipc_path and str(self.config.ipc_path))
         self.recover()
+        self._start_metrics()
         self.notifier.start()
         context = zmq.Context()
         sock = context.socket(zmq.ROUTER)
@@ -534,16 +545,36 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
+            notify("READY=1")
             RequestLoop(self, sock, PING_FRAME, self.health.pong, self._watch, SETTLE_INTERVAL).run()
         finally:
+            notify("STOPPING=1")
             sock.close()
             context.term()
             self.after_reply()  # a stop never leaves a removal's staged wheels or journal behind
             self.notifier.stop()
+            if self.metrics is not None:
+                self.metrics.stop()
             self.db.close()
             if bound:
                 self._remove_socket_file()
             log.info("Mr Chase stopped")
+
+    def _start_metrics(self) -> None:
+        """Write the metrics file once before serving: a directory Mr Chase cannot write stops the start."""
+        if self.metrics is None:
+            return
+        try:
+            self.metrics.start()
+        except OSError as exc:
+            raise ConfigError("metrics_dir", f"cannot write {self.metrics.path}: {exc.strerror or exc}") from None
+
+    def _metrics_sample(self) -> dict:
+        """What the metrics file reports of the service's state (read on the metrics thread; no query)."""
+        queued, oldest_age = self.notifier.backlog()
+        return {"degraded": self.health.causes(), "journal_pending": self.journal.exists(),
+                "outbox_queued": queued, "outbox_oldest_age": oldest_age,
+                "stale_pages": self.ledger.count(STALE_PAGE), "parked_notices": self.notifier.parked}
 
     def idle(self) -> None:
         """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any; while the
@@ -603,7 +634,8 @@ class Service:
     def _watch(self) -> None:
         """After every turn of the loop: the notifier's thread runs (restarted if it died); every
         WATCH_INTERVAL, raise AddressLost when the socket file is no longer the one bound (another
-        process bound over it)."""
+        process bound over it).  Tells systemd's watchdog the loop turns: a wedged loop is restarted."""
+        self.watchdog.kick()
         self.notifier.revive()
         now = time.monotonic()
         if now < self._next_watch:
