@@ -461,6 +461,7 @@ class Service:
             self._unsettled_change(f"the database is unavailable: {exc}")
         except RoleRefused as exc:  # retried while idle, settled once the grant is back
             self._role_refused(exc)
+            self._database_answers()  # it answered: with a refusal
             self._unsettled_change("the database role is refused")
         except OSError as exc:  # a full disk, say: retried while idle, logged once per reason
             if str(exc) != self._unsettled:
