@@ -104,7 +104,7 @@ class Metrics:
         """Write; a failure (a full disk) is logged once per reason and never stops the service."""
         try:
             self._write()
-        except Exception as exc:  # noqa: BLE001 (monitoring must never take the service down)
+        except Exception as exc:  # monitoring must never take the service down
             if str(exc) != self._failed:
                 log.error("cannot write the metrics file %s: %s", self.path, exc)
             self._failed = str(exc)
@@ -123,4 +123,3 @@ class Metrics:
         gauges["stale_pages"].set(state["stale_pages"])
         gauges["parked_notices"].set(state["parked_notices"])
         write_to_textfile(self.path, self.registry)
-
