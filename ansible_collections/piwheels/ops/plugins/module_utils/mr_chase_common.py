@@ -126,7 +126,7 @@ def exit_with_plan(module, plan, **extra):
         module.warn(warning)
     if result.get("notice") == "unknown":
         module.warn("Mr Chase could not be asked after the change whether piw-master took its notice: see "
-                    "mr-chase-ctl status or STATUS outbox (piw_package_info) before trusting the project pages")
+                    "mr-chase-ctl status and .mr-chase/outbox/ in the output tree before trusting the project pages")
     if module._diff and not planning:
         result["diff"] = plan.diff()
     module.exit_json(**result)
