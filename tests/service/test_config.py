@@ -20,6 +20,8 @@ def test_defaults():
     assert config.ipc_path == Path("/run/mr-chase/queue")
     assert config.master_queue is None and config.master_timeout == 5.0
     assert config.allow_superuser is False
+    assert config.metrics_dir is None
+    assert parse_config({**MINIMAL, "metrics_dir": "/var/lib/node"}).metrics_dir == Path("/var/lib/node")
 
 
 @pytest.mark.parametrize("data, key", [
@@ -47,6 +49,9 @@ def test_defaults():
     ({**MINIMAL, "master_timeout": 0}, "master_timeout"),
     ({**MINIMAL, "master_timeout": "5"}, "master_timeout"),
     ({**MINIMAL, "import_queue": "ipc://@mr-chase"}, "import_queue"),
+    ({**MINIMAL, "metrics_dir": "textfile"}, "metrics_dir"),
+    ({**MINIMAL, "metrics_dir": ""}, "metrics_dir"),
+    ({**MINIMAL, "metrics_dir": True}, "metrics_dir"),
 ])
 def test_errors_name_the_key(data, key):
     with pytest.raises(ConfigError) as info:

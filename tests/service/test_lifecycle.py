@@ -103,12 +103,14 @@ def test_database_restart_costs_one_request(mr_chase, repository, pg_cluster):
     try:
         reply = mr_chase.client("REMOVE", "alpha", "1.0", True)
         assert reply[0] == "ERROR" and reply[1].startswith("database unavailable: "), reply
-        assert mr_chase.client("PING") == ["PONG", __version__, HEALTHY]
+        [reason] = mr_chase.client("PING")[2]["degraded"]  # the request found it down: PONG says so
+        assert reason.startswith("database unavailable: "), reason
     finally:
         pg_cluster.start()
     assert snapshot_db(repository.dsn) == before
     assert all((repository.simple / "alpha" / f).exists() for f in repository.manifest.files("alpha", "1.0"))
     assert mr_chase.client("REMOVE", "alpha", "1.0", True) == ["DONE"]  # same process, new connection
+    assert mr_chase.client("PING") == ["PONG", __version__, HEALTHY]  # and the request that worked clears it
     assert scalar(repository.dsn, "SELECT count(*) FROM builds WHERE package = 'alpha' AND version = '1.0'") == 0
     assert mr_chase.proc.poll() is None
 

@@ -57,7 +57,7 @@ def assert_reply_shape(reply: list) -> None:
 
 
 #: (package null, version null) -> what that STATUS must hold at least
-STATUS_KEYS = {(True, True): {"stale_pages", "parked_notices", "site_refresh", "settling", "archives"},
+STATUS_KEYS = {(True, True): {"stale_pages", "parked_notices", "site_refresh", "settling", "archives", "outbox"},
                (False, True): {"package", "skip", "versions"},
                (False, False): {"package", "version", "skip", "yanked", "builds", "files", "downloads"}}
 

@@ -124,6 +124,9 @@ def exit_with_plan(module, plan, **extra):
     result["msg"] = plan.summary(not acting(module))
     for warning in plan.warnings(not acting(module)):
         module.warn(warning)
+    if result.get("notice") == "unknown":
+        module.warn("Mr Chase could not be asked after the change whether piw-master took its notice: see "
+                    "mr-chase-ctl status and .mr-chase/outbox/ in the output tree before trusting the project pages")
     if module._diff and not planning:
         result["diff"] = plan.diff()
     module.exit_json(**result)

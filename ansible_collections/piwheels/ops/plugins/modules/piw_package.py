@@ -215,6 +215,17 @@ aliases:
   type: list
   elements: str
   sample: [beta_tools]
+notice:
+  description:
+    - What became of the notice that asks piw-master to rewrite what this change affects, as Mr Chase reports it
+      right after the change (its site STATUS C(outbox); one request, none when nothing was sent).
+    - C(delivered) piw-master took it; C(queued) it waits in Mr Chase's outbox (piw-master did not answer its first
+      delivery attempt) and Mr Chase retries until it does; C(parked) Mr Chase gave up on it (see its audit
+      log); C(refused) piw-master refused it; C(none) no notice was sent (nothing changed, check mode or
+      planning, or no piw-master configured); C(unknown) Mr Chase could not be asked (the task warns).
+  returned: success
+  type: str
+  sample: delivered
 site_refreshed:
   description:
     - Whether piw-master was (in check mode, would be) told to rebuild its search index from the database.
@@ -241,7 +252,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError, MrChaseRequestError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.package import PackagePlan
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import settling_error
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import notice_of, settling_error
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import is_unknown_package
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     acting,
@@ -294,9 +305,10 @@ def main() -> None:
             if acting(module):
                 plan.carry_out(client, done)
                 plan.unwritten_now = client.unwritten_pages
+            notice = notice_of(client, plan, acting(module))
         except MrChaseError as error:
             fail_from_error(module, error, changed=bool(done))
-    exit_with_plan(module, plan)
+    exit_with_plan(module, plan, notice=notice)
 
 
 if __name__ == "__main__":

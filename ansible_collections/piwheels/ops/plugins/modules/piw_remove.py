@@ -406,6 +406,17 @@ package_skip:
       returned: always
       sample: "maintainer asked, see issue 42"
   sample: {before: "", after: "maintainer asked, see issue 42"}
+notice:
+  description:
+    - What became of the notice that asks piw-master to rewrite what this change affects, as Mr Chase reports it
+      right after the change (its site STATUS C(outbox); one request, none when nothing was sent).
+    - C(delivered) piw-master took it; C(queued) it waits in Mr Chase's outbox (piw-master did not answer its first
+      delivery attempt) and Mr Chase retries until it does; C(parked) Mr Chase gave up on it (see its audit
+      log); C(refused) piw-master refused it; C(none) no notice was sent (nothing changed, check mode or
+      planning, or no piw-master configured); C(unknown) Mr Chase could not be asked (the task warns).
+  returned: success
+  type: str
+  sample: delivered
 site_refreshed:
   description:
     - Whether piw-master was (in check mode, would be) told to rewrite the package's project page, its JSON API
@@ -433,7 +444,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks import UnskipPlan, YankPlan
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import failure_message, settling_error
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import (
+    failure_message,
+    notice_of,
+    settling_error,
+)
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.removal import RemovalPlan
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import (
     match_versions,
@@ -576,18 +591,20 @@ def main() -> None:
     skip = requested_skip(module, whole_package=versions is None)
     done = []
     plan = None
+    notice = "none"
     with mr_chase_client(module) as client:
         try:
             plan = survey(client, module.params["package"], versions, skip, module.params["state"])
             if acting(module):
                 carry_out(client, plan, done)
                 plan.unwritten_now = client.unwritten_pages
+            notice = notice_of(client, plan, acting(module))
         except MrChaseError as error:
             changed = bool(done or error.done_after)
             package = plan.package if plan is not None else module.params["package"]
             error = MrChaseError(error.address, failure_message(error, package, done))
             fail_from_error(module, error, changed=changed)
-    exit_with_plan(module, plan, state=module.params["state"], matched=plan.matched)
+    exit_with_plan(module, plan, notice=notice, state=module.params["state"], matched=plan.matched)
 
 
 if __name__ == "__main__":

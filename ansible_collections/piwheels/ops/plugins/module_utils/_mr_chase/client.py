@@ -43,6 +43,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec impor
     VERSION_OPTIONAL,
     VERSION_STATUS,
     InvalidReply,
+    check_site_status,
     check_status,
     decode_reply,
     describe_frame,
@@ -117,7 +118,7 @@ class MrChaseClient:
 
     def site_status(self):
         """Return the whole site's STATUS object (codec.SITE_STATUS): what concerns no single package."""
-        return self._call("STATUS", "STATUS", None, None, shape=(SITE_STATUS, None))[1]
+        return check_site_status(self._call("STATUS", "STATUS", None, None, shape=(SITE_STATUS, None))[1])
 
     def pending(self, location):
         """Return PENDING's object for an archive location: ``files`` (at most codec.MAX_ARCHIVE_FILES

@@ -25,6 +25,8 @@ __all__ = (
     "LIMITS",
     "MATCH",
     "MAX_ARCHIVE_FILES",
+    "NOTICES",
+    "OUTBOX",
     "PACKAGE_OPTIONAL",
     "PENDING",
     "PACKAGE_STATUS",
@@ -38,6 +40,7 @@ __all__ = (
     "check_health",
     "check_match",
     "check_pending",
+    "check_site_status",
     "check_status",
     "decode_reply",
     "describe_frame",
@@ -132,14 +135,24 @@ PACKAGE_STATUS = {
 #: the fields of the whole site's STATUS (``["STATUS", null, null]``, 0.4): the pages committed changes could
 #: not write (relative paths), notices parked in ``.mr-chase/parked/``, whether piw-master is told of changes,
 #: whether a change's outcome is still being settled, the archive hosts' pending lists
-#: (``{location: {"pending": n}}``, only locations with something pending)
+#: (``{location: {"pending": n}}``, only locations with something pending), the outbox of notices for
+#: piw-master (OUTBOX)
 SITE_STATUS = {
     "stale_pages": list,
     "parked_notices": int,
     "site_refresh": bool,
     "settling": bool,
     "archives": dict,
+    "outbox": dict,
 }
+#: the site STATUS's ``outbox``: notices waiting for piw-master, the age in seconds of the oldest (null when
+#: none), and the fate of the notice submitted last (null before the first): ``{"package": name or null
+#: (a search index rebuild), "notice": one of NOTICES}``
+OUTBOX = {"queued": (int,), "oldest_age": (int, float, type(None)), "last": (dict, type(None))}
+_LAST_NOTICE = {"package": _OPTIONAL_STR, "notice": _STR}
+#: what became of a notice: piw-master took it, it waits in the outbox (piw-master has not answered yet),
+#: it was parked (never to be sent without an operator), piw-master refused it (audited)
+NOTICES = ("delivered", "queued", "parked", "refused")
 
 #: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
 #: gets the type's empty value: no archived files, no piw-master to refresh the site,
@@ -332,6 +345,18 @@ def check_health(health):
     """Check PONG's health object against HEALTH, field by field."""
     _check_fields("PONG's health", health, HEALTH)
     return health
+
+
+def check_site_status(status):
+    """Check the whole site's STATUS: SITE_STATUS, then its ``outbox`` (OUTBOX) and the last notice's fate."""
+    _check_fields("STATUS", status, SITE_STATUS)
+    outbox = status["outbox"]
+    _check_fields("STATUS outbox", outbox, OUTBOX)
+    if outbox["last"] is not None:
+        _check_fields("STATUS outbox", outbox["last"], _LAST_NOTICE)
+        if outbox["last"]["notice"] not in NOTICES:
+            raise InvalidReply(f"STATUS outbox: unknown notice state {outbox['last']['notice']!r}")
+    return status
 
 
 def check_match(match):

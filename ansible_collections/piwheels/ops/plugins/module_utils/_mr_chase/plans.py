@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 
-__all__ = ("BasePlan", "count", "failure_message", "settling_error", "versions_of")
+__all__ = ("BasePlan", "count", "failure_message", "notice_of", "settling_error", "versions_of")
 
 
 class BasePlan:
@@ -66,6 +66,27 @@ class BasePlan:
             before_header=self.header(),
             after_header=self.header(),
         )
+
+
+def notice_of(client, plan, acted: bool) -> str:
+    """What became of the notice that tells piw-master of this task's change: ``none`` when no notice was
+    sent (nothing changed, check mode, no piw-master configured; no round trip then), else the fate Mr Chase
+    reports in its site STATUS (codec.NOTICES): ``delivered`` only once piw-master took it.
+
+    Mr Chase answers once the notice's first delivery attempt is over, so ``queued`` means that piw-master
+    did not take it then (it is down or busy) and Mr Chase keeps retrying.  Should the last notice be
+    another change's (another client came between), the outbox says it: ``queued`` while anything waits.
+    ``unknown`` when Mr Chase could not be asked (it stopped after the change)."""
+    if not (acted and plan.changed and plan.site_refresh):
+        return "none"
+    try:
+        outbox = client.site_status()["outbox"]
+    except MrChaseError:  # the change is done all the same: not a failure of the task (the module warns)
+        return "unknown"
+    last = outbox["last"]
+    if last is not None and last["package"] in (plan.package, None):
+        return last["notice"]
+    return "queued" if outbox["queued"] else "delivered"
 
 
 def count(number: int, noun: str) -> str:

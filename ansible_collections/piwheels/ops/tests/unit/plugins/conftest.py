@@ -117,10 +117,12 @@ class FakeMrChase:
     has a piw-master to notify; ``speaks_0_1`` makes it leave out what 0.2
     added to STATUS (``archived``, ``site_refresh``), as an older one does.
     ``removed`` is its audit log of FORGET and DELETE, which MATCH reads.
+    ``notice`` is what its site STATUS says of the last notice for piw-master (``outbox``).
     """
 
     def __init__(self):
         self.site_refresh = False
+        self.notice = {"package": "gamma", "notice": "delivered"}
         self.speaks_0_1 = False
         self.packages = {}
         self.removed = []
@@ -167,6 +169,11 @@ class FakeMrChase:
         return ["PONG", "0.1.0", health]
 
     def do_STATUS(self, name, version):
+        if name is None:
+            queued = 0 if self.notice["notice"] == "delivered" else 1
+            return ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": self.site_refresh,
+                               "settling": False, "outbox": {"queued": queued, "oldest_age": queued and 0.5 or None,
+                                                             "last": self.notice}}]
         if version is None:
             canonical, package = self._package(name)
             versions = package["versions"].values()

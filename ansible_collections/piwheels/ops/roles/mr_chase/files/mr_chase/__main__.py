@@ -3,10 +3,11 @@
 Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when the queue cannot be
 bound (another live process holds it; the message names it) or was taken
 over while serving, 2 when the configuration is unusable (the message names
-the key), 3 when the database role lacks privileges (the GRANT statements
-that fix it are printed, one per line) or is a superuser and the
-configuration does not say ``allow_superuser: true``, 4 when a part of the
-service failed beyond repair (a thread died): systemd then starts it again.
+the key; a metrics_dir it cannot write is found at start-up), 3 when the
+database role lacks privileges (the GRANT statements that fix it are
+printed, one per line) or is a superuser and the configuration does not say
+``allow_superuser: true``, 4 when a part of the service failed beyond repair
+(a thread died): systemd then starts it again.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(config, 3, f"{exc}; not starting: {exc.fix}")
     except ThreadDied as exc:
         return fail(config, 4, str(exc))
+    except ConfigError as exc:  # found only when the service starts (metrics_dir not writable)
+        return fail(config, 2, str(exc))
     except zmq.ZMQError as exc:
         return fail(config, 1, f"cannot bind {config.import_queue}: {exc}")
     return 0

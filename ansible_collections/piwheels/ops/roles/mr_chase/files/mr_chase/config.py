@@ -49,6 +49,8 @@ class Config:
     #: archives mounted on this host: location (normalised, no trailing slash) -> the archive root (holding
     #: simple/<package>/<filename>); their files are removed inside the journal, never left pending
     archives: dict[str, Path] = field(default_factory=dict)
+    #: where to write Prometheus metrics for node_exporter's textfile collector (metrics.py); None: none
+    metrics_dir: Path | None = None
 
     @property
     def ipc_path(self) -> Path | None:
@@ -76,6 +78,7 @@ SCHEMA: dict[str, tuple] = {
     "master_timeout": ((int, float), False),
     "allow_superuser": (bool, False),
     "archives": (list, False),
+    "metrics_dir": (str, False),
 }
 
 
@@ -151,7 +154,10 @@ def _build(values: dict[str, Any]) -> Config:
         raise ConfigError("import_queue", f"{queue!r} is not an ipc:// address; set allow_remote_queue: true "
                                           "to accept a queue other machines may reach")
     _check_master(values, queue)
-    for key in ("output_path", "log_file", "audit_log"):
+    if "metrics_dir" in values and not values["metrics_dir"].startswith("/"):
+        raise ConfigError("metrics_dir", f"{values['metrics_dir']!r} is not an absolute path (node_exporter's "
+                                         "textfile directory, such as /var/lib/prometheus/node-exporter)")
+    for key in ("output_path", "log_file", "audit_log", "metrics_dir"):
         if key in values:
             values[key] = Path(values[key])
     if "archives" in values:

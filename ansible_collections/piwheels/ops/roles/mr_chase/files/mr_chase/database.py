@@ -158,6 +158,10 @@ class Database:
             self._conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'")
             log.info("connected to the database")
 
+    def ping(self) -> None:
+        """One ``SELECT 1`` (connecting first if need be): the idle check that the database answers."""
+        self.conn.execute("SELECT 1")
+
     @property
     def connected(self) -> bool:
         """Whether a connection is open (it may still turn out broken when next used)."""

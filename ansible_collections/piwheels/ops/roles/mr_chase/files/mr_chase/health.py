@@ -43,6 +43,11 @@ class Health:
     def degraded_by(self, cause: str) -> bool:
         return cause in self._degraded
 
+    def causes(self) -> list[str]:
+        """The causes of the reasons PONG gives (the metrics' ``reason`` label), in the order they arose."""
+        with self._lock:
+            return list(self._degraded)
+
     @property
     def degraded(self) -> bool:
         return bool(self._degraded)

@@ -61,6 +61,8 @@ PARK_AFTER = 3
 DOWN_AFTER = 2
 #: how often a delivery thread that died is started again before the service gives up (and exits)
 MAX_RESTARTS = 3
+#: the outbox is undeliverable (PONG degraded) once its oldest notice has waited this many master_timeouts
+UNDELIVERABLE_AFTER_TIMEOUTS = 12
 
 #: what the notifier may send, as upstream's import queue declares it (piwheels/protocols.py; the tests hold
 #: each shape against tests/upstream_format.json): a type stands for a value of exactly that type, a string
@@ -126,6 +128,8 @@ class MasterNotifier:
         self._restarts = 0
         self._failed: set[str] = set()  # outbox entries whose first failure is already audited
         self._misses: dict[str, int] = {}  # entry -> rounds it went unanswered while piw-master answered others
+        #: the notice submitted last (the one a module asks after, in STATUS outbox)
+        self.last = LastNotice()
 
     @property
     def enabled(self) -> bool:
@@ -189,12 +193,47 @@ class MasterNotifier:
                 os.unlink(temp)
             raise
         fsync_dir(self.outbox)
+        self.last.submitted(name, message)
         self._wake.set()
 
     def queued(self, key: str) -> bool:
         """Whether a notification submitted with ``key`` is still in the outbox."""
         suffix = f"-{key}.json"
         return any(name.endswith(suffix) for name in self.pending())
+
+    def state(self) -> dict:
+        """STATUS ``outbox``: how many notices wait, how long the oldest has (seconds, null when none), and the
+        fate of the last one submitted, once its first delivery attempt is over (waited for, at most
+        master_timeout: a client asking right after its change learns whether piw-master took it)."""
+        self.last.wait_attempted(self.timeout + 0.5)
+        queued, oldest_age = self.backlog()
+        return {"queued": queued, "oldest_age": oldest_age, "last": self.last.describe()}
+
+    def backlog(self) -> tuple[int, float | None]:
+        """How many notices wait in the outbox, and the oldest one's age in seconds (None when none)."""
+        names = self.pending() if self.enabled else []
+        return len(names), self._age(names[0]) if names else None
+
+    def undeliverable(self) -> str | None:
+        """Why the outbox counts as undeliverable (its oldest notice waited UNDELIVERABLE_AFTER_TIMEOUTS
+        master_timeouts), else None."""
+        queued, oldest_age = self.backlog()
+        limit = UNDELIVERABLE_AFTER_TIMEOUTS * self.timeout
+        if oldest_age is None or oldest_age <= limit:
+            return None
+        return (f"piw-master has not taken the notices in {self.outbox} for over {limit:g} s ({queued} "
+                f"queued; {self._why_undelivered()}): the project pages it writes are stale until it does")
+
+    def _age(self, name: str) -> float:
+        """Seconds since the entry was queued: its name begins with the time in nanoseconds (else its mtime)."""
+        try:
+            queued = int(name[:20]) / 1e9
+        except ValueError:
+            try:
+                queued = os.lstat(os.path.join(self.outbox, name)).st_mtime
+            except OSError:
+                return 0.0
+        return round(max(0.0, time.time() - queued), 1)
 
     def pending(self) -> list[str]:
         """The outbox, oldest first."""
@@ -224,7 +263,8 @@ class MasterNotifier:
         went unanswered in a round where the master answered another counts towards parking it."""
         unanswered: list[tuple[str, list]] = []
         in_a_row, answered = 0, False
-        for name in sorted(self.pending(), key=lambda entry: (entry in self._failed, entry)):
+        names = sorted(self.pending(), key=lambda entry: (entry in self._failed, entry))
+        for name in names:
             if self._stopping or in_a_row >= DOWN_AFTER:
                 break
             message = self._entry(name)
@@ -240,6 +280,7 @@ class MasterNotifier:
             self._delivered(name, os.path.join(self.outbox, name), message, reply)
         if answered:
             self._count_misses(unanswered)
+        self.last.round_over(names)
         return not unanswered and not self._stopping
 
     def _count_misses(self, unanswered: list[tuple[str, list]]) -> None:
@@ -292,6 +333,7 @@ class MasterNotifier:
             self.parked += 1
         self._misses.pop(name, None)
         self._failed.discard(name)
+        self.last.fate(name, "parked")
         log.error("notification %s parked in %s: %s", name, self.parked_dir, why)
         self.audit.record(["NOTIFY", *(message or [name])], f"parked: {why}", master_queue=self.queue,
                           parked=os.path.join(self.parked_dir, name))
@@ -326,7 +368,8 @@ class MasterNotifier:
         return f"no answer within {self.timeout:g} s"
 
     def _delivered(self, name: str, path: str, message: list, reply: Any) -> None:
-        if isinstance(reply, list) and reply and reply[0] == "DONE":
+        delivered = isinstance(reply, list) and bool(reply) and reply[0] == "DONE"
+        if delivered:
             outcome = "delivered"
             log.info("piw-master took %s %s: %s", message[0], message[1], reply)
         else:  # the master refused it (e.g. NOVER after a concurrent change): a retry cannot help
@@ -334,6 +377,7 @@ class MasterNotifier:
             log.warning("piw-master refused %s %s: %r", message[0], message[1], reply)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+        self.last.fate(name, "delivered" if delivered else "refused")  # once it left the outbox
         self._failed.discard(name)
         self._misses.pop(name, None)
         self.audit.record(["NOTIFY", *message], outcome, master_queue=self.queue)
@@ -345,3 +389,46 @@ class MasterNotifier:
         log.warning("piw-master did not take %s %s at %s (%s); kept in %s and retried", message[0], message[1],
                     self.queue, self._why_undelivered(), self.outbox)
         self.audit.record(["NOTIFY", *message], "undelivered, will retry", master_queue=self.queue)
+
+
+class LastNotice:
+    """The fate of the notice submitted last: queued, then delivered, refused or parked (or still queued once
+    an attempt failed).  Written by the delivery thread, read by the service's."""
+
+    def __init__(self):
+        self._name: str | None = None
+        self._package: str | None = None
+        self._fate = "queued"
+        self._attempted = threading.Event()
+        self._attempted.set()
+
+    def submitted(self, name: str, message: list) -> None:
+        self._attempted.clear()
+        self._name, self._package, self._fate = name, about(message), "queued"
+
+    def fate(self, name: str, fate: str) -> None:
+        if name == self._name:
+            self._fate = fate
+            self._attempted.set()
+
+    def round_over(self, names: list[str]) -> None:
+        """A round that listed the last notice has tried it, or ended before it (piw-master is down)."""
+        if self._name in names:
+            self._attempted.set()
+
+    def wait_attempted(self, timeout: float) -> None:
+        self._attempted.wait(timeout)
+
+    def describe(self) -> dict | None:
+        """``{"package": name or null (a search index rebuild), "notice": fate}``, null before the first."""
+        if self._name is None:
+            return None
+        return {"package": self._package, "notice": self._fate}
+
+
+def about(message: list) -> str | None:
+    """The package a notice tells of: REMVER's first field, REBUILD BOTH's second; None for REBUILD SEARCH."""
+    msg, data = message
+    if msg == "REMVER":
+        return data[0]
+    return data[1] if data[0] == "BOTH" else None

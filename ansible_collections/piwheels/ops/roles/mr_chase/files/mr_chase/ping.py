@@ -7,8 +7,9 @@ LINGER=0: a REQ socket that missed its reply cannot send again (the ZeroMQ
 guide's "Lazy Pirate" pattern), and a socket file that appears late, or a
 service that restarts, must not wedge the probe.
 
-A PONG whose health is ``degraded`` (the service answers but cannot serve
-changes, e.g. its database role lacks a grant) is not ready: the probe keeps
+A PONG whose health is ``degraded`` (the service answers but cannot do its
+work: its database role lacks a grant, the database does not answer, piw-master
+takes no notices, a change cannot be settled) is not ready: the probe keeps
 asking until the timeout, then says why on stderr.  Exit status: 0 ready
 (warnings, if any, printed as ``warning: ...`` lines), 1 no PONG, 2 degraded.
 """

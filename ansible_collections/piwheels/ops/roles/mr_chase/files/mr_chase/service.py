@@ -30,7 +30,7 @@ import zmq
 
 from . import __version__
 from .audit_log import AuditLog
-from .config import Config
+from .config import Config, ConfigError
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .deletion import PackageRemover
 from .findings import Finding
@@ -40,6 +40,7 @@ from .ledger import STALE_PAGE, ArchivePending, Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
 from .matching import match
+from .metrics import Metrics
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
 from .privileges import MissingPrivileges, RoleRefused
 from .protocol import (
@@ -56,6 +57,7 @@ from .protocol import (
 )
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
 from .site_repair import SiteRepair
+from .systemd import Watchdog, notify
 from .tree import Tree
 from .versions import version_key
 from .yanking import Yanker
@@ -67,8 +69,12 @@ log = logging.getLogger(__name__)
 HARD_CAP_BYTES = 1 << 20
 #: the request answered without decoding or encoding anything (its reply, PONG, is built ahead: health.py)
 PING_FRAME = b'["PING"]'
-#: the cause of PONG's degraded reason while the database role is refused (a grant missing, a superuser)
-ROLE = "database role"
+#: the causes of PONG's degraded reasons (each also a ``reason`` label of the metrics): the database role is
+#: refused (a grant missing, a superuser); the database does not answer; the outbox is undeliverable
+#: (notifier.UNDELIVERABLE_AFTER_TIMEOUTS); a change's outcome cannot be settled
+ROLE, DATABASE, OUTBOX, JOURNAL = "database role", "database", "outbox", "journal"
+#: seconds between checks, while idle, that the database still answers (a ``SELECT 1``; never on PING)
+DATABASE_CHECK_INTERVAL = 10.0
 #: requests that change something are logged at info, and so is every request answered ERROR (a STATUS of
 #: a name that does not exist, a database that is down); a PING or STATUS answered (the module asks STATUS
 #: before every change, the role and monitoring PING) at debug, so the log is not a line per probe
@@ -150,6 +156,9 @@ class Service:
                              lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
         self.archives.on_change = self.health.refresh
+        #: the textfile metrics (metrics_dir), and systemd's watchdog, kept alive by the request loop
+        self.metrics = Metrics(config.metrics_dir, self._metrics_sample) if config.metrics_dir else None
+        self.watchdog = Watchdog()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
@@ -166,6 +175,7 @@ class Service:
         self._unsettled: str | None = None
         self._bound: tuple[int, int] | None = None
         self._next_watch = time.monotonic() + WATCH_INTERVAL
+        self._next_database_check = time.monotonic() + DATABASE_CHECK_INTERVAL
 
     # -- requests -------------------------------------------------------------
 
@@ -186,13 +196,18 @@ class Service:
             request = decode_request(frames[0])
         except ProtocolError as exc:
             log.warning("invalid request (%d bytes): %s", len(frames[0]), exc)
+            if self.metrics is not None:
+                self.metrics.count("invalid", True, 0.0)
             return invalid(str(exc))
         try:
             reply = self._dispatch(request)
         except Exception:  # an error path that failed in turn (say, a reply that cannot be encoded)
             log.exception("request %s: the error reply itself failed", request.type)
             reply = error("internal error: see the Mr Chase log")
-        level = logging.INFO if reply.startswith(ERROR_REPLY) else LOG_LEVELS.get(request.type, logging.DEBUG)
+        failed = reply.startswith(ERROR_REPLY)
+        if self.metrics is not None and request.type != "PING":
+            self.metrics.count(request.type, failed, time.monotonic() - started)
+        level = logging.INFO if failed else LOG_LEVELS.get(request.type, logging.DEBUG)
         if log.isEnabledFor(level):
             log.log(level, "%s -> %s (%.1f ms)", [request.type, *request.args], reply[:200].decode("utf-8", "replace"),
                     (time.monotonic() - started) * 1000)
@@ -215,6 +230,7 @@ class Service:
             reply = self._answer(request)
             if self.health.degraded and self.db.connected:  # connected: the role passed the check again
                 self._role_accepted()
+                self._database_answers()
             return reply
         except DatabaseUnavailable as exc:
             if not had_connection or isinstance(exc, DatabaseStalled):
@@ -225,10 +241,20 @@ class Service:
         except DatabaseUnavailable as exc:
             return self._unavailable(exc)
 
-    @staticmethod
-    def _unavailable(exc: DatabaseUnavailable) -> bytes:
+    def _unavailable(self, exc: DatabaseUnavailable) -> bytes:
         log.error("database unavailable: %s", exc)
+        self._database_lost(exc)
         return error(f"database unavailable: {exc}")
+
+    def _database_lost(self, exc: DatabaseUnavailable) -> None:
+        """PONG says degraded from the first request or idle check that finds the database unreachable."""
+        if self.health.degrade(DATABASE, f"database unavailable: {exc}"):
+            log.error("changes cannot be served until the database answers again (checked every %g s while "
+                      "idle)", SETTLE_INTERVAL)
+
+    def _database_answers(self) -> None:
+        if self.health.recover(DATABASE):
+            log.info("the database answers again: serving changes")
 
     def _answer(self, request: Request) -> bytes:
         """The reply to a valid request; raises only DatabaseUnavailable."""
@@ -329,7 +355,7 @@ class Service:
         return {"stale_pages": sorted(path for entry in self.ledger.entries(STALE_PAGE).values()
                                       for path in entry.get("paths", ())),
                 "parked_notices": self.notifier.parked, "site_refresh": self.notifier.enabled,
-                "settling": self.journal.exists(),
+                "settling": self.journal.exists(), "outbox": self.notifier.state(),
                 "archives": {location: {"pending": count} for location, count in self.archives.counts().items()}}
 
     def _pending(self, location: str) -> bytes:
@@ -497,25 +523,42 @@ class Service:
         self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
 
     def settle_pending(self, wait: float) -> None:
-        """Try to settle a pending journal now; a database that cannot say yet leaves it for the next try."""
+        """Try to settle a pending journal now; a database that cannot say yet leaves it for the next try,
+        and PONG says degraded (but for a row lock held elsewhere, which passes) until it is settled."""
         try:
             with self.db.guard():
                 self.journal.recover(self.db, wait=wait)
-        except (DatabaseUnavailable, Locked) as exc:
+        except Locked as exc:
             log.debug("pending removal not settled yet: %s", exc)
+        except DatabaseUnavailable as exc:
+            log.debug("pending removal not settled yet: %s", exc)
+            self._database_lost(exc)
+            self._unsettled_change(f"the database is unavailable: {exc}")
         except RoleRefused as exc:  # retried while idle, settled once the grant is back
             self._role_refused(exc)
+            self._database_answers()  # it answered: with a refusal
+            self._unsettled_change("the database role is refused")
         except OSError as exc:  # a full disk, say: retried while idle, logged once per reason
             if str(exc) != self._unsettled:
                 log.warning("the pending change is not settled yet (%s); trying again every %g s while idle",
                             exc, SETTLE_INTERVAL)
             self._unsettled = str(exc)
-        except Exception:  # a journal must never stop the service: the log has the details
+            self._unsettled_change(str(exc))
+        except Exception as exc:  # a journal must never stop the service: the log has the details
             log.exception("settling the pending removal failed")
+            self._unsettled_change(f"settling it failed ({exc}; see the log)")
         else:
             self._unsettled = None
-            if self.health.degraded_by(ROLE) and self.db.connected:
+            if self.db.connected:
                 self._role_accepted()
+                self._database_answers()
+            if not self.journal.exists() and self.health.recover(JOURNAL):
+                log.info("the pending change is settled")
+
+    def _unsettled_change(self, why: str) -> None:
+        self.health.degrade(JOURNAL, f"a change's outcome is not settled ({why}); it is settled as soon as it "
+                                     f"can be (tried every {SETTLE_INTERVAL:g} s) and nothing else is changed "
+                                     "until then")
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
@@ -545,6 +588,9 @@ class Service:
                 self.db.connect()  # a role without the privileges it needs (or a superuser) stops the start here
         except DatabaseUnavailable as exc:
             log.error("the database is unavailable (%s); serving anyway, requests fail until it is back", exc)
+            self._database_lost(exc)
+            if self.journal.exists():
+                self._unsettled_change(f"the database is unavailable: {exc}")
             return
         for warning in self.db.warnings:
             log.warning("%s", warning)
@@ -562,6 +608,7 @@ class Service:
     def run(self) -> None:
         refuse_if_taken(self.config.import_queue, self.config.ipc_path and str(self.config.ipc_path))
         self.recover()
+        self._start_metrics()
         self.notifier.start()
         context = zmq.Context()
         sock = context.socket(zmq.ROUTER)
@@ -574,25 +621,81 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
+            notify("READY=1")
             RequestLoop(self, sock, PING_FRAME, self.health.pong, self._watch, SETTLE_INTERVAL).run()
         finally:
+            notify("STOPPING=1")
             sock.close()
             context.term()
             self.after_reply()  # a stop never leaves a removal's staged wheels or journal behind
             self.notifier.stop()
+            if self.metrics is not None:
+                self.metrics.stop()
             self.db.close()
             if bound:
                 self._remove_socket_file()
             log.info("Mr Chase stopped")
 
+    def _start_metrics(self) -> None:
+        """Write the metrics file once before serving: a directory Mr Chase cannot write stops the start."""
+        if self.metrics is None:
+            return
+        try:
+            self.metrics.start()
+        except OSError as exc:
+            raise ConfigError("metrics_dir", f"cannot write {self.metrics.path}: {exc.strerror or exc}") from None
+
+    def _metrics_sample(self) -> dict:
+        """What the metrics file reports of the service's state (read on the metrics thread; no query)."""
+        queued, oldest_age = self.notifier.backlog()
+        return {"degraded": self.health.causes(), "journal_pending": self.journal.exists(),
+                "outbox_queued": queued, "outbox_oldest_age": oldest_age,
+                "stale_pages": self.ledger.count(STALE_PAGE), "parked_notices": self.notifier.parked}
+
     def idle(self) -> None:
         """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any; while the
-        role is refused, check it again; bring PONG's health up to date."""
+        role is refused, check it again; see that the database answers (every second while it does not,
+        else every DATABASE_CHECK_INTERVAL) and that the outbox is delivered; bring PONG up to date."""
         if self.journal.exists():
             self.settle_pending(SETTLE_WAIT)
         elif self.health.degraded_by(ROLE):
             self._recheck_role()
+        elif self.health.degraded_by(DATABASE) or time.monotonic() >= self._next_database_check:
+            self._check_database()
+        self._check_outbox()
         self.health.refresh()
+
+    def _check_database(self) -> None:
+        """Whether the database answers a ``SELECT 1`` (a connection the server dropped is replaced once)."""
+        self._next_database_check = time.monotonic() + DATABASE_CHECK_INTERVAL
+        had_connection = self.db.connected
+        try:
+            try:
+                with self.db.guard():
+                    self.db.ping()
+            except DatabaseUnavailable as exc:
+                if not had_connection or isinstance(exc, DatabaseStalled):
+                    raise
+                with self.db.guard():
+                    self.db.ping()
+        except DatabaseUnavailable as exc:
+            self._database_lost(exc)
+        except RoleRefused as exc:
+            self._role_refused(exc)
+            self._database_answers()
+        except (Locked, psycopg.Error) as exc:
+            log.debug("the database check failed: %s", exc)
+        else:
+            self._database_answers()
+
+    def _check_outbox(self) -> None:
+        """PONG says degraded while piw-master has not taken the outbox's oldest notice for too long."""
+        why = self.notifier.undeliverable()
+        if why is None:
+            if self.health.recover(OUTBOX):
+                log.info("piw-master takes the notices again")
+        elif self.health.degrade(OUTBOX, why):
+            log.error("%s", why)
 
     def _recheck_role(self) -> None:
         """Connect again (which checks the role) and say in PONG whether it passes now."""
@@ -607,7 +710,8 @@ class Service:
     def _watch(self) -> None:
         """After every turn of the loop: the notifier's thread runs (restarted if it died); every
         WATCH_INTERVAL, raise AddressLost when the socket file is no longer the one bound (another
-        process bound over it)."""
+        process bound over it).  Tells systemd's watchdog the loop turns: a wedged loop is restarted."""
+        self.watchdog.kick()
         self.notifier.revive()
         now = time.monotonic()
         if now < self._next_watch:

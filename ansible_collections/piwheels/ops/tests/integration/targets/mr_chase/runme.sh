@@ -83,6 +83,8 @@ ansible-playbook foreign.yml "$@" -e foreign_path="$master_path" -e foreign_pid=
 ansible-playbook master.yml "$@" -e master_path="$master_path" -e master_record="$master_record"
 kill "$master_pid"
 wait "$master_pid" || true
+# piw-master down: the next change's notice is queued, and nothing says the pages were refreshed.
+ansible-playbook master_down.yml "$@"
 ansible-playbook redeploy.yml "$@"
 
 ansible-playbook change_settings.yml "$@"

@@ -55,6 +55,7 @@ def test_the_result_says_what_the_package_held(package):
         "aliases": ["beta_tools"],
         "site_refreshed": False,
         "archived_files": [],
+        "notice": "none",
     }
 
 
@@ -179,3 +180,10 @@ def test_a_plan_is_ok_deletes_nothing_and_says_it_would_change(package, mr_chase
     assert (done["changed"], done["would_change"]) == (True, True)
     assert done["diff"]["before"]
     assert package(package="beta-tools", plan=True)["would_change"] is False
+
+
+def test_with_piw_master_down_the_deletion_reports_its_notice_queued(package, mr_chase):
+    mr_chase.site_refresh = True
+    mr_chase.notice = {"package": None, "notice": "queued"}
+    assert package(package="beta-tools")["notice"] == "queued"
+    assert mr_chase.peer.sent("STATUS")[-1] == ["STATUS", None, None]  # asked once, after the change

@@ -274,6 +274,29 @@ def test_with_a_master_a_change_refreshes_the_site_without_a_warning(remove, mr_
     assert "warnings" not in result
 
 
+@pytest.mark.parametrize("fate", ["delivered", "queued", "parked", "refused"])
+def test_the_result_says_what_became_of_the_notice_for_piw_master(remove, mr_chase, fate):
+    mr_chase.site_refresh = True
+    mr_chase.notice = {"package": "gamma", "notice": fate}
+    assert remove(package="gamma", version="1.0")["notice"] == fate
+    assert mr_chase.peer.sent("STATUS")[-1] == ["STATUS", None, None]
+
+
+def test_another_package_s_notice_last_is_read_from_the_outbox(remove, mr_chase):
+    mr_chase.site_refresh = True
+    mr_chase.notice = {"package": "beta-tools", "notice": "queued"}  # another client's change came between
+    assert remove(package="gamma", version="1.0")["notice"] == "queued"
+
+
+def test_no_notice_is_asked_after_without_a_master_or_a_change_or_in_check_mode(remove, mr_chase):
+    assert remove(package="gamma", version="1.0")["notice"] == "none"  # no piw-master
+    mr_chase.site_refresh = True
+    assert remove(package="gamma", version="1.1", check_mode=True)["notice"] == "none"
+    remove(package="gamma", version="1.1")
+    assert remove(package="gamma", version="1.1")["notice"] == "none"  # nothing changed
+    assert mr_chase.peer.sent("STATUS").count(["STATUS", None, None]) == 1
+
+
 def test_no_change_refreshes_nothing_and_warns_of_nothing(remove, mr_chase):
     remove(package="gamma", version="1.0")
     again = remove(package="gamma", version="1.0")
