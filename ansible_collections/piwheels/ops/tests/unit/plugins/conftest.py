@@ -173,7 +173,7 @@ class FakeMrChase:
             queued = 0 if self.notice["notice"] == "delivered" else 1
             return ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": self.site_refresh,
                                "settling": False, "outbox": {"queued": queued, "oldest_age": queued and 0.5 or None,
-                                                             "last": self.notice}}]
+                                                             "last": self.notice}, "archives": {}}]
         if version is None:
             canonical, package = self._package(name)
             versions = package["versions"].values()
