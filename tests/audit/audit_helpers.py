@@ -63,8 +63,11 @@ def counts(findings) -> dict[str, int]:
 
 
 def fingerprint(repository) -> str:
-    """One hash of every row and every file of the site (tree and database byte-identical or not)."""
-    state = {"db": snapshot_db(repository.dsn), "tree": snapshot_tree(repository.output_path)}
+    """One hash of every row and every file of the site (tree and database byte-identical or not); the audit's
+    own record of the last audit (.mr-chase/last-audit.json, STATUS' ``last``) is the one file an audit writes."""
+    tree = snapshot_tree(repository.output_path)
+    tree.pop(".mr-chase/last-audit.json", None)
+    state = {"db": snapshot_db(repository.dsn), "tree": tree}
     return hashlib.sha256(json.dumps(state, default=str, sort_keys=True).encode()).hexdigest()
 
 
