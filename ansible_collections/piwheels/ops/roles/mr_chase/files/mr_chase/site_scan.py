@@ -488,11 +488,11 @@ def _differences(found: dict[str, list[Link]], wanted: dict[str, list[Link]]) ->
     differences = [f"links {len(extra)} file(s) the database does not have: {listed(extra)}"] if extra else []
     differences += [f"lacks {len(lacking)} file(s) the database has: {listed(lacking)}"] if lacking else []
     differences += [f"lists {listed(twice)} more than once"] if twice else []
-    for name in sorted(set(found) & set(wanted)):
-        have, want = found[name][0], wanted[name][0]
-        differences += [f"{name}: {field} {getattr(have, field)!r} on the page, {getattr(want, field)!r} in the "
-                        "database" for field in Link._fields if getattr(have, field) != getattr(want, field)]
-    return differences
+    changed = [f"{name}: {field} {getattr(found[name][0], field)!r} on the page, {getattr(wanted[name][0], field)!r} "
+               "in the database" for name in sorted(set(found) & set(wanted)) for field in Link._fields
+               if getattr(found[name][0], field) != getattr(wanted[name][0], field)]
+    more = [f"and {len(changed) - SHOWN} more link difference(s)"] if len(changed) > SHOWN else []
+    return differences + changed[:SHOWN] + more
 
 
 def _stale_project(package: str, path: str, rows: PackageRows, versions: set[str],
