@@ -8,7 +8,19 @@ import json
 import time
 
 import pytest
-from audit_helpers import audit, counts, execute, fingerprint, options, rewrite_pages, scan, shown, wheel
+from audit_helpers import (
+    audit,
+    changed,
+    counts,
+    execute,
+    fingerprint,
+    options,
+    rewrite_pages,
+    scan,
+    shown,
+    site_state,
+    wheel,
+)
 from chase_helpers import MrChase, make_config, wait_for
 from mr_chase.findings import KINDS
 
@@ -37,9 +49,10 @@ def damage_everything(repository) -> None:
 
 def test_every_kind_at_once_over_the_wire_and_check_mode_changes_nothing(repository, mr_chase):
     damage_everything(repository)
-    before = fingerprint(repository)
+    before = site_state(repository)
     job, found = audit(mr_chase.client, verify_hashes=True)
-    assert fingerprint(repository) == before
+    after = site_state(repository)
+    assert fingerprint(after) == fingerprint(before), changed(before, after)
     assert counts(found) == job["counts"]
     assert {kind for kind, number in job["counts"].items() if number} == set(KINDS)
     assert shown(found) == shown(scan(repository, verify_hashes=True))  # the wire carries what the scan finds

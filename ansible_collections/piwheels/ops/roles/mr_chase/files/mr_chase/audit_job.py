@@ -177,9 +177,9 @@ class Job:
                             "bytes_hashed": scanned.bytes_hashed}
             self.packages_done += package_done
 
-    def end(self, state: str, error: str | None = None) -> None:
+    def end(self, state: str, error: str | None = None, finished: str | None = None) -> None:
         with self._lock:
-            self.state, self.error, self.finished = state, error, now_iso()
+            self.state, self.error, self.finished = state, error, finished or now_iso()
 
     def view(self, offset: int, joined: bool = False) -> dict:
         """The job object of AUDIT and JOB replies, with at most PAGE findings from ``offset``."""
@@ -200,10 +200,10 @@ class Job:
             return {"id": self.id, "state": self.state, "started": self.started, "options": self.options,
                     "progress": self.progress()}
 
-    def summary(self) -> dict:
+    def summary(self, finished: str) -> dict:
         """STATUS' ``last``: what monitoring needs of a finished audit."""
         with self._lock:
-            return {"id": self.id, "started": self.started, "finished": self.finished, "options": self.options,
+            return {"id": self.id, "started": self.started, "finished": finished, "options": self.options,
                     "counts": dict(self.counts), "scanned": dict(self.scanned),
                     "repaired": sum(1 for finding in self.findings if finding["repaired"])}
 
@@ -267,9 +267,10 @@ class Audits:
         except Exception as exc:  # a scan that fails ends its job, never the service
             log.exception("audit %s failed", job.id)
             job.end("failed", f"{type(exc).__name__}: {exc}")
-        else:
-            job.end("done")
-            self._remember(job)
+        else:  # remembered first: once JOB says done, STATUS and last-audit.json say it too
+            finished = now_iso()
+            self._remember(job, finished)
+            job.end("done", finished=finished)
         log.info("audit %s %s: %s", job.id, job.state,
                  ", ".join(f"{kind} {count}" for kind, count in job.counts.items() if count) or "no findings")
 
@@ -294,10 +295,10 @@ class Audits:
         finally:
             job.state = "scanning"
 
-    def _remember(self, job: Job) -> None:
+    def _remember(self, job: Job, finished: str) -> None:
         """Keep the finished audit's summary for STATUS, on disk too; a write that fails is logged, not fatal
         (STATUS reports it until the restart all the same)."""
-        self._last = job.summary()
+        self._last = job.summary(finished)
         temp = f"{self._path}.tmp"
         try:
             write_durably(temp, json.dumps(self._last, sort_keys=True).encode("utf-8"))
