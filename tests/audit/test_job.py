@@ -5,7 +5,6 @@ across a restart."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from audit_helpers import (
@@ -86,11 +85,9 @@ def slow_chase(repository, ipc_dir):
 def test_a_remove_during_a_whole_site_audit_is_answered(repository, slow_chase):
     client = slow_chase.client
     job = client("AUDIT", options())[1]
-    started = time.monotonic()
     assert client("REMOVE", "gamma", "1.0", False) == ["DONE"]
-    answered = time.monotonic() - started
-    assert client("JOB", job["id"], 0)[1]["state"] == "scanning", "the audit ended before the REMOVE: no proof"
-    assert answered < 2.5
+    # the scan waits 3 s in its only batch: a REMOVE that waited for the scan would come back after it ended
+    assert client("JOB", job["id"], 0)[1]["state"] == "scanning"
     running = client("STATUS", None, None)[1]["audit"]["running"]
     assert running["id"] == job["id"] and running["state"] == "scanning" and running["options"] == options()
 
