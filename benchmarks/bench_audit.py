@@ -19,7 +19,9 @@ role), ``min_age`` 0 (everything here was written seconds ago):
   ``packages``, ``files`` (with their build's package) and ``package_names``
   rows, and an ``os.scandir`` walk of ``simple/`` and ``project/`` (into each
   package directory), compared as sets: the least any audit must do.
-  Target: audit <= 2x floor;
+  Target: audit <= 2x floor.  Reported too: the same floor that also reads
+  each package's three pages (simple page, project page, JSON), which an
+  audit of the pages cannot leave out;
 * Mr Chase's peak RSS during the audit (``VmHWM`` after it, ``/proc/<pid>/status``)
   less its RSS idle before it (``VmRSS``): target <= 200 MB;
 * a REMOVE during the audit: median reply time of REMOVEs sent while the job
@@ -39,6 +41,7 @@ files); ``--quick`` is the smoke test (1,000 packages).  Writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -162,8 +165,10 @@ def _rows(dsn: str, package: str) -> list[PageFile]:
             "WHERE b.package = %s", (package,))]
 
 
-def floor(dsn: str, output: Path) -> float:
-    """The least an audit must do: read the rows once, walk the tree once, compare as sets."""
+def floor(dsn: str, output: Path, pages: bool = False) -> float:
+    """The least an audit must do: read the rows once, walk the tree once, compare as sets; with ``pages``, also
+    read the three pages of each package (simple page, project page, JSON), which the issue's floor leaves out
+    but no audit of the pages can."""
     started = time.perf_counter()
     with psycopg.connect(dsn) as conn, conn.transaction():
         names = set()
@@ -183,9 +188,15 @@ def floor(dsn: str, output: Path) -> float:
                 if top == "simple" and entry.is_dir(follow_symlinks=False):
                     with os.scandir(entry.path) as inner:
                         on_disk.update((entry.name, item.name) for item in inner)
+                    if pages:
+                        for page in (f"{entry.path}/index.html", f"{output}/project/{entry.name}/index.html",
+                                     f"{output}/project/{entry.name}/json/index.json"):
+                            with contextlib.suppress(OSError), open(page, "rb") as stream:
+                                stream.read()
     differences = len(files - on_disk) + len(on_disk - files) + len(directories - names)
     seconds = time.perf_counter() - started
-    print(f"  floor: {seconds:.2f} s ({len(files):,} file rows, {len(on_disk):,} entries, {differences} differ)")
+    print(f"  floor{' with the pages read' if pages else ''}: {seconds:.2f} s ({len(files):,} file rows, "
+          f"{len(on_disk):,} entries, {differences} differ)")
     return seconds
 
 
@@ -277,6 +288,7 @@ def main() -> int:
         chase.client.dsn = dsn
         pid = chase.proc.pid
         floor_s = min(floor(dsn, output) for _round in range(2))
+        pages_s = min(floor(dsn, output, pages=True) for _round in range(2))
         idle_rss = rss_kb(pid, "VmRSS")
         idle = [timed_remove(chase.client, "zzremove", f"0.{n}") for n in range(1, REMOVES + 1)]
         during: list[float] = []
@@ -303,6 +315,7 @@ def main() -> int:
     audit_mb_s, sha_mb_s = hashed / MB / hash_s, hashed / MB / sha256sum_s
     rows = [{"packages": packages, "files": job["scanned"]["files"], "audit_s": round(audit_s, 3),
              "floor_s": round(floor_s, 3), "audit_over_floor": round(audit_s / floor_s, 3),
+             "floor_pages_s": round(pages_s, 3),
              "idle_rss_mb": round(idle_rss / 1024, 1), "peak_rss_mb": round(peak_rss / 1024, 1),
              "rss_growth_mb": round(rss_mb, 1), "remove_idle_ms": round(statistics.median(idle) * 1000, 2),
              "remove_during_ms": round(statistics.median(during) * 1000, 2) if during else None,
@@ -312,6 +325,8 @@ def main() -> int:
     print(f"({load})")
     summary = [
         {"case": f"audit / floor, {packages:,} packages", "ratio": audit_s / floor_s, "target": 2.0, "load": load},
+        {"case": "audit / floor with the pages read (reported)", "ratio": audit_s / pages_s, "target": None,
+         "load": load},
         {"case": "peak RSS growth during the audit / 200 MB", "ratio": rss_mb / 200, "target": 1.0, "load": load},
         {"case": "REMOVE during the audit / idle (medians)", "ratio": remove_ratio, "target": 2.0,
          "met": bool(during) and remove_ratio <= 2.0, "load": load},
@@ -320,7 +335,7 @@ def main() -> int:
     ]
     write_csv(args.results / "bench_audit.csv", rows)
     write_summary(args.results / "bench_audit.json", summary)
-    met = all(item.get("met", item["ratio"] <= item["target"]) for item in summary)
+    met = all(item.get("met", item["ratio"] <= item["target"]) for item in summary if item["target"] is not None)
     return 0 if met else 1
 
 
