@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 PAGE = 500
 #: how long a stopping service waits for the job thread to notice
 STOP_WAIT_S = 5.0
+#: the longest the scan waits, before a package, for the request in hand to be answered
+QUIET_WAIT_S = 1.0
 LAST_AUDIT = "last-audit.json"
 
 
@@ -68,7 +70,8 @@ class Scan(Protocol):
         """Each package's findings (maybe none), in package-name order, then (None, site-wide findings)."""
 
 
-#: (options, should_stop) -> a scan; should_stop() true: the scan ends at the next package
+#: (options, should_stop) -> a scan; should_stop() is called before each package (it may wait while a request is
+#: served): true, the scan ends there
 ScanFactory = Callable[[dict, Callable[[], bool]], Scan]
 #: Service.repair: (package or None for site-wide, findings, min_age) -> the same findings, repaired marked
 Repair = Callable[[str | None, list[Finding], float], list[Finding]]
@@ -217,6 +220,9 @@ class Audits:
         self._job: Job | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: set while the loop serves no request: the scan waits for it before each package (``serving``)
+        self._quiet = threading.Event()
+        self._quiet.set()
         self._last = self._read_last()
 
     # -- requests (the loop thread) --------------------------------------------
@@ -243,6 +249,15 @@ class Audits:
             raise AuditRefused(f"unknown audit job {job_id} (jobs are kept until the next audit starts or "
                                "Mr Chase restarts)")
         return job.view(offset)
+
+    def serving(self, busy: bool) -> None:
+        """The loop starts (True) or ends (False) serving a request: meanwhile the scan waits before its next
+        package, so it never competes with a request for the interpreter, and a REMOVE is answered as fast as
+        without an audit."""
+        if busy:
+            self._quiet.clear()
+        else:
+            self._quiet.set()
 
     def site_status(self) -> dict:
         """STATUS' ``audit`` field: the last finished audit and the running one (each None when there is none)."""
@@ -276,7 +291,7 @@ class Audits:
 
     def _scan_and_repair(self, job: Job) -> None:
         repair = set(job.options["repair"])
-        scan = self._scan(job.options, self._stopping.is_set)
+        scan = self._scan(job.options, self._between_packages)
         for package, findings in scan.run():
             if self._stopping.is_set():
                 raise CancelledError
@@ -285,6 +300,11 @@ class Audits:
                 findings = [finding for finding in findings if finding.kind not in repair]
                 findings += self._repaired(job, package, chosen)
             job.report(findings, scan, package_done=package is not None)
+
+    def _between_packages(self) -> bool:
+        """The scan's call before each package: give way to the request in hand, if any; whether to stop."""
+        self._quiet.wait(QUIET_WAIT_S)
+        return self._stopping.is_set()
 
     def _repaired(self, job: Job, package: str | None, findings: list[Finding]) -> list[Finding]:
         """``findings`` as the loop thread's repair returns them (repaired marked)."""
