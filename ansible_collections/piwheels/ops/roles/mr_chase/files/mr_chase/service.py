@@ -29,6 +29,7 @@ import psycopg
 import zmq
 
 from . import __version__
+from .audit_job import AuditRefused, Audits, Handoff
 from .audit_log import AuditLog
 from .config import Config, ConfigError
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
@@ -57,6 +58,7 @@ from .protocol import (
 )
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
 from .site_repair import SiteRepair
+from .site_scan import SiteScan
 from .systemd import Watchdog, notify
 from .tree import Tree
 from .versions import version_key
@@ -78,7 +80,7 @@ DATABASE_CHECK_INTERVAL = 10.0
 #: requests that change something are logged at info, and so is every request answered ERROR (a STATUS of
 #: a name that does not exist, a database that is down); a PING or STATUS answered (the module asks STATUS
 #: before every change, the role and monitoring PING) at debug, so the log is not a line per probe
-LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE")}
+LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE", "AUDIT")}
 ERROR_REPLY = b'["ERROR",'
 #: the request a recovered journal entry of each kind (but a package's) came from, for the audit log
 RECOVERED_REQUESTS = {"remove": "REMOVE", "forget": "FORGET", "page": "YANK"}
@@ -140,7 +142,7 @@ class Service:
         self.config = config
         self.db = Database(config.dsn, allow_superuser=config.allow_superuser)
         self.tree = Tree(config.output_path)
-        checkpoint = checkpoint or checkpoint_from_env()
+        checkpoint = self._checkpoint = checkpoint or checkpoint_from_env()
         #: debts that outlive a change (ledger.py): PING's health counts them with ``ledger.count(kind)``
         self.ledger = Ledger(self.tree)
         #: the pages committed changes could not write (STATUS stale_pages)
@@ -166,6 +168,11 @@ class Service:
         self.yanker = Yanker(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.site_repair = SiteRepair(self.db, self.tree, self.journal, checkpoint, self.cleanup,
                                       master=self.notifier.enabled)
+        #: the site audit (audit_job.py): its scan runs on a thread of its own, its repairs are handed to the
+        #: request loop's thread through ``handoff``
+        self.handoff = Handoff()
+        self.audits = Audits(self.tree, self._site_scan, lambda package, findings, min_age:
+                             self.repair(package, findings, min_age), self.handoff)
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent, and the
         #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
@@ -185,6 +192,13 @@ class Service:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("['PING'] -> %s", self.health.frame.decode())
             return self.health.frame
+        self.audits.serving(True)
+        try:
+            return self._reply(frames)
+        finally:
+            self.audits.serving(False)
+
+    def _reply(self, frames: list[bytes]) -> bytes:
         started = time.monotonic()
         if self.journal.exists():  # an outcome still unknown is settled before anything is answered
             self.settle_pending(SETTLE_WAIT)
@@ -267,6 +281,8 @@ class Service:
                 return self._pending(*request.args)
             if request.type == "ARCHIVED":
                 return self._archived(*request.args)
+            if request.type in ("AUDIT", "JOB"):
+                return self._audit_request(request)
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
                 return encode_reply("STATUS", self._status(package, request.args[1]))
@@ -355,7 +371,7 @@ class Service:
         return {"stale_pages": sorted(path for entry in self.ledger.entries(STALE_PAGE).values()
                                       for path in entry.get("paths", ())),
                 "parked_notices": self.notifier.parked, "site_refresh": self.notifier.enabled,
-                "settling": self.journal.exists(), "outbox": self.notifier.state(),
+                "settling": self.journal.exists(), "outbox": self.notifier.state(), "audit": self.audits.site_status(),
                 "archives": {location: {"pending": count} for location, count in self.archives.counts().items()}}
 
     def _pending(self, location: str) -> bytes:
@@ -372,6 +388,19 @@ class Service:
         self.audit.record(["ARCHIVED", location, len(files)], "done", location=location, acknowledged=acknowledged,
                           files=files)
         return encode_reply("DONE")
+
+    def _audit_request(self, request: Request) -> bytes:
+        """AUDIT starts or joins the site audit, JOB reports it: from memory, at once (audit_job.py)."""
+        try:
+            if request.type == "AUDIT":
+                return encode_reply("AUDIT", self.audits.start(request.args[0]))
+            return encode_reply("JOB", self.audits.job(*request.args))
+        except AuditRefused as exc:
+            return error(str(exc))
+
+    def _site_scan(self, options: dict, should_stop: Callable[[], bool]) -> SiteScan:
+        """The audit's scan, on a database connection of its own (never the worker's)."""
+        return SiteScan(self.config.dsn, self.tree, options, should_stop, self._checkpoint)
 
     def _match(self, package: str, version: str | None) -> bytes:
         """MATCH: read-only, like STATUS (matching.py)."""
@@ -562,7 +591,15 @@ class Service:
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
-        entry is on disk before the removal's journal goes), then clean up the removal."""
+        entry is on disk before the removal's journal goes), then clean up the removal (the audit's scan
+        waits meanwhile, as during the request)."""
+        self.audits.serving(True)
+        try:
+            self._after_reply()
+        finally:
+            self.audits.serving(False)
+
+    def _after_reply(self) -> None:
         notice, key, self._notice, self._notice_key = self._notice, self._notice_key, None, None
         queued = True
         if notice is not None:
@@ -622,8 +659,9 @@ class Service:
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
             notify("READY=1")
-            RequestLoop(self, sock, PING_FRAME, self.health.pong, self._watch, SETTLE_INTERVAL).run()
+            RequestLoop(self, sock, PING_FRAME, self.health.pong, self._watch, SETTLE_INTERVAL, self.handoff).run()
         finally:
+            self.audits.stop()  # a repair waiting for the loop is cancelled: the loop is gone
             notify("STOPPING=1")
             sock.close()
             context.term()
