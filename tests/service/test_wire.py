@@ -57,7 +57,7 @@ def assert_reply_shape(reply: list) -> None:
 
 
 #: (package null, version null) -> what that STATUS must hold at least
-STATUS_KEYS = {(True, True): {"stale_pages", "parked_notices", "site_refresh", "settling"},
+STATUS_KEYS = {(True, True): {"stale_pages", "parked_notices", "site_refresh", "settling", "audit"},
                (False, True): {"package", "skip", "versions"},
                (False, False): {"package", "version", "skip", "yanked", "builds", "files", "downloads"}}
 
@@ -73,6 +73,13 @@ def test_valid_request(live, vector):
         assert reply == ["PONG", __version__, HEALTHY]
     if reply[0] == "STATUS":
         assert STATUS_KEYS[vector["request"][1] is None, vector["request"][2] is None] <= set(reply[1])
+    if reply[0] == "AUDIT":
+        assert set(reply[1]) == JOB_KEYS and reply[1]["options"] == vector["request"][1]
+
+
+#: the job object of AUDIT and JOB replies
+JOB_KEYS = {"id", "state", "joined", "options", "started", "finished", "progress", "scanned", "counts", "findings",
+            "next", "error"}
 
 
 @pytest.mark.parametrize("vector", VECTORS["invalid_requests"], ids=lambda v: v["why"])
@@ -94,6 +101,13 @@ def test_vectors_use_the_service_limits():
     assert VECTORS["default_skip_reason"] == protocol.DEFAULT_SKIP_REASON
     assert set(protocol.REQUESTS) == set(VECTORS["requests"])
     assert set(protocol.REPLIES) == set(VECTORS["replies"])
+    assert VECTORS["max_audit_packages"] == protocol.MAX_AUDIT_PACKAGES
+
+
+def test_vectors_pin_the_finding_kinds():
+    from mr_chase import findings
+
+    assert list(findings.KINDS) == VECTORS["finding_kinds"]
 
 
 def test_oversized_frame_gets_error(live):

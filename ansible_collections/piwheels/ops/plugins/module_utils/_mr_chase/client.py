@@ -29,6 +29,7 @@ and the caller is told which.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import stat
@@ -39,10 +40,12 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec impor
     COMMITTED_BUT_STALE,
     PACKAGE_OPTIONAL,
     PACKAGE_STATUS,
+    SITE_OPTIONAL,
     SITE_STATUS,
     VERSION_OPTIONAL,
     VERSION_STATUS,
     InvalidReply,
+    check_site_audit,
     check_status,
     decode_reply,
     describe_frame,
@@ -116,8 +119,29 @@ class MrChaseClient:
         return self._call("STATUS", "STATUS", package, version, shape=shape)[1]
 
     def site_status(self):
-        """Return the whole site's STATUS object (codec.SITE_STATUS): what concerns no single package."""
-        return self._call("STATUS", "STATUS", None, None, shape=(SITE_STATUS, None))[1]
+        """Return the whole site's STATUS object (codec.SITE_STATUS): what concerns no single package; its
+        ``audit`` holds ``last`` and ``running`` (None when Mr Chase reports none)."""
+        status = self._call("STATUS", "STATUS", None, None, shape=(SITE_STATUS, SITE_OPTIONAL))[1]
+        try:
+            check_site_audit(status["audit"])
+        except InvalidReply as error:
+            raise MrChaseProtocolError(self.address, describe_frame(json.dumps(status).encode()), str(error)) from None
+        return status
+
+    def audit(self, options):
+        """Start the site audit with ``options`` (codec.AUDIT_OPTIONS), or join the running one when its options
+        are the same (the job's ``joined`` is then true); return the job object (codec.JOB).  Mr Chase answers
+        at once: follow the job with ``job``."""
+        return self._call("AUDIT", "AUDIT", options)[1]
+
+    def job(self, job_id, offset):
+        """Return the audit job ``job_id`` with its findings from ``offset`` (at most 500; ``next`` is the offset
+        to ask next, None when the job has ended and every finding was returned)."""
+        reply = self._call("JOB", "JOB", job_id, offset)[1]
+        if reply["id"] != job_id:
+            raise MrChaseProtocolError(self.address, describe_frame(json.dumps(reply).encode()),
+                                       f"answer for job {reply['id']!r} in the place of {job_id!r}")
+        return reply
 
     def match(self, package, version=None):
         """Return the MATCH object: the stored version that ``version`` spells (PEP 440), or, when none does

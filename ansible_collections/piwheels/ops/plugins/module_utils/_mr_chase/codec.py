@@ -16,22 +16,32 @@ import json
 import re
 
 __all__ = (
+    "AUDIT_OPTIONS",
     "COMMITTED_BUT_STALE",
     "DEFAULT_SKIP_REASON",
+    "FINDING_KINDS",
     "FORBIDDEN_CHARACTERS",
     "HEALTH",
     "InvalidReply",
+    "JOB",
+    "JOB_STATES",
     "LIMITS",
+    "MAX_AUDIT_PACKAGES",
     "MATCH",
     "PACKAGE_OPTIONAL",
     "PACKAGE_STATUS",
+    "REPAIRED_BY_ALL",
     "REPLIES",
+    "SITE_OPTIONAL",
     "SITE_STATUS",
     "REQUESTS",
     "VERSION_OPTIONAL",
     "VERSION_STATUS",
+    "check_audit_options",
     "check_health",
+    "check_job",
     "check_match",
+    "check_site_audit",
     "check_status",
     "decode_reply",
     "describe_frame",
@@ -72,6 +82,8 @@ REQUESTS = {
     "DELETE": (_STR,),
     "UNSKIP": (_STR, _OPTIONAL_STR),
     "MATCH": (_STR, _OPTIONAL_STR),
+    "AUDIT": ((dict,),),
+    "JOB": (_STR, (int,)),
     "PING": (),
 }
 
@@ -81,8 +93,33 @@ REPLIES = {
     "ERROR": (_STR,),
     "STATUS": ((dict,),),
     "MATCH": ((dict,),),
+    "AUDIT": ((dict,),),
+    "JOB": ((dict,),),
     "PONG": (_STR, (dict,)),
 }
+
+#: the site audit's finding kinds (Mr Chase's findings.KINDS; the vectors pin both), in report order, and what
+#: ``repair: all`` means: every kind but foreign_file, which is repaired only when named
+FINDING_KINDS = ("orphan_wheel", "missing_wheel", "hash_mismatch", "stale_page", "missing_page", "orphan_directory",
+                 "broken_alias", "missing_alias", "stale_root_index", "stale_project_page", "foreign_file",
+                 "leftover_staging")
+REPAIRED_BY_ALL = tuple(kind for kind in FINDING_KINDS if kind != "foreign_file")
+#: AUDIT's options object: exactly these keys; at most MAX_AUDIT_PACKAGES names in ``packages``
+AUDIT_OPTIONS = ("packages", "repair", "verify_hashes", "min_age")
+MAX_AUDIT_PACKAGES = 1000
+JOB_STATES = ("scanning", "repairing", "done", "failed")
+_OPTIONAL_INT = (int, type(None))
+#: the job object of AUDIT and JOB replies (its findings are checked one by one: _FINDING)
+JOB = {"id": _STR, "state": _STR, "joined": _BOOL, "options": (dict,), "started": _STR, "finished": _OPTIONAL_STR,
+       "progress": (dict,), "scanned": (dict,), "counts": (dict,), "findings": (list,), "next": _OPTIONAL_INT,
+       "error": _OPTIONAL_STR}
+_PROGRESS = {"packages_done": (int,), "packages_total": _OPTIONAL_INT}
+_SCANNED = {"packages": (int,), "files": (int,), "bytes_hashed": (int,)}
+_FINDING = {"kind": _STR, "package": _OPTIONAL_STR, "path": _STR, "detail": _STR, "repaired": _BOOL}
+#: the whole site's STATUS ``audit`` object: the last finished audit and the running one, each null when none
+_LAST_AUDIT = {"id": _STR, "started": _STR, "finished": _STR, "options": (dict,), "counts": (dict,),
+               "scanned": (dict,), "repaired": (int,)}
+_RUNNING_AUDIT = {"id": _STR, "state": _STR, "started": _STR, "options": (dict,), "progress": (dict,)}
 
 #: PONG's health object: every field, with its type (lists hold strings); ``degraded`` not empty means
 #: Mr Chase answers but cannot serve changes
@@ -120,6 +157,8 @@ SITE_STATUS = {
     "site_refresh": bool,
     "settling": bool,
 }
+#: fields of the whole site's STATUS that a Mr Chase before the audit leaves out (``audit``: last and running)
+SITE_OPTIONAL = {"audit": dict}
 
 #: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
 #: gets the type's empty value: no archived files, no piw-master to refresh the site,
@@ -164,6 +203,10 @@ def encode_request(*message):
         raise ValueError(f"request {message!r} has an empty string, which Mr Chase refuses")
     if message[0] == "STATUS" and args[0] is None and args[1] is not None:
         raise ValueError(f"request {message!r}: the whole site's STATUS takes null for the version too")
+    if message[0] == "AUDIT":
+        check_audit_options(args[0])
+    if message[0] == "JOB" and args[1] < 0:
+        raise ValueError(f"request {message!r}: the offset is 0 or more")
     return json.dumps(list(message), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -192,6 +235,8 @@ def decode_reply(frame):
         check_health(reply[2])
     if kind == "MATCH":
         check_match(reply[1])
+    if kind in ("AUDIT", "JOB"):
+        check_job(reply[1])
     return reply
 
 
@@ -231,6 +276,62 @@ def check_health(health):
     """Check PONG's health object against HEALTH, field by field."""
     _check_fields("PONG's health", health, HEALTH)
     return health
+
+
+def check_audit_options(options):
+    """ValueError unless ``options`` is an AUDIT options object Mr Chase takes (a bug in the caller: the modules
+    check their parameters first)."""
+    if not isinstance(options, dict) or set(options) != set(AUDIT_OPTIONS):
+        raise ValueError(f"audit options must be an object of exactly {', '.join(AUDIT_OPTIONS)}")
+    packages, repair, min_age = options["packages"], options["repair"], options["min_age"]
+    if packages is not None and not (isinstance(packages, list) and 0 < len(packages) <= MAX_AUDIT_PACKAGES
+                                     and all(isinstance(name, str) and name for name in packages)):
+        raise ValueError(f"audit packages must be null or a list of 1 to {MAX_AUDIT_PACKAGES} package names")
+    if not isinstance(repair, list) or not all(kind in FINDING_KINDS for kind in repair):
+        raise ValueError(f"audit repair must be a list of finding kinds ({', '.join(FINDING_KINDS)})")
+    if not isinstance(options["verify_hashes"], bool):
+        raise ValueError("audit verify_hashes must be true or false")
+    if not _matches(min_age, (int,)) or min_age < 0:
+        raise ValueError("audit min_age must be a whole number of seconds, 0 or more")
+    return options
+
+
+def check_job(job):
+    """Check the job object of an AUDIT or JOB reply: its fields, its progress, counts of every kind, and each
+    finding."""
+    _check_fields("the audit job", job, {name: kind for name, kind in JOB.items() if name != "findings"})
+    if not isinstance(job.get("findings"), list):
+        raise InvalidReply("the audit job lacks 'findings', or it is not a list")
+    if job["state"] not in JOB_STATES:
+        raise InvalidReply(f"the audit job's state {job['state'][:40]!r} is none of {', '.join(JOB_STATES)}")
+    _check_fields("the audit job's progress", job["progress"], _PROGRESS)
+    _check_fields("the audit job's scanned", job["scanned"], _SCANNED)
+    _check_fields("the audit job's counts", job["counts"], dict.fromkeys(FINDING_KINDS, (int,)))
+    for finding in job["findings"]:
+        if not isinstance(finding, dict):
+            raise InvalidReply("the audit job's findings hold something other than objects")
+        _check_fields("a finding", finding, _FINDING)
+        if finding["kind"] not in FINDING_KINDS:
+            raise InvalidReply(f"a finding of unknown kind {finding['kind'][:40]!r}")
+    return job
+
+
+def check_site_audit(audit):
+    """Check (and complete) the whole site's STATUS ``audit`` object: ``last`` and ``running``, each null or an
+    object of their fields; a Mr Chase that sends neither reports no audit."""
+    audit.setdefault("last", None)
+    audit.setdefault("running", None)
+    if audit["last"] is not None:
+        _check_object("the last audit", audit["last"], _LAST_AUDIT)
+    if audit["running"] is not None:
+        _check_object("the running audit", audit["running"], _RUNNING_AUDIT)
+    return audit
+
+
+def _check_object(what, found, fields):
+    if not isinstance(found, dict):
+        raise InvalidReply(f"{what} is not an object")
+    _check_fields(what, found, fields)
 
 
 def check_match(match):

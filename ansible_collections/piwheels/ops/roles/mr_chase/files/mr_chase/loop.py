@@ -17,6 +17,11 @@ A ZeroMQ socket may move between threads when a full memory barrier
 separates their uses: ``_sock_lock`` is that barrier, and only its holder
 touches the socket.
 
+Work another thread hands the loop (the audit job's repairs, audit_job.py's
+Handoff) wakes it through a file descriptor polled together with the socket,
+and runs between two requests, as a request would, followed by the same
+clean-up (``after_reply``): a hand-off waits for no poll interval.
+
 No exception ends the loop: one that escapes the handler (which should
 catch everything itself) is logged and the request is answered with an
 internal error.  Only the periodic check (``every``) may stop it on purpose,
@@ -53,6 +58,22 @@ class ThreadDied(Exception):
     """A thread the service cannot work without has died: the process exits, and systemd restarts it."""
 
 
+class Wake(Protocol):
+    """Work handed to the loop from another thread (audit_job.Handoff)."""
+
+    pending: bool
+
+    def fileno(self) -> int:
+        """Readable when work waits."""
+
+    def run_pending(self) -> None:
+        """Run the work that waits, on the loop's thread; never raises."""
+
+
+#: what _next returns when handed work waits
+WAKE: tuple[list[bytes], list[bytes]] = ([], [])
+
+
 class Handler(Protocol):
     """What the loop needs of the service (service.Service)."""
 
@@ -77,9 +98,16 @@ def split_envelope(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
 
 class RequestLoop:
     def __init__(self, handler: Handler, sock: zmq.Socket, ping: bytes, pong: Callable[[], bytes],
-                 every: Callable[[], None], idle_interval: float):
-        """``pong`` returns the reply to PING, ready made (never a query: the stand-in calls it too)."""
+                 every: Callable[[], None], idle_interval: float, wake: Wake | None = None):
+        """``pong`` returns the reply to PING, ready made (never a query: the stand-in calls it too); ``wake``
+        hands the loop work from other threads."""
         self.handler, self.sock, self.ping, self.pong = handler, sock, ping, pong
+        self.wake = wake
+        #: the socket and the wake-up, polled together (only with a wake-up: else a receive waits)
+        self._poller = zmq.Poller()
+        if wake is not None:
+            self._poller.register(sock, zmq.POLLIN)
+            self._poller.register(wake.fileno(), zmq.POLLIN)
         self.every = every  # the periodic check (the socket file is still ours)
         self.idle_interval = idle_interval
         self.sock.setsockopt(zmq.RCVTIMEO, POLL_MS)
@@ -99,8 +127,11 @@ class RequestLoop:
         try:
             while not self.handler.stopping:
                 item = self._next()
+                if item is WAKE:
+                    self._run_handed()
+                    quiet_since = time.monotonic()
                 # a PING does not count as work: probes in a steady stream must not starve the idle work
-                if item is not None and self._serve(*item):
+                elif item is not None and self._serve(*item):
                     quiet_since = time.monotonic()
                 elif time.monotonic() - quiet_since >= self.idle_interval:
                     self._busy(None, self._survive, self.handler.idle)
@@ -114,7 +145,10 @@ class RequestLoop:
             stand_in.join()
 
     def _next(self) -> tuple[list[bytes], list[bytes]] | None:
-        """The oldest request the stand-in kept, else the next one from the socket (None after POLL_MS)."""
+        """WAKE when handed work waits, else the oldest request the stand-in kept, else the next one from the
+        socket (None after POLL_MS)."""
+        if self.wake is not None and self.wake.pending:
+            return WAKE
         with self._sock_lock:
             if self._kept:
                 envelope, body = self._kept.popleft()
@@ -122,11 +156,24 @@ class RequestLoop:
                 if not self._kept_per_peer[envelope[0]]:
                     del self._kept_per_peer[envelope[0]]
                 return envelope, body
-            try:
-                frames = self.sock.recv_multipart()
-            except zmq.Again:
-                return None
+            if self.wake is None:
+                try:
+                    frames = self.sock.recv_multipart()
+                except zmq.Again:
+                    return None
+            else:
+                ready = dict(self._poller.poll(POLL_MS))
+                if self.wake.fileno() in ready:
+                    return WAKE
+                if self.sock not in ready:
+                    return None
+                frames = self.sock.recv_multipart(zmq.NOBLOCK)
         return split_envelope(frames)
+
+    def _run_handed(self) -> None:
+        """Handed work, as a request: the stand-in answers PING meanwhile, the clean-up follows."""
+        self._busy(None, self._survive, self.wake.run_pending)
+        self._busy(None, self._survive, self.handler.after_reply)
 
     def _serve(self, envelope: list[bytes], body: list[bytes]) -> bool:
         """Answer one request; False for a PING (answered from the ready frame, no work done)."""

@@ -17,8 +17,14 @@ from typing import Any, NamedTuple
 
 from packaging.utils import canonicalize_name
 
+from .findings import KINDS
+
 MAX_FRAME_BYTES = 65536
 LIMITS = {"package": 200, "version": 200, "skip": 100}
+#: AUDIT: the most packages one audit may name (more is a whole-site audit), the longest job id JOB takes
+MAX_AUDIT_PACKAGES, MAX_JOB_ID = 1000, 64
+#: AUDIT's options object: exactly these keys (audit_job.py says what each does)
+AUDIT_OPTIONS = ("packages", "repair", "verify_hashes", "min_age")
 DEFAULT_SKIP_REASON = "removed by request"
 
 #: what no name or reason may hold (the same class as the module's check; tests/protocol_vectors.json pins it):
@@ -129,6 +135,44 @@ def _object(value: Any) -> dict:
     return value
 
 
+def _audit_options(value: Any) -> dict:
+    """AUDIT's options: every key of AUDIT_OPTIONS and no other, each checked; returned as sent."""
+    if not isinstance(value, dict) or set(value) != set(AUDIT_OPTIONS):
+        raise ProtocolError(f"audit options must be an object of exactly {', '.join(AUDIT_OPTIONS)}")
+    packages, repair = value["packages"], value["repair"]
+    if packages is not None:
+        if not isinstance(packages, list) or not packages:
+            raise ProtocolError("audit packages must be null (every package) or a non-empty list of names")
+        if len(packages) > MAX_AUDIT_PACKAGES:
+            raise ProtocolError(f"audit packages names more than {MAX_AUDIT_PACKAGES} packages: "
+                                "audit the whole site instead (packages null)")
+        for name in packages:
+            _package(name)
+    if not isinstance(repair, list) or not all(isinstance(kind, str) for kind in repair):
+        raise ProtocolError("audit repair must be a list of finding kinds (possibly empty)")
+    unknown = sorted(set(repair) - set(KINDS))
+    if unknown:
+        raise ProtocolError(f"audit repair names unknown finding kind(s) {', '.join(unknown)[:200]}; "
+                            f"the kinds are {', '.join(KINDS)}")
+    _flag("verify_hashes")(value["verify_hashes"])
+    min_age = value["min_age"]
+    if not isinstance(min_age, int) or isinstance(min_age, bool) or min_age < 0:
+        raise ProtocolError("audit min_age must be a whole number of seconds, 0 or more")
+    return value
+
+
+def _job_id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ProtocolError("job id must be a non-empty string")
+    return _check_text("job id", value, MAX_JOB_ID)
+
+
+def _offset(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ProtocolError("offset must be a whole number, 0 or more")
+    return value
+
+
 #: PONG's health object: field -> type (health.py says what each means)
 HEALTH_FIELDS = {"degraded": list, "warnings": list, "stale_pages": int, "parked_notices": int}
 
@@ -157,6 +201,8 @@ REQUESTS: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "FORGET": (_package, _version),
     "DELETE": (_package,),
     "MATCH": (_package, _optional_version),
+    "AUDIT": (_audit_options,),
+    "JOB": (_job_id, _offset),
     "PING": (),
 }
 
@@ -166,6 +212,8 @@ REPLIES: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "ERROR": (_any_string("message"),),
     "STATUS": (_object,),
     "MATCH": (_object,),
+    "AUDIT": (_object,),
+    "JOB": (_object,),
     "PONG": (_any_string("server_version"), _health),
 }
 

@@ -28,6 +28,7 @@ import psycopg
 import zmq
 
 from . import __version__
+from .audit_job import AuditRefused, Audits, Handoff
 from .audit_log import AuditLog
 from .config import Config
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
@@ -51,6 +52,7 @@ from .protocol import (
     invalid,
 )
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
+from .site_scan import SiteScan
 from .tree import Tree
 from .versions import version_key
 from .yanking import Yanker
@@ -67,7 +69,7 @@ ROLE = "database role"
 #: requests that change something are logged at info, and so is every request answered ERROR (a STATUS of
 #: a name that does not exist, a database that is down); a PING or STATUS answered (the module asks STATUS
 #: before every change, the role and monitoring PING) at debug, so the log is not a line per probe
-LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE")}
+LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE", "AUDIT")}
 ERROR_REPLY = b'["ERROR",'
 #: the request a recovered journal entry of each kind (but a package's) came from, for the audit log
 RECOVERED_REQUESTS = {"remove": "REMOVE", "forget": "FORGET", "page": "YANK"}
@@ -141,6 +143,11 @@ class Service:
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.package_remover = PackageRemover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
         self.yanker = Yanker(self.db, self.tree, self.journal, checkpoint, self.cleanup)
+        #: the site audit (audit_job.py): its scan runs on a thread of its own, its repairs are handed to the
+        #: request loop's thread through ``handoff``
+        self.handoff = Handoff()
+        self.audits = Audits(self.tree, self._site_scan, lambda package, findings, min_age:
+                             self.repair(package, findings, min_age), self.handoff)
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent, and the
         #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
@@ -221,6 +228,8 @@ class Service:
                 return self.health.frame
             if request.type == "STATUS" and request.args[0] is None:
                 return encode_reply("STATUS", self._site_status())
+            if request.type in ("AUDIT", "JOB"):
+                return self._audit_request(request)
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
                 return encode_reply("STATUS", self._status(package, request.args[1]))
@@ -308,7 +317,20 @@ class Service:
         return {"stale_pages": sorted(path for entry in self.ledger.entries(STALE_PAGE).values()
                                       for path in entry.get("paths", ())),
                 "parked_notices": self.notifier.parked, "site_refresh": self.notifier.enabled,
-                "settling": self.journal.exists()}
+                "settling": self.journal.exists(), "audit": self.audits.site_status()}
+
+    def _audit_request(self, request: Request) -> bytes:
+        """AUDIT starts or joins the site audit, JOB reports it: from memory, at once (audit_job.py)."""
+        try:
+            if request.type == "AUDIT":
+                return encode_reply("AUDIT", self.audits.start(request.args[0]))
+            return encode_reply("JOB", self.audits.job(*request.args))
+        except AuditRefused as exc:
+            return error(str(exc))
+
+    def _site_scan(self, options: dict, should_stop: Callable[[], bool]) -> SiteScan:
+        """The audit's scan, on a database connection of its own (never the worker's)."""
+        return SiteScan(self.config.dsn, self.tree, options, should_stop)
 
     def _match(self, package: str, version: str | None) -> bytes:
         """MATCH: read-only, like STATUS (matching.py)."""
@@ -499,8 +521,9 @@ class Service:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self.request_stop)
             log.info("Mr Chase %s listening on %s", __version__, self.config.import_queue)
-            RequestLoop(self, sock, PING_FRAME, self.health.pong, self._watch, SETTLE_INTERVAL).run()
+            RequestLoop(self, sock, PING_FRAME, self.health.pong, self._watch, SETTLE_INTERVAL, self.handoff).run()
         finally:
+            self.audits.stop()  # a repair waiting for the loop is cancelled: the loop is gone
             sock.close()
             context.term()
             self.after_reply()  # a stop never leaves a removal's staged wheels or journal behind

@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase import client as client_module
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import MrChaseClient
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import describe_frame
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import (
     MrChaseError,
     MrChaseProtocolError,
@@ -49,6 +50,10 @@ def call_for(client, vector):
         return client.unskip("gamma")
     if vector["for"] == "MATCH":
         return client.match("gamma", vector["reply"][1]["version"])
+    if vector["for"] == "AUDIT":
+        return client.audit({"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600})
+    if vector["for"] == "JOB":
+        return client.job(vector["reply"][1]["id"] if vector["reply"][0] == "JOB" else "x", 0)
     if vector.get("site"):
         return client.site_status()
     status = vector["reply"][1] if vector["reply"][0] == "STATUS" else {}
@@ -69,6 +74,9 @@ def test_every_valid_reply_vector(vectors, peer):
                 assert raised.value.message == vector["reply"][1]
                 continue
             result = call_for(client, vector)
+        if vector["reply"][0] in ("AUDIT", "JOB"):
+            assert result == vector["reply"][1], vector
+            continue
         if vector["reply"][0] == "STATUS":
             # what a 0.1 Mr Chase leaves out is filled in; what it said is kept as it was
             assert result.items() >= vector["reply"][1].items(), vector
@@ -83,11 +91,20 @@ def test_every_invalid_reply_vector_names_what_came_back(vectors, peer):
         with MrChaseClient(server.address, 5) as client, pytest.raises(MrChaseProtocolError) as raised:
             if vector.get("status"):  # the STATUS object breaks a field's type: ask for the STATUS it answers
                 client.status("alpha", json.loads(vector["frame"])[1].get("version"))
+            elif vector["frame"].startswith(('["AUDIT"', '["JOB"')):  # a broken job: ask what it answers
+                ask_for_job(client, json.loads(vector["frame"]))
             else:
                 client.ping()
         message = str(raised.value)
         assert message.startswith(f"unexpected reply from Mr Chase at {server.address}: "), vector
-        assert repr(vector["frame"]) in message, vector
+        assert describe_frame(vector["frame"].encode("utf-8")) in message, vector
+
+
+def ask_for_job(client, reply):
+    if reply[0] == "AUDIT":
+        client.audit({"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600})
+    else:
+        client.job(reply[1]["id"], 0)
 
 
 def test_error_reply_carries_mr_chases_words(peer):
