@@ -46,7 +46,7 @@ description:
   - Nothing modified within O(min_age) seconds (files, directories, links, pages by their mtime; rows by their
     build's time) is ever reported or repaired, so an import in flight is never taken for damage.
   - A whole-site audit may take much longer than O(timeout). Mr Chase runs it as a job of its own, beside its
-    normal work (a removal sent meanwhile is answered), and the module follows the job to its end: O(timeout)
+    normal work (a removal sent meanwhile is answered), and the module follows the job to its end; O(timeout)
     bounds each answer, never the whole audit.
   - Only one audit runs at a time. A task started while one runs with the same options joins it (RV(job.joined));
     with other options it fails with Mr Chase's message naming the running job.
@@ -322,8 +322,8 @@ def checked_options(module):
 
 
 def result_of(outcome, kinds, check_mode):
-    """The module's result for a followed job: findings, counts, scanned, job, and what was (or would be)
-    repaired."""
+    """The module's result for a followed job, all but its message: findings, counts, scanned, job, and what was
+    (or would be) repaired."""
     findings = outcome.findings
     would_repair = sum(1 for finding in findings if finding["kind"] in kinds)
     repaired = sum(1 for finding in findings if finding["repaired"])
@@ -336,7 +336,6 @@ def result_of(outcome, kinds, check_mode):
         repair=kinds,
         would_repair=would_repair,
         repaired=repaired,
-        msg=summary(outcome, repaired, would_repair, check_mode),
     )
 
 
@@ -370,16 +369,14 @@ def main():
         try:
             outcome = follow(client, options)
         except AuditFailed as failure:
-            result = result_of(failure.outcome, kinds, module.check_mode)
-            result.pop("msg")
             module.fail_json(msg=f"the audit failed in Mr Chase (job {failure.outcome.first['id']}): {failure}",
-                             **result)
+                             **result_of(failure.outcome, kinds, module.check_mode))
         except MrChaseError as error:
             fail_from_error(module, error)
     result = result_of(outcome, kinds, module.check_mode)
     if not module.check_mode:
         warn_unrepaired(module, outcome.findings, kinds)
-    module.exit_json(**result)
+    module.exit_json(msg=summary(outcome, result["repaired"], result["would_repair"], module.check_mode), **result)
 
 
 if __name__ == "__main__":
