@@ -131,11 +131,20 @@ def write_pages(conn: psycopg.Connection, output: Path, package: str, exclude: f
     _replace(output / "simple" / package / "index.html", simple_page(package, rows))
     data = project_json(package, versions, rows)
     _replace(output / "project" / package / "json" / "index.json", json.dumps(data, indent=1))
-    links = "\n".join(f'<li>{_text(v)}: {", ".join(_text(f) for f in r["files"])}</li>'
-                      for v, r in data["releases"].items())
-    _replace(output / "project" / package / "index.html",
-             f"<!doctype html>\n<html>\n<body>\n<h1>{_text(package)}</h1>\n<ul>\n{links}\n</ul>\n</body>\n</html>\n")
+    _replace(output / "project" / package / "index.html", project_page(package, data))
     link_aliases(conn, output, package)
+
+
+def project_page(package: str, data: dict) -> str:
+    """The project page's releases table as upstream's ``project.pt`` marks it up (a ``release-info`` row naming
+    the version, then its files as ``<a href="{url}#sha256={hash}">``): what the site audit reads of it."""
+    rows = "\n".join(
+        f'<tr class="release-info">\n<td>\n{_text(version)}\n</td>\n</tr>\n<tr class="files-info">\n<td>\n'
+        '<ul class="files">\n' + "".join(f'<li><span><a href="{_attribute(entry["url"])}#sha256={entry["hash"]}">'
+                                        f"{_text(name)}</a></span></li>\n" for name, entry in release["files"].items())
+        + "</ul>\n</td>\n</tr>" for version, release in data["releases"].items())
+    return (f"<!doctype html>\n<html>\n<body>\n<h1>{_text(package)}</h1>\n<table>\n<tbody>\n{rows}\n</tbody>\n"
+            "</table>\n</body>\n</html>\n")
 
 
 def link_aliases(conn: psycopg.Connection, output: Path, package: str) -> list[Path]:

@@ -165,8 +165,11 @@ class Job:
     def running(self) -> bool:
         return self.finished is None
 
-    def report(self, findings: list[Finding], scanned: Scanned, package_done: bool) -> None:
+    def report(self, findings: list[Finding], scan: Scan, package_done: bool) -> None:
+        """A package's findings (final: repaired, if they were to be) and the scan's progress."""
+        scanned = scan.scanned
         with self._lock:
+            self.packages_total = scan.packages_total
             for finding in findings:
                 self.counts[finding.kind] += 1
                 self.findings.append(finding.as_dict())
@@ -273,7 +276,6 @@ class Audits:
     def _scan_and_repair(self, job: Job) -> None:
         repair = set(job.options["repair"])
         scan = self._scan(job.options, self._stopping.is_set)
-        job.packages_total = scan.packages_total
         for package, findings in scan.run():
             if self._stopping.is_set():
                 raise CancelledError
@@ -281,7 +283,7 @@ class Audits:
             if chosen:
                 findings = [finding for finding in findings if finding.kind not in repair]
                 findings += self._repaired(job, package, chosen)
-            job.report(findings, scan.scanned, package_done=package is not None)
+            job.report(findings, scan, package_done=package is not None)
 
     def _repaired(self, job: Job, package: str | None, findings: list[Finding]) -> list[Finding]:
         """``findings`` as the loop thread's repair returns them (repaired marked)."""

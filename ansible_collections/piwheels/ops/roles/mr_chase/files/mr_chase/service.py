@@ -126,7 +126,7 @@ class Service:
         self.config = config
         self.db = Database(config.dsn, allow_superuser=config.allow_superuser)
         self.tree = Tree(config.output_path)
-        checkpoint = checkpoint or checkpoint_from_env()
+        checkpoint = self._checkpoint = checkpoint or checkpoint_from_env()
         #: debts that outlive a change (ledger.py): PING's health counts them with ``ledger.count(kind)``
         self.ledger = Ledger(self.tree)
         #: the pages committed changes could not write (STATUS stale_pages)
@@ -330,7 +330,7 @@ class Service:
 
     def _site_scan(self, options: dict, should_stop: Callable[[], bool]) -> SiteScan:
         """The audit's scan, on a database connection of its own (never the worker's)."""
-        return SiteScan(self.config.dsn, self.tree, options, should_stop)
+        return SiteScan(self.config.dsn, self.tree, options, should_stop, self._checkpoint)
 
     def _match(self, package: str, version: str | None) -> bytes:
         """MATCH: read-only, like STATUS (matching.py)."""

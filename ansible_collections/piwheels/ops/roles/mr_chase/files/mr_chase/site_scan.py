@@ -1,18 +1,111 @@
 """The site audit's scanner: the database and the served tree, compared package by package.
 
-(First step: the packages are streamed in name order; the comparisons follow.)
+The database is the truth (DESIGN, "Audit and repair"): each package's rows
+are read in batches of BATCH packages, each batch one read-only snapshot on a
+connection of the scan's own (never the worker's), and held against what the
+tree serves for each package of the batch: ``simple/<pkg>/`` (its wheels and
+page), ``project/<pkg>/`` (page and JSON) and the ``project/<alias>`` links.
+Memory holds one batch, never the site.  The site-wide checks (directories
+of no package, the root index, Mr Chase's own staging) come last, and only
+for a whole-site audit; they stream the names from a server-side cursor.
+
+What the scan must never do:
+
+* follow a symlink out of the tree: entries are listed with ``os.scandir``
+  and judged by their own type (lstat); a symlinked wheel (piwheels links
+  armv6l wheels to armv7l ones) is read only when its target resolves to a
+  file inside ``simple/``;
+* race piw-master: nothing on disk modified within ``min_age`` seconds (files,
+  directories, links, pages, by mtime) is reported, nor a row whose build is
+  younger (``builds.built_at``: an import in flight); and a package's
+  findings are confirmed against a fresh snapshot and a fresh look at its
+  directory before they are reported, so an import (or removal) committed
+  between the batch's snapshot and the look at the disk is not a finding;
+* hold a page to its bytes: a page is compared by its links (file name,
+  ``#sha256=``, ``data-requires-python``, ``data-yanked``, the URL), parsed from
+  the page on disk and from the page Mr Chase's own writer (page.py) renders
+  for the same rows, so whitespace or a timestamp is never a difference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import contextlib
+import hashlib
+import html
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import psycopg
 
+from .database import KEEPALIVES, ROOT_INDEX_PACKAGES
 from .findings import Finding
+from .page import LOCAL, PageFile, render_page
 from .protocol import canonicalize
-from .tree import Tree
+from .tree import Tree, UnsafePath, safe_component
+
+log = logging.getLogger(__name__)
+
+#: packages per snapshot: few enough that a batch's rows are small, many enough that a query's round trip is
+#: spread over hundreds of packages
+BATCH = 500
+#: bytes per read when hashing a wheel
+READ_SIZE = 1 << 20
+#: a statement of the scan that takes longer fails the audit (a stalled server), never hangs it
+STATEMENT_TIMEOUT_S = 120
+#: how many names a detail lists before it says how many more
+SHOWN = 10
+#: the names of the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
+WALK = "audit_walk"
+
+BATCH_PACKAGES = "SELECT package FROM packages WHERE package > %s ORDER BY package LIMIT %s"
+NAMED_PACKAGES = "SELECT package FROM packages WHERE package = ANY(%s) ORDER BY package"
+#: the files of a batch's packages, with whether the build is younger than min_age (an import in flight)
+BATCH_FILES = """
+SELECT b.package, f.filename, rtrim(f.filehash), f.requires_python, v.yanked, b.version, f.location,
+       b.built_at > (now() AT TIME ZONE 'UTC') - %s * interval '1 second'
+FROM builds b JOIN files f ON f.build_id = b.build_id
+JOIN versions v ON v.package = b.package AND v.version = b.version
+WHERE b.package = ANY(%s)
+"""
+BATCH_VERSIONS = "SELECT package, version FROM versions WHERE package = ANY(%s)"
+BATCH_ALIASES = """
+SELECT package, name, seen > (now() AT TIME ZONE 'UTC') - %s * interval '1 second'
+FROM package_names WHERE package = ANY(%s) AND name <> package
+"""
+#: every name a directory under simple/ or project/ may have, in code point order (Python's str order)
+SITE_NAMES = """
+SELECT name FROM (SELECT package AS name FROM packages UNION SELECT name FROM package_names) AS names
+ORDER BY name COLLATE "C"
+"""
+
+#: a link of a page Mr Chase or piw-master wrote: its href and the attributes after it
+_LINK = re.compile(r'<a href="([^"]*)"((?:\s+[\w-]+="[^"]*")*)\s*>')
+_ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
+#: a release of upstream's project page (project.pt): the version opens its release-info row
+_RELEASE = re.compile(r'<tr class="release-info">\s*<td>\s*([^<\s]+)')
+
+
+class Row(NamedTuple):
+    """A file row of a package, and whether its build is too young to be judged."""
+
+    file: PageFile
+    young: bool
+
+
+@dataclass
+class PackageRows:
+    """What the database says of one package."""
+
+    files: dict[str, Row] = field(default_factory=dict)
+    versions: set[str] = field(default_factory=set)
+    #: alias -> whether its package_names row was seen within min_age
+    aliases: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -22,21 +115,412 @@ class Scanned:
     bytes_hashed: int = 0
 
 
+class Link(NamedTuple):
+    """A page's link as the audit compares it."""
+
+    url: str
+    sha256: str
+    requires_python: str | None
+    yanked: bool
+
+
+def page_links(text: str) -> dict[str, list[Link]]:
+    """File name -> the page's links to it (more than one: the page lists the file twice)."""
+    links: dict[str, list[Link]] = {}
+    for href, attributes in _LINK.findall(text):
+        url, _hash, sha256 = _unescape(href).partition("#sha256=")
+        attrs = {name: _unescape(value) for name, value in _ATTRIBUTE.findall(attributes)}
+        link = Link(url, sha256, attrs.get("data-requires-python"), "data-yanked" in attrs)
+        links.setdefault(url.rsplit("/", 1)[-1], []).append(link)
+    return links
+
+
+def _unescape(text: str) -> str:
+    return html.unescape(text) if "&" in text else text
+
+
+def listed(names: Iterable[str]) -> str:
+    """Names for a detail: the first SHOWN, then how many more."""
+    names = sorted(names)
+    shown = ", ".join(names[:SHOWN])
+    return f"{shown} and {len(names) - SHOWN} more" if len(names) > SHOWN else shown
+
+
 class SiteScan:
-    def __init__(self, dsn: str, tree: Tree, options: dict, should_stop: Callable[[], bool]):
-        self._dsn, self._tree, self._options, self._should_stop = dsn, tree, options, should_stop
-        self.scanned = Scanned()
+    """One audit's scan; ``run`` yields each package's findings, then the site-wide ones."""
+
+    def __init__(self, dsn: str, tree: Tree, options: dict, should_stop: Callable[[], bool],
+                 checkpoint: Callable[[str], None] = lambda step: None):
+        self._dsn, self._tree, self._should_stop, self._checkpoint = dsn, tree, should_stop, checkpoint
+        self._min_age = options["min_age"]
+        self._verify = options["verify_hashes"]
         packages = options["packages"]
-        self._packages = None if packages is None else sorted({canonicalize(name) for name in packages})
-        self.packages_total = None if packages is None else len(self._packages)
+        self._named = None if packages is None else sorted({canonicalize(name) for name in packages})
+        self.packages_total: int | None = None if packages is None else len(self._named)
+        self.scanned = Scanned()
+        #: the tree's own real path: whatever resolves outside it is never read
+        self._real_root = os.path.realpath(tree.root)
+        #: the time before which a modification is old enough to be judged
+        self._old_before = 0.0
+
+    # -- the walk -------------------------------------------------------------------
 
     def run(self) -> Iterator[tuple[str | None, list[Finding]]]:
-        with psycopg.connect(self._dsn) as conn:
-            conn.read_only = True
-            names = [row[0] for row in conn.execute('SELECT package FROM packages ORDER BY package COLLATE "C"')]
-        for package in names if self._packages is None else self._packages:
-            if self._should_stop():
+        """Each package's findings (maybe none) in name order, then (None, the site-wide findings) for a
+        whole-site audit."""
+        with self._connect() as conn:
+            if self._named is None:
+                self.packages_total = conn.execute("SELECT count(*) FROM packages").fetchone()[0]
+            for batch in self._batches(conn):
+                self._checkpoint(WALK)
+                for package, rows in batch:
+                    if self._should_stop():
+                        return
+                    self._old_before = time.time() - self._min_age
+                    findings = self._package(package, rows, count=True)
+                    if findings:
+                        findings = self._confirmed(conn, package, findings)
+                    self.scanned.packages += 1
+                    yield package, findings
+            if self._named is None:
+                yield None, self._site(conn)
+
+    def _connect(self) -> psycopg.Connection:
+        conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5, application_name="mr_chase audit",
+                               **KEEPALIVES)
+        conn.execute("SET default_transaction_read_only = on")
+        conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'")
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        return conn
+
+    def _batches(self, conn: psycopg.Connection) -> Iterator[list[tuple[str, PackageRows]]]:
+        """The packages BATCH at a time, each batch read in one snapshot (keyset pagination: no query result
+        grows with the site)."""
+        if self._named is not None:
+            for start in range(0, len(self._named), BATCH):
+                with conn.transaction():
+                    names = [row[0] for row in conn.execute(NAMED_PACKAGES, (self._named[start:start + BATCH],))]
+                    yield self._rows(conn, names)
+            return
+        after = ""
+        while True:
+            with conn.transaction():
+                names = [row[0] for row in conn.execute(BATCH_PACKAGES, (after, BATCH))]
+                batch = self._rows(conn, names)
+            if not names:
                 return
-            self.scanned.packages += 1
-            yield package, []
-        yield None, []
+            yield batch
+            after = names[-1]
+
+    def _rows(self, conn: psycopg.Connection, names: list[str]) -> list[tuple[str, PackageRows]]:
+        rows = {name: PackageRows() for name in names}
+        if not names:
+            return []
+        for package, filename, filehash, requires_python, yanked, version, location, young in conn.execute(
+                BATCH_FILES, (self._min_age, names)):
+            rows[package].files[filename] = Row(PageFile(filename, filehash, requires_python, yanked, version,
+                                                         location), young)
+        for package, version in conn.execute(BATCH_VERSIONS, (names,)):
+            rows[package].versions.add(version)
+        for package, alias, young in conn.execute(BATCH_ALIASES, (self._min_age, names)):
+            rows[package].aliases[alias] = young
+        return list(rows.items())
+
+    def _confirmed(self, conn: psycopg.Connection, package: str, findings: list[Finding]) -> list[Finding]:
+        """The findings that still hold on a fresh snapshot and a fresh look at the disk: a change committed
+        since the batch's snapshot (an import, a removal) is not reported."""
+        with conn.transaction():
+            fresh = dict(self._rows(conn, [package]))
+        again = self._package(package, fresh[package], count=False)
+        first = {(finding.kind, finding.path) for finding in findings}
+        return [finding for finding in again if (finding.kind, finding.path) in first]
+
+    # -- one package -----------------------------------------------------------------
+
+    def _package(self, package: str, rows: PackageRows, count: bool) -> list[Finding]:
+        try:
+            directory = self._tree.package_dir(package)
+        except UnsafePath:
+            log.warning("audit: package %r has a name no directory may have; its files are not checked", package)
+            return []
+        entries = _entries(directory) if self._inside(directory) else {}
+        findings = self._wheels(package, rows, entries, count)
+        findings += self._page(package, rows, entries)
+        findings += self._project(package, rows)
+        findings += self._aliases(package, rows)
+        return findings
+
+    def _old(self, entry: os.DirEntry | str) -> bool:
+        """Whether an entry (or path) was last modified before min_age (lstat: a link's own time)."""
+        try:
+            stat = entry.stat(follow_symlinks=False) if isinstance(entry, os.DirEntry) else os.lstat(entry)
+        except FileNotFoundError:
+            return False  # gone meanwhile: nothing to judge
+        return stat.st_mtime <= self._old_before
+
+    def _wheels(self, package: str, rows: PackageRows, entries: dict[str, os.DirEntry], count: bool) -> list[Finding]:
+        """missing_wheel, hash_mismatch, orphan_wheel and foreign_file."""
+        findings = []
+        for filename, (file, young) in rows.files.items():
+            if file.location != LOCAL or young:
+                continue
+            entry = entries.get(filename)
+            target = self._wheel_target(entry) if entry is not None else None
+            path = f"simple/{package}/{filename}"
+            if target is None:
+                why = "not on disk" if entry is None else "on disk, but not a file in the tree (a link that " \
+                      "dangles or leaves simple/, or a directory)"
+                findings.append(Finding("missing_wheel", package, path, f"the database lists it (version "
+                                        f"{file.version}); {why}"))
+            elif self._verify:
+                findings += self._hash(package, path, file, target, entry, count)
+        for name, entry in entries.items():
+            if name == "index.html" and entry.is_file(follow_symlinks=False):
+                continue
+            wheel = name.endswith(".whl") and (entry.is_symlink() or entry.is_file(follow_symlinks=False))
+            if wheel and count:
+                self.scanned.files += 1
+            if (wheel and name in rows.files) or not self._old(entry):
+                continue
+            path = f"simple/{package}/{name}"
+            if wheel:
+                findings.append(Finding("orphan_wheel", package, path, "a wheel the database has no files row for"))
+            else:
+                findings.append(Finding("foreign_file", package, path, f"{_kind_of(entry)} that is neither a "
+                                        "wheel nor the page (repaired only when foreign_file is named)"))
+        return findings
+
+    def _wheel_target(self, entry: os.DirEntry) -> str | None:
+        """The file a wheel entry serves: itself, or a symlink's target when that is a file inside simple/."""
+        if entry.is_file(follow_symlinks=False):
+            return entry.path
+        if not entry.is_symlink():
+            return None
+        target = os.path.realpath(entry.path)
+        inside = target.startswith(os.path.join(self._real_root, "simple") + os.sep)
+        return target if inside and os.path.isfile(target) else None
+
+    def _inside(self, path: str) -> bool:
+        """Whether ``path`` resolves (links followed by name only, nothing opened) to a place in the tree."""
+        return os.path.realpath(path).startswith(self._real_root + os.sep)
+
+    def _readable(self, path: str) -> bool:
+        """A regular file in the tree (not a link to one: a link could lead out of it)."""
+        return self._inside(path) and os.path.isfile(path) and not os.path.islink(path)
+
+    def _hash(self, package: str, path: str, file: PageFile, target: str, entry: os.DirEntry,
+              count: bool) -> list[Finding]:
+        if not self._old(entry):
+            return []
+        digest = hashlib.sha256()
+        size = 0
+        with open(target, "rb") as stream:
+            while chunk := stream.read(READ_SIZE):
+                digest.update(chunk)
+                size += len(chunk)
+        if count:
+            self.scanned.bytes_hashed += size
+        if digest.hexdigest() == file.filehash:
+            return []
+        return [Finding("hash_mismatch", package, path, f"sha256 {digest.hexdigest()} on disk, "
+                        f"{file.filehash} in the database")]
+
+    def _page(self, package: str, rows: PackageRows, entries: dict[str, os.DirEntry]) -> list[Finding]:
+        """missing_page or stale_page: the page's links against those Mr Chase would write for the rows."""
+        path = f"simple/{package}/index.html"
+        entry = entries.get("index.html")
+        if entry is None or not entry.is_file(follow_symlinks=False):
+            old_files = [row for row in rows.files.values() if not row.young]
+            if not old_files or any(row.young for row in rows.files.values()):
+                return []  # a package with no files has no page until piw-master builds it; an import in flight
+            return [Finding("missing_page", package, path, f"the database lists {len(old_files)} file(s) of "
+                            f"{package}; the page is missing, so pip finds none of them")]
+        young = {name for name, row in rows.files.items() if row.young}
+        wanted = page_links(render_page(package, [row.file for row in rows.files.values() if not row.young]))
+        found = {name: links for name, links in page_links(_read(entry.path)).items() if name not in young}
+        differences = _differences(found, wanted)
+        if not differences or not self._old(entry):
+            return []
+        return [Finding("stale_page", package, path, "; ".join(differences))]
+
+    def _project(self, package: str, rows: PackageRows) -> list[Finding]:
+        """stale_project_page: what the project page or JSON lists (versions, files) that the database no
+        longer has; what they leave out is piw-master's own rule."""
+        project = self._tree.project_dir(package)
+        findings = []
+        page, data = os.path.join(project, "index.html"), os.path.join(project, "json", "index.json")
+        if self._readable(page) and self._old(page):
+            text = _read(page)
+            findings += _stale_project(package, f"project/{package}/index.html", rows,
+                                       {_unescape(version) for version in _RELEASE.findall(text)}, page_links(text))
+        if self._readable(data) and self._old(data):
+            releases = _json_releases(data)
+            files = {name for release in releases.values() if isinstance(release, dict)
+                     for name in release.get("files") or ()}
+            findings += _stale_project(package, f"project/{package}/json/index.json", rows, set(releases), files)
+        return findings
+
+    def _aliases(self, package: str, rows: PackageRows) -> list[Finding]:
+        """missing_alias and broken_alias: each other name of package_names is a link project/<alias> -> <pkg>."""
+        findings = []
+        for alias, young in rows.aliases.items():
+            try:
+                link = os.path.join(self._tree.project, safe_component(alias))
+            except UnsafePath:
+                continue
+            path = f"project/{alias}"
+            try:
+                target = os.readlink(link)
+            except FileNotFoundError:
+                if not young:
+                    findings.append(Finding("missing_alias", package, path, f"package_names has {alias} for "
+                                            f"{package}; project/{alias} should link to {package}"))
+                continue
+            except OSError:  # EINVAL: not a link
+                target = None
+            problem = _alias_problem(target, package, os.path.isdir(self._tree.project_dir(package)))
+            if problem and self._old(link):
+                findings.append(Finding("broken_alias", package, path, f"{problem}; it should link to {package}"))
+        return findings
+
+    # -- the whole site ----------------------------------------------------------------
+
+    def _site(self, conn: psycopg.Connection) -> list[Finding]:
+        self._old_before = time.time() - self._min_age
+        findings = []
+        for top in ("simple", "project"):
+            findings += self._orphan_directories(conn, top)
+        findings += self._root_index(conn)
+        findings += self._leftover_staging()
+        return findings
+
+    def _orphan_directories(self, conn: psycopg.Connection, top: str) -> list[Finding]:
+        """One orphan_directory per directory (or link) under simple/ or project/ that is no package and no alias
+        (the names merged in code point order with the database's, streamed)."""
+        root = os.path.join(self._tree.root, top)
+        entries = {name: entry for name, entry in (_entries(root) if self._inside(root) else {}).items()
+                   if entry.is_dir(follow_symlinks=False) or entry.is_symlink()}
+        orphans = []
+        with conn.transaction(), conn.cursor(name="mr_chase_audit_names") as cursor:
+            cursor.itersize = 10_000
+            known = iter(cursor.execute(SITE_NAMES))
+            current = next(known, None)
+            for name in sorted(entries):
+                while current is not None and current[0] < name:
+                    current = next(known, None)
+                if (current is None or current[0] != name) and self._old(entries[name]):
+                    orphans.append(Finding("orphan_directory", name, f"{top}/{name}", f"a {_kind_of(entries[name])} "
+                                           f"under {top}/ that is no package and no alias of the database"))
+        return orphans
+
+    def _root_index(self, conn: psycopg.Connection) -> list[Finding]:
+        """stale_root_index: the packages simple/index.html links against the database's."""
+        page = self._tree.root_page()
+        if not self._readable(page):
+            return [Finding("stale_root_index", None, "simple/index.html", "the root index is missing")]
+        if not self._old(page):
+            return []
+        listed_names = {_unescape(href) for href, _attrs in _LINK.findall(_read(page))}
+        lacking = []
+        with conn.transaction(), conn.cursor(name="mr_chase_audit_root") as cursor:
+            cursor.itersize = 10_000
+            for (package,) in cursor.execute(ROOT_INDEX_PACKAGES):
+                if package in listed_names:
+                    listed_names.discard(package)
+                else:
+                    lacking.append(package)
+        problems = [f"lists {len(listed_names)} the database does not have: {listed(listed_names)}"] \
+            if listed_names else []
+        problems += [f"lacks {len(lacking)} package(s): {listed(lacking)}"] if lacking else []
+        return [Finding("stale_root_index", None, "simple/index.html", "; ".join(problems))] if problems else []
+
+    def _leftover_staging(self) -> list[Finding]:
+        """Staging or set-aside entries no pending journal names (the token directory, or what was set aside)."""
+        token = _pending_token(os.path.join(self._tree.state, "journal.json"))
+        findings = []
+        for directory, what in ((self._tree.staging, "staged by a change no pending journal names"),
+                                (self._tree.set_aside, "set aside by Mr Chase (its log says why); no pending "
+                                                       "journal names it")):
+            for name, entry in _entries(directory).items():
+                if (token and token in name) or not self._old(entry):
+                    continue
+                findings.append(Finding("leftover_staging", None, self._tree.relative(entry.path), what))
+        return findings
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _entries(directory: str) -> dict[str, os.DirEntry]:
+    """A directory's entries by name (none when it is missing or not a directory); never follows a link."""
+    try:
+        with os.scandir(directory) as listing:
+            return {entry.name: entry for entry in listing}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        return stream.read()
+
+
+def _json_releases(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            releases = json.load(stream).get("releases")
+    except (ValueError, AttributeError):
+        return {}
+    return releases if isinstance(releases, dict) else {}
+
+
+def _kind_of(entry: os.DirEntry) -> str:
+    if entry.is_symlink():
+        return "link"
+    return "directory" if entry.is_dir(follow_symlinks=False) else "file"
+
+
+def _differences(found: dict[str, list[Link]], wanted: dict[str, list[Link]]) -> list[str]:
+    """What a page's links get wrong, in words: files too many, too few, listed twice, links that differ."""
+    extra = sorted(set(found) - set(wanted))
+    lacking = sorted(set(wanted) - set(found))
+    twice = sorted(name for name, links in found.items() if len(links) > 1)
+    differences = [f"links {len(extra)} file(s) the database does not have: {listed(extra)}"] if extra else []
+    differences += [f"lacks {len(lacking)} file(s) the database has: {listed(lacking)}"] if lacking else []
+    differences += [f"lists {listed(twice)} more than once"] if twice else []
+    for name in sorted(set(found) & set(wanted)):
+        have, want = found[name][0], wanted[name][0]
+        differences += [f"{name}: {field} {getattr(have, field)!r} on the page, {getattr(want, field)!r} in the "
+                        "database" for field in Link._fields if getattr(have, field) != getattr(want, field)]
+    return differences
+
+
+def _stale_project(package: str, path: str, rows: PackageRows, versions: set[str],
+                   files: Iterable[str]) -> list[Finding]:
+    gone_versions = sorted(versions - rows.versions)
+    gone_files = sorted(set(files) - set(rows.files))
+    problems = [f"lists {len(gone_versions)} version(s) the database no longer has: {listed(gone_versions)}"] \
+        if gone_versions else []
+    problems += [f"lists {len(gone_files)} file(s) the database no longer has: {listed(gone_files)}"] \
+        if gone_files else []
+    return [Finding("stale_project_page", package, path, "; ".join(problems))] if problems else []
+
+
+def _alias_problem(target: str | None, package: str, package_exists: bool) -> str | None:
+    if target is None:
+        return "not a link"
+    if os.path.normpath(target) != package:
+        return f"links to {target}"
+    return None if package_exists else f"dangles: project/{package} does not exist"
+
+
+def _pending_token(journal: str) -> str | None:
+    """The token of the change the journal holds (read only: the worker owns the journal)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        with open(journal, encoding="utf-8") as stream:
+            token = json.loads(stream.readline() or "{}").get("token")
+        return token if isinstance(token, str) and token else None
+    return None
+
+
+__all__ = ["BATCH", "WALK", "Scanned", "SiteScan", "page_links"]
