@@ -44,12 +44,13 @@ def result_of(findings, repair, check=False):
         "counts": {kind: sum(1 for f in findings if f["kind"] == kind) for kind in KINDS},
         "scanned": {"packages": 4, "files": 17, "bytes_hashed": 0},
         "job": {"id": "job-3", "state": "done", "started": "2026-01-02T03:04:05Z", "finished": "2026-01-02T03:04:09Z",
-                "joined": False, "duration": 4.25, "finished_epoch": 1767323049.0},
+                "joined": False, "duration": 4.25, "finished_epoch": 1767323049.0,
+                "options": {"packages": None, "repair": [] if check else repair, "verify_hashes": False,
+                            "min_age": 3600}},
         "repair": repair,
         "would_repair": sum(1 for f in findings if f["kind"] in repair),
         "repaired": 0 if check else sum(1 for f in findings if f["repaired"]),
         "msg": "audited",
-        "invocation": {"module_args": {"packages": None, "repair": repair, "verify_hashes": False, "min_age": 3600}},
     }
 
 
@@ -145,6 +146,8 @@ def test_the_shown_report_and_the_summary_say_what_was_and_would_be_repaired(tmp
     assert "  orphan_wheel: 2 (to repair)\n" in shown
     assert "  foreign_file: 1\n" in shown
     assert "Would repair 4 finding(s) (orphan_wheel, stale_project_page, stale_root_index)" in shown
+    assert "Packages: every package; hashes verified: no; min_age: 3600 s" in render(
+        tmp_path, "audit_report.md.j2", report, repaired_run=False, check=True)
     summary = render(tmp_path, "audit_summary.j2", result_of(FINDINGS, repair), report=report,
                      files=["/r/audit.json", "/r/audit.md"])
     assert "Repaired 3 of 4 finding(s) on localhost: orphan_wheel 2 stale_root_index 1.\n" in summary

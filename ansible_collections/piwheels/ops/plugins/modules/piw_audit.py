@@ -213,6 +213,13 @@ job:
       type: str
       returned: always
       sample: done
+    options:
+      description:
+        - The options the job runs with, as Mr Chase reports them (C(packages) null for every package; C(repair)
+          empty in check mode).
+      type: dict
+      returned: always
+      sample: {packages: null, repair: [orphan_wheel], verify_hashes: false, min_age: 3600}
     started:
       description: When the job started (ISO-8601, UTC).
       type: str

@@ -112,12 +112,13 @@ class AuditOutcome:
         return self.last["state"] in _ENDED and self.last["next"] is None
 
     def job_summary(self) -> dict:
-        """The ``job`` return value: id, started, finished, joined, and the duration and end as numbers (for the
-        runbook's metrics)."""
+        """The ``job`` return value: id, state, the options it runs with, started, finished, joined, and the duration
+        and end as numbers (for the runbook's metrics)."""
         started, finished = self.last["started"], self.last["finished"]
         return {
             "id": self.first["id"],
             "state": self.last["state"],
+            "options": self.last["options"],
             "started": started,
             "finished": finished,
             "joined": self.first["joined"],

@@ -121,6 +121,7 @@ def test_report_only_finds_everything_and_changes_nothing(audit, auditor):
     assert result["scanned"] == {"packages": 3, "files": 12, "bytes_hashed": 0}
     assert result["would_repair"] == 0 and result["repaired"] == 0
     assert result["job"] == {"id": "job-1", "state": "done", "started": STARTED, "finished": FINISHED,
+                             "options": {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0},
                              "joined": False, "duration": 4.0, "finished_epoch": 1767323049.0}
     assert result["msg"] == ("audited 3 package(s), 12 wheel file(s): 3 finding(s) (orphan_wheel 1, stale_page 1, "
                              "foreign_file 1)")
