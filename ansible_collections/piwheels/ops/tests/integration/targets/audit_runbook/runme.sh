@@ -29,7 +29,7 @@ mkdir -p "$reports" "$(dirname "$metrics_file")"
 runbook() { ansible-playbook -i "$inventory" piwheels.ops.audit -e min_age=0 "$@"; }
 recap() { grep -qE "testhost +: ok=$2 +changed=$3 +unreachable=0 +failed=0 +skipped=$4 " "$1"; }
 metrics_py="$(realpath metrics.py)"
-metric() { "$python" "$metrics_py" "$metrics_file" | "$python" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+metric() { "$python" "$metrics_py" "$metrics_file" | "$python" -c 'import json, sys; print(format(json.load(sys.stdin)[sys.argv[1]], "g"))' "$1"; }
 
 # A package list given as a string is refused, saying what to give.
 if runbook -e packages=gamma "$@" >"${OUTPUT_DIR}/bad-packages.out" 2>&1; then exit 1; fi
@@ -51,9 +51,9 @@ grep -q '^# piwheels site audit of testhost' "$reports"/audit-testhost-*.md
 grep -q '^| `orphan_wheel` | 1 | 0 |$' "$reports"/audit-testhost-*.md
 grep -q '^- `orphan_wheel` `simple/gamma/gamma-1.0-py3-none-any.whl` (gamma): ' "$reports"/audit-testhost-*.md
 grep -q '^Check mode: nothing was repaired; a real run would repair' "$reports"/audit-testhost-*.md
-test "$(metric 'piwheels_audit_findings{orphan_wheel}')" = 1.0
-test "$(metric 'piwheels_audit_findings{hash_mismatch}')" = 0.0
-test "$(metric 'piwheels_audit_repaired_findings{orphan_wheel}')" = 0.0
+test "$(metric 'piwheels_audit_findings{orphan_wheel}')" = 1
+test "$(metric 'piwheels_audit_findings{hash_mismatch}')" = 0
+test "$(metric 'piwheels_audit_repaired_findings{orphan_wheel}')" = 0
 metric piwheels_audit_last_run_timestamp_seconds
 metric piwheels_audit_duration_seconds
 
@@ -69,7 +69,7 @@ recap "${OUTPUT_DIR}/confirmed.out" 10 4 2
 grep -qE 'Repaired ([0-9]+) of \1 finding\(s\) on testhost: orphan_wheel 1 missing_wheel 1' "${OUTPUT_DIR}/confirmed.out"
 test ! -e "$orphan"
 test ! -e "${output_path}/simple/no-such-package"
-test "$(metric 'piwheels_audit_repaired_findings{orphan_wheel}')" = 1.0
+test "$(metric 'piwheels_audit_repaired_findings{orphan_wheel}')" = 1
 
 # Again: nothing left to repair, the Repair task skipped, the metrics all 0.
 runbook -e repair=all -e confirm=yes -e report_dir="$reports" -e metrics_file="$metrics_file" "$@" \
@@ -77,4 +77,4 @@ runbook -e repair=all -e confirm=yes -e report_dir="$reports" -e metrics_file="$
 recap "${OUTPUT_DIR}/again.out" 9 3 3
 grep -q 'Nothing was repaired on testhost: nothing of the kinds asked for was found' "${OUTPUT_DIR}/again.out"
 grep -q 'No findings remain.' "${OUTPUT_DIR}/again.out"
-test "$(metric 'piwheels_audit_findings{orphan_wheel}')" = 0.0
+test "$(metric 'piwheels_audit_findings{orphan_wheel}')" = 0
