@@ -153,7 +153,7 @@ def test_the_shown_report_and_the_summary_say_what_was_and_would_be_repaired(tmp
     assert "Repaired 3 of 4 finding(s) on localhost: orphan_wheel 2 stale_root_index 1.\n" in summary
     assert ("  not repaired: stale_project_page project/gamma/index.html: lists 9.9; not refreshed: no master_queue"
             in summary)
-    assert "2 finding(s) remain (of kinds not asked to repair: foreign_file)." in summary
+    assert "2 finding(s) remain (of kinds this run does not repair: foreign_file)." in summary
     assert summary.rstrip().endswith("Report: /r/audit.json, /r/audit.md")
     checked = render(tmp_path, "audit_summary.j2", report, report=report, files=[], repaired_run=False, check=True)
     assert ("Check mode: nothing was repaired. A real run would repair 4 finding(s) (orphan_wheel, stale_project_page, "

@@ -66,6 +66,9 @@ options:
       - The kinds of finding to repair, or V(all) for every kind but V(foreign_file), which is repaired only when
         named (V([all, foreign_file]) is every kind).
       - An unknown kind fails the task before anything is sent, naming the kinds.
+      - V(stale_project_page) is repaired by piw-master, whom Mr Chase asks to rewrite the pages. When Mr Chase
+        has no piw-master to tell (no C(mr_chase_master_queue); its whole site STATUS says C(site_refresh=false))
+        the task leaves that kind out, so that it is neither repaired nor counted in RV(would_repair), and warns.
       - Default is none - report only; the task is then always C(ok).
     type: list
     elements: str
@@ -246,7 +249,9 @@ job:
       returned: always
       sample: 1767323049.0
 repair:
-  description: The kinds the task was asked to repair, O(repair) with V(all) expanded, in report order.
+  description:
+    - The kinds the task repairs (in check mode, would), O(repair) with V(all) expanded, in report order;
+      without V(stale_project_page) when Mr Chase has no piw-master to refresh project pages.
   returned: always
   type: list
   elements: str
@@ -284,11 +289,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.site_audit import (
+    REFRESHED_BY_MASTER,
     AuditFailed,
     audit_options,
     follow,
     kinds_to_repair,
     package_problem,
+    repairable,
 )
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     fail_from_error,
@@ -312,8 +319,9 @@ def argument_spec():
     return spec
 
 
-def checked_options(module):
-    """The AUDIT options and the kinds to repair, or fail the task saying what is wrong before anything is sent."""
+def checked_kinds(module):
+    """The kinds to repair, once every option is checked; fails the task saying what is wrong before anything is
+    sent."""
     params = module.params
     try:
         kinds = kinds_to_repair(params["repair"])
@@ -324,8 +332,20 @@ def checked_options(module):
         module.fail_json(msg=problem)
     if params["min_age"] < 0:
         module.fail_json(msg=f"min_age must be 0 or more seconds, got {params['min_age']}")
-    sent = [] if module.check_mode else kinds
-    return audit_options(params["packages"], sent, params["verify_hashes"], params["min_age"]), kinds
+    return kinds
+
+
+def kinds_mr_chase_repairs(client, asked):
+    """``asked`` without project pages when Mr Chase has no piw-master to refresh them (the whole site's STATUS,
+    asked only when they are to be repaired)."""
+    return repairable(asked, client.site_status()["site_refresh"] if REFRESHED_BY_MASTER in asked else True)
+
+
+def options_of(module, kinds):
+    """AUDIT's options: nothing to repair in check mode."""
+    params = module.params
+    repair = [] if module.check_mode else kinds
+    return audit_options(params["packages"], repair, params["verify_hashes"], params["min_age"])
 
 
 def result_of(outcome, kinds, check_mode):
@@ -357,32 +377,37 @@ def summary(outcome, repaired, would_repair, check_mode):
     return line + (f", {repaired} repaired" if would_repair else "")
 
 
-def warn_unrepaired(module, findings, kinds):
-    """Warn about each finding a real run asked to repair and did not (it no longer held, or could not be
-    refreshed), in Mr Chase's words; at most SHOWN_WARNINGS of them."""
-    left = [f for f in findings if f["kind"] in kinds and not f["repaired"]]
+def warn_unrepaired(module, findings, kinds, asked):
+    """Warn about each finding a real run asked to repair and did not (it no longer held, say), in Mr Chase's
+    words, at most SHOWN_WARNINGS of them; and, in check mode too, about project pages that no piw-master can
+    refresh."""
+    left = [f for f in findings if f["kind"] in kinds and not f["repaired"]] if not module.check_mode else []
     for finding in left[:SHOWN_WARNINGS]:
         module.warn(f"{finding['kind']} {finding['path']} not repaired: {finding['detail']}")
     if len(left) > SHOWN_WARNINGS:
         module.warn(f"{len(left) - SHOWN_WARNINGS} more finding(s) of the kinds to repair were not repaired: "
                     "see findings")
+    pages = sum(1 for f in findings if f["kind"] == REFRESHED_BY_MASTER)
+    if pages and REFRESHED_BY_MASTER in asked and REFRESHED_BY_MASTER not in kinds:
+        module.warn(f"{pages} {REFRESHED_BY_MASTER} finding(s) left as they are: only piw-master rewrites project "
+                    "pages, and Mr Chase has no piw-master to tell (set mr_chase_master_queue)")
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     refuse_non_strings(module)
-    options, kinds = checked_options(module)
+    asked = checked_kinds(module)
     with mr_chase_client(module) as client:
         try:
-            outcome = follow(client, options)
+            kinds = kinds_mr_chase_repairs(client, asked)
+            outcome = follow(client, options_of(module, kinds))
         except AuditFailed as failure:
             module.fail_json(msg=f"the audit failed in Mr Chase (job {failure.outcome.first['id']}): {failure}",
                              **result_of(failure.outcome, kinds, module.check_mode))
         except MrChaseError as error:
             fail_from_error(module, error)
     result = result_of(outcome, kinds, module.check_mode)
-    if not module.check_mode:
-        warn_unrepaired(module, outcome.findings, kinds)
+    warn_unrepaired(module, outcome.findings, kinds, asked)
     module.exit_json(msg=summary(outcome, result["repaired"], result["would_repair"], module.check_mode), **result)
 
 

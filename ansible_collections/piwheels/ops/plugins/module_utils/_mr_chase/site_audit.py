@@ -26,10 +26,22 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec impor
 )
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseProtocolError
 
-__all__ = ("ALL", "AuditFailed", "AuditOutcome", "audit_options", "follow", "kinds_to_repair", "package_problem")
+__all__ = (
+    "ALL",
+    "REFRESHED_BY_MASTER",
+    "AuditFailed",
+    "AuditOutcome",
+    "audit_options",
+    "follow",
+    "kinds_to_repair",
+    "package_problem",
+    "repairable",
+)
 
 #: the word of ``repair`` that names every kind but foreign_file
 ALL = "all"
+#: the kind only piw-master repairs (Mr Chase asks it to rewrite the project pages): without one to tell, none
+REFRESHED_BY_MASTER = "stale_project_page"
 #: the first and the longest wait between two JOBs of a job still running: a small audit ends within a few
 #: round trips, a long one is asked about once a second
 FIRST_POLL = 0.05
@@ -56,6 +68,12 @@ def kinds_to_repair(asked: list[str]) -> list[str]:
             f"or {ALL} (every kind but foreign_file)")
     named = set(REPAIRED_BY_ALL if ALL in asked else ()) | set(asked)
     return [kind for kind in FINDING_KINDS if kind in named]
+
+
+def repairable(kinds: list[str], site_refresh: bool) -> list[str]:
+    """The kinds Mr Chase can repair: all of ``kinds``, but project pages only when it has a piw-master to tell
+    (the whole site's STATUS ``site_refresh``); otherwise asking would report them "not refreshed" every run."""
+    return [kind for kind in kinds if site_refresh or kind != REFRESHED_BY_MASTER]
 
 
 def package_problem(packages: list[str] | None) -> str | None:

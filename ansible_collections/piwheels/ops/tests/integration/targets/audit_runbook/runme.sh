@@ -62,19 +62,27 @@ if runbook -e repair=all -e report_dir="$reports" "$@" </dev/null >"${OUTPUT_DIR
 grep -q 'Not confirmed: nothing was repaired' "${OUTPUT_DIR}/unconfirmed.out"
 test -f "$orphan"
 
-# Confirmed: repaired; the recap counts the repair and the three files.
+# Confirmed: repaired; the recap counts the repair and the three files. The
+# project pages are left as they are: this master has no piw-master to tell
+# (no mr_chase_master_queue), and the task warns.
 runbook -e repair=all -e confirm=yes -e report_dir="$reports" -e metrics_file="$metrics_file" "$@" \
     | tee "${OUTPUT_DIR}/confirmed.out"
 recap "${OUTPUT_DIR}/confirmed.out" 10 4 2
-grep -qE 'Repaired ([0-9]+) of \1 finding\(s\) on testhost: orphan_wheel 1 missing_wheel 1' "${OUTPUT_DIR}/confirmed.out"
+grep -q 'Repaired 4 of 4 finding(s) on testhost: orphan_wheel 1 missing_wheel 1 stale_page 1 orphan_directory 1.' \
+    "${OUTPUT_DIR}/confirmed.out"
+grep -q 'WARNING.*2 stale_project_page finding(s) left as they are: only piw-master rewrites project pages' \
+    "${OUTPUT_DIR}/confirmed.out"
+grep -q '2 finding(s) remain (of kinds this run does not repair: stale_project_page).' "${OUTPUT_DIR}/confirmed.out"
 test ! -e "$orphan"
 test ! -e "${output_path}/simple/no-such-package"
 test "$(metric 'piwheels_audit_repaired_findings{orphan_wheel}')" = 1
+test "$(metric 'piwheels_audit_repaired_findings{stale_project_page}')" = 0
 
-# Again: nothing left to repair, the Repair task skipped, the metrics all 0.
+# Again: nothing to repair, the Repair task skipped, the metrics say what is left.
 runbook -e repair=all -e confirm=yes -e report_dir="$reports" -e metrics_file="$metrics_file" "$@" \
     | tee "${OUTPUT_DIR}/again.out"
 recap "${OUTPUT_DIR}/again.out" 9 3 3
-grep -q 'Nothing was repaired on testhost: nothing of the kinds asked for was found' "${OUTPUT_DIR}/again.out"
-grep -q 'No findings remain.' "${OUTPUT_DIR}/again.out"
+grep -q 'Nothing was repaired on testhost: nothing of the kinds asked for was found.' "${OUTPUT_DIR}/again.out"
 test "$(metric 'piwheels_audit_findings{orphan_wheel}')" = 0
+test "$(metric 'piwheels_audit_findings{missing_wheel}')" = 0
+test "$(metric 'piwheels_audit_findings{stale_project_page}')" = 2

@@ -42,11 +42,17 @@ class FakeAuditor:
         self.failure = None
         self.job = None
         self.jobs = 0
+        self.site_refresh = True
 
     def __call__(self, frame):
         request = json.loads(frame.decode("utf-8"))
-        handler = {"AUDIT": self.do_AUDIT, "JOB": self.do_JOB}[request[0]]
+        handler = {"AUDIT": self.do_AUDIT, "JOB": self.do_JOB, "STATUS": self.do_STATUS}[request[0]]
         return json.dumps(handler(*request[1:])).encode("utf-8")
+
+    def do_STATUS(self, package, version):
+        assert package is None and version is None, "only the whole site's STATUS"
+        return ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": self.site_refresh,
+                           "settling": False, "audit": {"last": None, "running": None}}]
 
     def do_AUDIT(self, options):
         if self.refusal:
@@ -219,6 +225,35 @@ def test_many_unrepaired_findings_give_a_bounded_number_of_warnings(audit, audit
     assert result["changed"] is False
     assert len(result["warnings"]) == piw_audit.SHOWN_WARNINGS + 1
     assert result["warnings"][-1].startswith("10 more finding(s) of the kinds to repair were not repaired")
+
+
+def test_project_pages_are_left_out_without_a_piw_master_to_refresh_them(audit, auditor):
+    """Without mr_chase_master_queue only piw-master could repair stale_project_page: the task leaves the kind out
+    (check mode predicts ok, the real run is ok) and warns, instead of reporting it unrepaired on every run."""
+    auditor.damage = [finding("stale_project_page", "gamma", "project/gamma/index.html")]
+    auditor.site_refresh = False
+    predicted = audit(repair=["all"], check_mode=True)
+    done = audit(repair=["all"])
+    for result in (predicted, done):
+        assert result["changed"] is False
+        assert result["would_repair"] == 0
+        assert "stale_project_page" not in result["repair"]
+        assert result["warnings"] == ["1 stale_project_page finding(s) left as they are: only piw-master rewrites "
+                                      "project pages, and Mr Chase has no piw-master to tell (set "
+                                      "mr_chase_master_queue)"]
+    assert auditor.peer.sent("AUDIT")[-1][1]["repair"] == [k for k in REPAIRED_BY_ALL if k != "stale_project_page"]
+    assert auditor.peer.sent("STATUS") == [["STATUS", None, None]] * 2
+
+
+def test_with_a_piw_master_project_pages_are_repaired(audit, auditor):
+    auditor.damage = [finding("stale_project_page", "gamma", "project/gamma/index.html")]
+    result = audit(repair=["stale_project_page"])
+    assert result["changed"] is True and "warnings" not in result
+
+
+def test_no_site_status_is_asked_when_project_pages_are_not_to_be_repaired(audit, auditor):
+    audit(repair=["orphan_wheel"])
+    assert auditor.peer.sent("STATUS") == []
 
 
 def test_an_audit_running_with_the_same_options_is_joined(audit, auditor):
