@@ -33,8 +33,8 @@ description:
     or an alias of C(package_names) without its link. Repair writes the link.
   - V(stale_root_index) - C(simple/index.html) differs from the database's packages. Repair rewrites it.
   - V(stale_project_page) - the project page or its JSON lists a version or file the database no longer has.
-    Repair asks piw-master to rewrite them; without a C(mr_chase_master_queue) they are not refreshed and the
-    finding says so.
+    Repair asks piw-master to rewrite them; without a C(mr_chase_master_queue) nobody can, so the module leaves
+    the kind out of O(repair) and warns.
   - V(foreign_file) - anything else in a package directory. Reported always, repaired (moved aside and deleted)
     only when O(repair) names it.
   - V(leftover_staging) - Mr Chase's own staging or set-aside entries that no journal entry accounts for.

@@ -65,7 +65,7 @@ test -f "$orphan"
 # Confirmed: repaired; the recap counts the repair and the three files. The
 # project pages are left as they are: this master has no piw-master to tell
 # (no mr_chase_master_queue), and the task warns.
-runbook -e repair=all -e confirm=yes -e report_dir="$reports" -e metrics_file="$metrics_file" "$@" \
+runbook -e repair=all -e confirm=yes -e report_dir="$reports" -e metrics_file="$metrics_file" "$@" 2>&1 \
     | tee "${OUTPUT_DIR}/confirmed.out"
 recap "${OUTPUT_DIR}/confirmed.out" 10 4 2
 grep -q 'Repaired 4 of 4 finding(s) on testhost: orphan_wheel 1 missing_wheel 1 stale_page 1 orphan_directory 1.' \
