@@ -253,10 +253,23 @@ def audit_step(inventory_path: Path, output: Path, index: str, admin_dsn: str) -
     print(f"    {wheel}: {'STILL ON DISK' if wheel.exists() else 'gone'}")
     repaired = not wheel.exists() and not pip_finds(index, f"{ORPHAN_PACKAGE}=={ORPHAN_VERSION}")
     print(f"    reports: {', '.join(sorted(p.name for p in reports.iterdir()))}")
+    project = output / "project" / ORPHAN_PACKAGE / "json" / "index.json"
+    rewritten = wait_until(lambda: ORPHAN not in project.read_text())
+    print(f"    {project}: {ORPHAN} {'no longer listed' if rewritten else 'STILL LISTED'} (piw-master was told)")
 
     step("The same audit again finds nothing to repair")
     clean = "No findings remain." in playbook("audit", inventory_path, *extra)
-    return served and found and repaired and clean
+    return served and found and repaired and rewritten and clean
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    """Whether ``predicate()`` comes true within ``timeout`` (piw-master rewrites pages after Mr Chase's reply)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def master_messages() -> list[list]:
