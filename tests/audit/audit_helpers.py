@@ -62,13 +62,23 @@ def counts(findings) -> dict[str, int]:
     return every
 
 
-def fingerprint(repository) -> str:
-    """One hash of every row and every file of the site (tree and database byte-identical or not); the audit's
-    own record of the last audit (.mr-chase/last-audit.json, STATUS' ``last``) is the one file an audit writes."""
+def site_state(repository) -> dict:
+    """Every row and every file of the site; the audit's own record of the last audit
+    (.mr-chase/last-audit.json, STATUS' ``last``) is the one file an audit writes."""
     tree = snapshot_tree(repository.output_path)
     tree.pop(".mr-chase/last-audit.json", None)
-    state = {"db": snapshot_db(repository.dsn), "tree": tree}
+    return {"db": snapshot_db(repository.dsn), "tree": tree}
+
+
+def fingerprint(state: dict) -> str:
+    """One hash of a site_state (tree and database byte-identical or not)."""
     return hashlib.sha256(json.dumps(state, default=str, sort_keys=True).encode()).hexdigest()
+
+
+def changed(before: dict, after: dict) -> list[str]:
+    """What differs between two site states, for the message of a failed comparison."""
+    return [f"{part} {key}" for part in ("db", "tree") for key in sorted(set(before[part]) | set(after[part]))
+            if before[part].get(key) != after[part].get(key)]
 
 
 def wheel(repository, package: str, version: str, index: int = 0) -> str:

@@ -5,10 +5,21 @@ across a restart."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from audit_helpers import audit, counts, execute, fingerprint, options, rewrite_pages, scan, shown, wheel
+from audit_helpers import (
+    audit,
+    changed,
+    counts,
+    execute,
+    fingerprint,
+    options,
+    rewrite_pages,
+    scan,
+    shown,
+    site_state,
+    wheel,
+)
 from chase_helpers import MrChase, make_config, wait_for
 from mr_chase.findings import KINDS
 
@@ -37,9 +48,10 @@ def damage_everything(repository) -> None:
 
 def test_every_kind_at_once_over_the_wire_and_check_mode_changes_nothing(repository, mr_chase):
     damage_everything(repository)
-    before = fingerprint(repository)
+    before = site_state(repository)
     job, found = audit(mr_chase.client, verify_hashes=True)
-    assert fingerprint(repository) == before
+    after = site_state(repository)
+    assert fingerprint(after) == fingerprint(before), changed(before, after)
     assert counts(found) == job["counts"]
     assert {kind for kind, number in job["counts"].items() if number} == set(KINDS)
     assert shown(found) == shown(scan(repository, verify_hashes=True))  # the wire carries what the scan finds
@@ -73,11 +85,9 @@ def slow_chase(repository, ipc_dir):
 def test_a_remove_during_a_whole_site_audit_is_answered(repository, slow_chase):
     client = slow_chase.client
     job = client("AUDIT", options())[1]
-    started = time.monotonic()
     assert client("REMOVE", "gamma", "1.0", False) == ["DONE"]
-    answered = time.monotonic() - started
-    assert client("JOB", job["id"], 0)[1]["state"] == "scanning", "the audit ended before the REMOVE: no proof"
-    assert answered < 2.5
+    # the scan waits 3 s in its only batch: a REMOVE that waited for the scan would come back after it ended
+    assert client("JOB", job["id"], 0)[1]["state"] == "scanning"
     running = client("STATUS", None, None)[1]["audit"]["running"]
     assert running["id"] == job["id"] and running["state"] == "scanning" and running["options"] == options()
 

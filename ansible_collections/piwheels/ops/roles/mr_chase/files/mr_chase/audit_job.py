@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 PAGE = 500
 #: how long a stopping service waits for the job thread to notice
 STOP_WAIT_S = 5.0
+#: the longest the scan waits, before a package, for the request in hand to be answered
+QUIET_WAIT_S = 1.0
 LAST_AUDIT = "last-audit.json"
 
 
@@ -68,7 +70,8 @@ class Scan(Protocol):
         """Each package's findings (maybe none), in package-name order, then (None, site-wide findings)."""
 
 
-#: (options, should_stop) -> a scan; should_stop() true: the scan ends at the next package
+#: (options, should_stop) -> a scan; should_stop() is called before each package (it may wait while a request is
+#: served): true, the scan ends there
 ScanFactory = Callable[[dict, Callable[[], bool]], Scan]
 #: Service.repair: (package or None for site-wide, findings, min_age) -> the same findings, repaired marked
 Repair = Callable[[str | None, list[Finding], float], list[Finding]]
@@ -177,9 +180,9 @@ class Job:
                             "bytes_hashed": scanned.bytes_hashed}
             self.packages_done += package_done
 
-    def end(self, state: str, error: str | None = None) -> None:
+    def end(self, state: str, error: str | None = None, finished: str | None = None) -> None:
         with self._lock:
-            self.state, self.error, self.finished = state, error, now_iso()
+            self.state, self.error, self.finished = state, error, finished or now_iso()
 
     def view(self, offset: int, joined: bool = False) -> dict:
         """The job object of AUDIT and JOB replies, with at most PAGE findings from ``offset``."""
@@ -200,10 +203,10 @@ class Job:
             return {"id": self.id, "state": self.state, "started": self.started, "options": self.options,
                     "progress": self.progress()}
 
-    def summary(self) -> dict:
+    def summary(self, finished: str) -> dict:
         """STATUS' ``last``: what monitoring needs of a finished audit."""
         with self._lock:
-            return {"id": self.id, "started": self.started, "finished": self.finished, "options": self.options,
+            return {"id": self.id, "started": self.started, "finished": finished, "options": self.options,
                     "counts": dict(self.counts), "scanned": dict(self.scanned),
                     "repaired": sum(1 for finding in self.findings if finding["repaired"])}
 
@@ -217,6 +220,9 @@ class Audits:
         self._job: Job | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: set while the loop serves no request: the scan waits for it before each package (``serving``)
+        self._quiet = threading.Event()
+        self._quiet.set()
         self._last = self._read_last()
 
     # -- requests (the loop thread) --------------------------------------------
@@ -244,6 +250,15 @@ class Audits:
                                "Mr Chase restarts)")
         return job.view(offset)
 
+    def serving(self, busy: bool) -> None:
+        """The loop starts (True) or ends (False) serving a request: meanwhile the scan waits before its next
+        package, so it never competes with a request for the interpreter, and a REMOVE is answered as fast as
+        without an audit."""
+        if busy:
+            self._quiet.clear()
+        else:
+            self._quiet.set()
+
     def site_status(self) -> dict:
         """STATUS' ``audit`` field: the last finished audit and the running one (each None when there is none)."""
         job = self._job
@@ -267,15 +282,16 @@ class Audits:
         except Exception as exc:  # a scan that fails ends its job, never the service
             log.exception("audit %s failed", job.id)
             job.end("failed", f"{type(exc).__name__}: {exc}")
-        else:
-            job.end("done")
-            self._remember(job)
+        else:  # remembered first: once JOB says done, STATUS and last-audit.json say it too
+            finished = now_iso()
+            self._remember(job, finished)
+            job.end("done", finished=finished)
         log.info("audit %s %s: %s", job.id, job.state,
                  ", ".join(f"{kind} {count}" for kind, count in job.counts.items() if count) or "no findings")
 
     def _scan_and_repair(self, job: Job) -> None:
         repair = set(job.options["repair"])
-        scan = self._scan(job.options, self._stopping.is_set)
+        scan = self._scan(job.options, self._between_packages)
         for package, findings in scan.run():
             if self._stopping.is_set():
                 raise CancelledError
@@ -284,6 +300,11 @@ class Audits:
                 findings = [finding for finding in findings if finding.kind not in repair]
                 findings += self._repaired(job, package, chosen)
             job.report(findings, scan, package_done=package is not None)
+
+    def _between_packages(self) -> bool:
+        """The scan's call before each package: give way to the request in hand, if any; whether to stop."""
+        self._quiet.wait(QUIET_WAIT_S)
+        return self._stopping.is_set()
 
     def _repaired(self, job: Job, package: str | None, findings: list[Finding]) -> list[Finding]:
         """``findings`` as the loop thread's repair returns them (repaired marked)."""
@@ -294,10 +315,10 @@ class Audits:
         finally:
             job.state = "scanning"
 
-    def _remember(self, job: Job) -> None:
+    def _remember(self, job: Job, finished: str) -> None:
         """Keep the finished audit's summary for STATUS, on disk too; a write that fails is logged, not fatal
         (STATUS reports it until the restart all the same)."""
-        self._last = job.summary()
+        self._last = job.summary(finished)
         temp = f"{self._path}.tmp"
         try:
             write_durably(temp, json.dumps(self._last, sort_keys=True).encode("utf-8"))

@@ -80,10 +80,18 @@ def page_pieces(package: str, files: Iterable[PageFile], now: dt.datetime | None
             extra = attributes.get((row.requires_python, row.yanked))
             if extra is None:
                 extra = attributes[row.requires_python, row.yanked] = _attributes(row.requires_python, row.yanked)
-            links.append(f'<a href="{escape_attribute(f"{row.location}/{package}/{row.filename}")}'
-                         f'#sha256={row.filehash}"{extra}>{escape_text(row.filename)}</a><br>')
+            links.append(link_line(package, row, extra))
         yield ("\n" if start else "") + "\n".join(links)
     yield TAIL.format(timestamp=(now or dt.datetime.now(dt.UTC)).isoformat())
+
+
+def link_line(package: str, row: PageFile, extra: str | None = None) -> str:
+    """One file's line of the page (``extra``: its attributes, when the caller has them at hand); the site
+    audit compares a page's lines with these."""
+    if extra is None:
+        extra = _attributes(row.requires_python, row.yanked)
+    return (f'<a href="{escape_attribute(f"{row.location}/{package}/{row.filename}")}#sha256={row.filehash}"{extra}>'
+            f"{escape_text(row.filename)}</a><br>")
 
 
 def _attributes(requires_python: str | None, yanked: bool) -> str:
@@ -115,5 +123,5 @@ def render_page(package: str, files: Iterable[PageFile], now: dt.datetime | None
     return "".join(page_pieces(package, files, now))
 
 
-__all__ = ["LOCAL", "PageFile", "escape_attribute", "escape_text", "in_page_order", "index_pieces", "page_pieces",
-           "render_page"]
+__all__ = ["LOCAL", "PageFile", "escape_attribute", "escape_text", "in_page_order", "index_pieces", "link_line",
+           "page_pieces", "render_page"]

@@ -166,6 +166,13 @@ class Service:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("['PING'] -> %s", self.health.frame.decode())
             return self.health.frame
+        self.audits.serving(True)
+        try:
+            return self._reply(frames)
+        finally:
+            self.audits.serving(False)
+
+    def _reply(self, frames: list[bytes]) -> bytes:
         started = time.monotonic()
         if self.journal.exists():  # an outcome still unknown is settled before anything is answered
             self.settle_pending(SETTLE_WAIT)
@@ -466,7 +473,15 @@ class Service:
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
-        entry is on disk before the removal's journal goes), then clean up the removal."""
+        entry is on disk before the removal's journal goes), then clean up the removal (the audit's scan
+        waits meanwhile, as during the request)."""
+        self.audits.serving(True)
+        try:
+            self._after_reply()
+        finally:
+            self.audits.serving(False)
+
+    def _after_reply(self) -> None:
         notice, key, self._notice, self._notice_key = self._notice, self._notice_key, None, None
         queued = True
         if notice is not None:

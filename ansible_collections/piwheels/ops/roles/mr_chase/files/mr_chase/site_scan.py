@@ -12,19 +12,22 @@ for a whole-site audit; they stream the names from a server-side cursor.
 What the scan must never do:
 
 * follow a symlink out of the tree: entries are listed with ``os.scandir``
-  and judged by their own type (lstat); a symlinked wheel (piwheels links
-  armv6l wheels to armv7l ones) is read only when its target resolves to a
-  file inside ``simple/``;
+  and judged by their own type (lstat); a directory is entered only when it
+  is one (not a link), a page is opened with ``O_NOFOLLOW``; a symlinked
+  wheel (piwheels links armv6l wheels to armv7l ones) is read only when its
+  target resolves to a file inside ``simple/``;
 * race piw-master: nothing on disk modified within ``min_age`` seconds (files,
   directories, links, pages, by mtime) is reported, nor a row whose build is
   younger (``builds.built_at``: an import in flight); and a package's
   findings are confirmed against a fresh snapshot and a fresh look at its
   directory before they are reported, so an import (or removal) committed
   between the batch's snapshot and the look at the disk is not a finding;
-* hold a page to its bytes: a page is compared by its links (file name,
-  ``#sha256=``, ``data-requires-python``, ``data-yanked``, the URL), parsed from
-  the page on disk and from the page Mr Chase's own writer (page.py) renders
-  for the same rows, so whitespace or a timestamp is never a difference.
+* hold a page to its bytes: a page whose link lines are those Mr Chase's
+  own writer (page.py) writes for the rows is current (the cheap, common
+  case); any other is compared by its links (file name, ``#sha256=``,
+  ``data-requires-python``, ``data-yanked``, the URL), parsed from the page
+  on disk and from the page page.py renders for the same rows, so whitespace,
+  the order of links or a timestamp is never a difference.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import json
 import logging
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -45,7 +49,7 @@ import psycopg
 
 from .database import KEEPALIVES, ROOT_INDEX_PACKAGES
 from .findings import Finding
-from .page import LOCAL, PageFile, render_page
+from .page import LOCAL, PageFile, link_line, render_page
 from .protocol import canonicalize
 from .tree import Tree, UnsafePath, safe_component
 
@@ -66,18 +70,22 @@ WALK = "audit_walk"
 BATCH_PACKAGES = "SELECT package FROM packages WHERE package > %s ORDER BY package LIMIT %s"
 NAMED_PACKAGES = "SELECT package FROM packages WHERE package = ANY(%s) ORDER BY package"
 #: the files of a batch's packages, with whether the build is younger than min_age (an import in flight)
+#: the files of a batch's packages, with whether the build is younger than min_age (an import in flight)
 BATCH_FILES = """
 SELECT b.package, f.filename, rtrim(f.filehash), f.requires_python, v.yanked, b.version, f.location,
-       b.built_at > (now() AT TIME ZONE 'UTC') - %s * interval '1 second'
+       b.built_at > (now() AT TIME ZONE 'UTC') - %(age)s * interval '1 second'
 FROM builds b JOIN files f ON f.build_id = b.build_id
 JOIN versions v ON v.package = b.package AND v.version = b.version
-WHERE b.package = ANY(%s)
+WHERE b.package {which}
 """
-BATCH_VERSIONS = "SELECT package, version FROM versions WHERE package = ANY(%s)"
+BATCH_VERSIONS = "SELECT package, version FROM versions WHERE package {which}"
 BATCH_ALIASES = """
-SELECT package, name, seen > (now() AT TIME ZONE 'UTC') - %s * interval '1 second'
-FROM package_names WHERE package = ANY(%s) AND name <> package
+SELECT package, name, seen > (now() AT TIME ZONE 'UTC') - %(age)s * interval '1 second'
+FROM package_names WHERE package {which} AND name <> package
 """
+#: which packages a batch's queries read: a whole-site batch is a range of the packages' order (an index range
+#: scan), a named audit's batch the names themselves
+RANGE, NAMED = "BETWEEN %(first)s AND %(last)s", "= ANY(%(names)s)"
 #: every name a directory under simple/ or project/ may have, in code point order (Python's str order)
 SITE_NAMES = """
 SELECT name FROM (SELECT package AS name FROM packages UNION SELECT name FROM package_names) AS names
@@ -89,6 +97,8 @@ _LINK = re.compile(r'<a href="([^"]*)"((?:\s+[\w-]+="[^"]*")*)\s*>')
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 #: a release of upstream's project page (project.pt): the version opens its release-info row
 _RELEASE = re.compile(r'<tr class="release-info">\s*<td>\s*([^<\s]+)')
+#: a file's link on the project page: the file name ends the URL before its hash
+_FILE_HREF = re.compile(r'href="[^"#]*/([^"#/]*)#sha256=')
 
 
 class Row(NamedTuple):
@@ -213,16 +223,20 @@ class SiteScan:
             after = names[-1]
 
     def _rows(self, conn: psycopg.Connection, names: list[str]) -> list[tuple[str, PackageRows]]:
+        """Each package's rows; ``names`` in the database's order, every package between the first and the last
+        for a whole-site audit (which reads them as a range)."""
         rows = {name: PackageRows() for name in names}
         if not names:
             return []
+        which = NAMED if self._named is not None else RANGE
+        bounds = {"age": self._min_age, "first": names[0], "last": names[-1], "names": names}
         for package, filename, filehash, requires_python, yanked, version, location, young in conn.execute(
-                BATCH_FILES, (self._min_age, names)):
+                BATCH_FILES.format(which=which), bounds):
             rows[package].files[filename] = Row(PageFile(filename, filehash, requires_python, yanked, version,
                                                          location), young)
-        for package, version in conn.execute(BATCH_VERSIONS, (names,)):
+        for package, version in conn.execute(BATCH_VERSIONS.format(which=which), bounds):
             rows[package].versions.add(version)
-        for package, alias, young in conn.execute(BATCH_ALIASES, (self._min_age, names)):
+        for package, alias, young in conn.execute(BATCH_ALIASES.format(which=which), bounds):
             rows[package].aliases[alias] = young
         return list(rows.items())
 
@@ -239,24 +253,27 @@ class SiteScan:
 
     def _package(self, package: str, rows: PackageRows, count: bool) -> list[Finding]:
         try:
-            directory = self._tree.package_dir(package)
+            safe_component(package)
         except UnsafePath:
             log.warning("audit: package %r has a name no directory may have; its files are not checked", package)
             return []
-        entries = _entries(directory) if self._inside(directory) else {}
+        directory = f"{self._tree.simple}/{package}"
+        entries = _entries(directory) if _real_directory(directory) else {}
         findings = self._wheels(package, rows, entries, count)
         findings += self._page(package, rows, entries)
         findings += self._project(package, rows)
         findings += self._aliases(package, rows)
         return findings
 
-    def _old(self, entry: os.DirEntry | str) -> bool:
-        """Whether an entry (or path) was last modified before min_age (lstat: a link's own time)."""
+    def _old(self, entry: os.DirEntry | str | float) -> bool:
+        """Whether an entry, a path or an mtime was last modified before min_age (lstat: a link's own time)."""
+        if isinstance(entry, float):
+            return entry <= self._old_before
         try:
-            stat = entry.stat(follow_symlinks=False) if isinstance(entry, os.DirEntry) else os.lstat(entry)
+            found = entry.stat(follow_symlinks=False) if isinstance(entry, os.DirEntry) else os.lstat(entry)
         except FileNotFoundError:
             return False  # gone meanwhile: nothing to judge
-        return stat.st_mtime <= self._old_before
+        return found.st_mtime <= self._old_before
 
     def _wheels(self, package: str, rows: PackageRows, entries: dict[str, os.DirEntry], count: bool) -> list[Finding]:
         """missing_wheel, hash_mismatch, orphan_wheel and foreign_file."""
@@ -300,14 +317,6 @@ class SiteScan:
         inside = target.startswith(os.path.join(self._real_root, "simple") + os.sep)
         return target if inside and os.path.isfile(target) else None
 
-    def _inside(self, path: str) -> bool:
-        """Whether ``path`` resolves (links followed by name only, nothing opened) to a place in the tree."""
-        return os.path.realpath(path).startswith(self._real_root + os.sep)
-
-    def _readable(self, path: str) -> bool:
-        """A regular file in the tree (not a link to one: a link could lead out of it)."""
-        return self._inside(path) and os.path.isfile(path) and not os.path.islink(path)
-
     def _hash(self, package: str, path: str, file: PageFile, target: str, entry: os.DirEntry,
               count: bool) -> list[Finding]:
         if not self._old(entry):
@@ -335,29 +344,40 @@ class SiteScan:
                 return []  # a package with no files has no page until piw-master builds it; an import in flight
             return [Finding("missing_page", package, path, f"the database lists {len(old_files)} file(s) of "
                             f"{package}; the page is missing, so pip finds none of them")]
+        page = _read_file(entry.path)
+        if page is None:
+            return []  # gone meanwhile
+        text, mtime = page
         young = {name for name, row in rows.files.items() if row.young}
+        if not young and _same_lines(text, package, rows):
+            return []  # line for line what Mr Chase would write (the common case, and the cheap one)
         wanted = page_links(render_page(package, [row.file for row in rows.files.values() if not row.young]))
-        found = {name: links for name, links in page_links(_read(entry.path)).items() if name not in young}
+        found = {name: links for name, links in page_links(text).items() if name not in young}
         differences = _differences(found, wanted)
-        if not differences or not self._old(entry):
+        if not differences or not self._old(mtime):
             return []
         return [Finding("stale_page", package, path, "; ".join(differences))]
 
     def _project(self, package: str, rows: PackageRows) -> list[Finding]:
         """stale_project_page: what the project page or JSON lists (versions, files) that the database no
         longer has; what they leave out is piw-master's own rule."""
-        project = self._tree.project_dir(package)
+        project = f"{self._tree.project}/{package}"
+        if not _real_directory(project):
+            return []
         findings = []
-        page, data = os.path.join(project, "index.html"), os.path.join(project, "json", "index.json")
-        if self._readable(page) and self._old(page):
-            text = _read(page)
-            findings += _stale_project(package, f"project/{package}/index.html", rows,
-                                       {_unescape(version) for version in _RELEASE.findall(text)}, page_links(text))
-        if self._readable(data) and self._old(data):
-            releases = _json_releases(data)
+        page = _read_file(f"{project}/index.html")
+        if page is not None and (found := _stale_project(
+                package, f"project/{package}/index.html", rows, {_unescape(v) for v in _RELEASE.findall(page[0])},
+                {_unescape(name) for name in _FILE_HREF.findall(page[0])})) and self._old(page[1]):
+            findings.append(found)
+        data = _read_file(f"{project}/json/index.json") if _real_directory(f"{project}/json") else None
+        if data is not None:
+            releases = _json_releases(data[0])
             files = {name for release in releases.values() if isinstance(release, dict)
                      for name in release.get("files") or ()}
-            findings += _stale_project(package, f"project/{package}/json/index.json", rows, set(releases), files)
+            found = _stale_project(package, f"project/{package}/json/index.json", rows, set(releases), files)
+            if found and self._old(data[1]):
+                findings.append(found)
         return findings
 
     def _aliases(self, package: str, rows: PackageRows) -> list[Finding]:
@@ -398,7 +418,7 @@ class SiteScan:
         """One orphan_directory per directory (or link) under simple/ or project/ that is no package and no alias
         (the names merged in code point order with the database's, streamed)."""
         root = os.path.join(self._tree.root, top)
-        entries = {name: entry for name, entry in (_entries(root) if self._inside(root) else {}).items()
+        entries = {name: entry for name, entry in (_entries(root) if _real_directory(root) else {}).items()
                    if entry.is_dir(follow_symlinks=False) or entry.is_symlink()}
         orphans = []
         with conn.transaction(), conn.cursor(name="mr_chase_audit_names") as cursor:
@@ -416,11 +436,12 @@ class SiteScan:
     def _root_index(self, conn: psycopg.Connection) -> list[Finding]:
         """stale_root_index: the packages simple/index.html links against the database's."""
         page = self._tree.root_page()
-        if not self._readable(page):
+        index = _read_file(page) if _real_directory(self._tree.simple) else None
+        if index is None:
             return [Finding("stale_root_index", None, "simple/index.html", "the root index is missing")]
-        if not self._old(page):
+        if not self._old(index[1]):
             return []
-        listed_names = {_unescape(href) for href, _attrs in _LINK.findall(_read(page))}
+        listed_names = {_unescape(href) for href, _attrs in _LINK.findall(index[0])}
         lacking = []
         with conn.transaction(), conn.cursor(name="mr_chase_audit_root") as cursor:
             cursor.itersize = 10_000
@@ -460,15 +481,41 @@ def _entries(directory: str) -> dict[str, os.DirEntry]:
         return {}
 
 
-def _read(path: str) -> str:
-    with open(path, encoding="utf-8", errors="replace") as stream:
-        return stream.read()
-
-
-def _json_releases(path: str) -> dict[str, Any]:
+def _real_directory(path: str) -> bool:
+    """A directory itself, not a link to one (a link could lead out of the tree)."""
     try:
-        with open(path, encoding="utf-8") as stream:
-            releases = json.load(stream).get("releases")
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _read_file(path: str) -> tuple[str, float] | None:
+    """(text, mtime) of a regular file that is not a link (O_NOFOLLOW), or None: missing, a link, not a file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # ENOENT, ELOOP (a link), ENOTDIR
+        return None
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            return None
+        data = os.read(fd, found.st_size + 1)  # one read: a page is small; one written meanwhile is read on
+        while len(data) > found.st_size and (more := os.read(fd, 65536)):
+            data += more
+        return data.decode("utf-8", errors="replace"), found.st_mtime
+    finally:
+        os.close(fd)
+
+
+def _same_lines(text: str, package: str, rows: PackageRows) -> bool:
+    """Whether the page's link lines are exactly those Mr Chase writes for the rows (in any order)."""
+    found = sorted(line for line in text.split("\n") if line.startswith("<a href="))
+    return found == sorted(link_line(package, row.file) for row in rows.files.values())
+
+
+def _json_releases(text: str) -> dict[str, Any]:
+    try:
+        releases = json.loads(text).get("releases")
     except (ValueError, AttributeError):
         return {}
     return releases if isinstance(releases, dict) else {}
@@ -488,22 +535,23 @@ def _differences(found: dict[str, list[Link]], wanted: dict[str, list[Link]]) ->
     differences = [f"links {len(extra)} file(s) the database does not have: {listed(extra)}"] if extra else []
     differences += [f"lacks {len(lacking)} file(s) the database has: {listed(lacking)}"] if lacking else []
     differences += [f"lists {listed(twice)} more than once"] if twice else []
-    for name in sorted(set(found) & set(wanted)):
-        have, want = found[name][0], wanted[name][0]
-        differences += [f"{name}: {field} {getattr(have, field)!r} on the page, {getattr(want, field)!r} in the "
-                        "database" for field in Link._fields if getattr(have, field) != getattr(want, field)]
-    return differences
+    changed = [f"{name}: {field} {getattr(found[name][0], field)!r} on the page, {getattr(wanted[name][0], field)!r} "
+               "in the database" for name in sorted(set(found) & set(wanted)) for field in Link._fields
+               if getattr(found[name][0], field) != getattr(wanted[name][0], field)]
+    more = [f"and {len(changed) - SHOWN} more link difference(s)"] if len(changed) > SHOWN else []
+    return differences + changed[:SHOWN] + more
 
 
 def _stale_project(package: str, path: str, rows: PackageRows, versions: set[str],
-                   files: Iterable[str]) -> list[Finding]:
+                   files: set[str]) -> Finding | None:
+    """What a project page or JSON lists that the database no longer has, or None."""
     gone_versions = sorted(versions - rows.versions)
-    gone_files = sorted(set(files) - set(rows.files))
+    gone_files = sorted(files - set(rows.files))
     problems = [f"lists {len(gone_versions)} version(s) the database no longer has: {listed(gone_versions)}"] \
         if gone_versions else []
     problems += [f"lists {len(gone_files)} file(s) the database no longer has: {listed(gone_files)}"] \
         if gone_files else []
-    return [Finding("stale_project_page", package, path, "; ".join(problems))] if problems else []
+    return Finding("stale_project_page", package, path, "; ".join(problems)) if problems else None
 
 
 def _alias_problem(target: str | None, package: str, package_exists: bool) -> str | None:
