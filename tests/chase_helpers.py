@@ -26,7 +26,7 @@ PROTOCOL_VECTORS = ROOT / "ansible_collections/piwheels/ops/tests/protocol_vecto
 
 
 #: PONG's health object of a Mr Chase that can serve changes and has nothing to warn about (least privilege held)
-HEALTHY = {"degraded": [], "warnings": [], "stale_pages": 0, "parked_notices": 0}
+HEALTHY = {"degraded": [], "warnings": [], "stale_pages": 0, "parked_notices": 0, "archive_pending": 0}
 
 
 def load_vectors() -> dict:

@@ -11,7 +11,7 @@ import zmq
 from chase_helpers import Client
 from mr_chase.loop import INTERNAL_ERROR, RequestLoop, ThreadDied
 
-PONG = b'["PONG","9.9",{"degraded":[],"warnings":[],"stale_pages":0,"parked_notices":0}]'
+PONG = b'["PONG","9.9",{"degraded":[],"warnings":[],"stale_pages":0,"parked_notices":0,"archive_pending":0}]'
 
 
 class Faulty:

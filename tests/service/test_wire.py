@@ -57,7 +57,7 @@ def assert_reply_shape(reply: list) -> None:
 
 
 #: (package null, version null) -> what that STATUS must hold at least
-STATUS_KEYS = {(True, True): {"stale_pages", "parked_notices", "site_refresh", "settling"},
+STATUS_KEYS = {(True, True): {"stale_pages", "parked_notices", "site_refresh", "settling", "archives"},
                (False, True): {"package", "skip", "versions"},
                (False, False): {"package", "version", "skip", "yanked", "builds", "files", "downloads"}}
 
@@ -91,6 +91,7 @@ def test_vectors_use_the_service_limits():
 
     assert VECTORS["max_frame_bytes"] == protocol.MAX_FRAME_BYTES
     assert VECTORS["limits"] == protocol.LIMITS
+    assert VECTORS["archive_limits"] == {**protocol.ARCHIVE_LIMITS, "files": protocol.MAX_ARCHIVE_FILES}
     assert VECTORS["default_skip_reason"] == protocol.DEFAULT_SKIP_REASON
     assert set(protocol.REQUESTS) == set(VECTORS["requests"])
     assert set(protocol.REPLIES) == set(VECTORS["replies"])

@@ -119,6 +119,16 @@ class MrChaseClient:
         """Return the whole site's STATUS object (codec.SITE_STATUS): what concerns no single package."""
         return self._call("STATUS", "STATUS", None, None, shape=(SITE_STATUS, None))[1]
 
+    def pending(self, location):
+        """Return PENDING's object for an archive location: ``files`` (at most codec.MAX_ARCHIVE_FILES
+        [package, filename] pairs, oldest first) its archive hosts still serve, and their ``total``."""
+        return self._call("PENDING", "PENDING", location)[1]
+
+    def archived(self, location, files):
+        """Tell Mr Chase that the archive hosts of ``location`` no longer serve ``files`` ([package, filename]
+        pairs, at most codec.MAX_ARCHIVE_FILES); pairs not pending are ignored."""
+        self._call("DONE", "ARCHIVED", location, [list(pair) for pair in files])
+
     def match(self, package, version=None):
         """Return the MATCH object: the stored version that ``version`` spells (PEP 440), or, when none does
         (or the package does not exist), the audit log's record of its removal and close names or versions."""

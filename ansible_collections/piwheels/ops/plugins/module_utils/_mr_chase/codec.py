@@ -16,6 +16,7 @@ import json
 import re
 
 __all__ = (
+    "ARCHIVE_LIMITS",
     "COMMITTED_BUT_STALE",
     "DEFAULT_SKIP_REASON",
     "FORBIDDEN_CHARACTERS",
@@ -23,19 +24,25 @@ __all__ = (
     "InvalidReply",
     "LIMITS",
     "MATCH",
+    "MAX_ARCHIVE_FILES",
     "PACKAGE_OPTIONAL",
+    "PENDING",
     "PACKAGE_STATUS",
     "REPLIES",
     "SITE_STATUS",
     "REQUESTS",
     "VERSION_OPTIONAL",
     "VERSION_STATUS",
+    "archive_problem",
+    "check_archive_files",
     "check_health",
     "check_match",
+    "check_pending",
     "check_status",
     "decode_reply",
     "describe_frame",
     "encode_request",
+    "normalise_location",
     "text_problem",
 )
 
@@ -46,6 +53,10 @@ COMMITTED_BUT_STALE = "committed, but "
 DEFAULT_SKIP_REASON = "removed by request"
 #: column sizes of the piwheels schema; longer values are refused by Mr Chase
 LIMITS = {"package": 200, "version": 200, "skip": 100}
+#: an archive location (files.location) and a wheel's file name in PENDING and ARCHIVED
+ARCHIVE_LIMITS = {"location": 300, "filename": 255}
+#: the most [package, filename] pairs one ARCHIVED acknowledges, and one PENDING reply lists
+MAX_ARCHIVE_FILES = 1000
 #: refused in a package name, version or skip reason, here and by Mr Chase (tests/protocol_vectors.json pins
 #: the class): C0 and C1 controls, DEL, and the Unicode line and paragraph separators, each of which can split
 #: a log line; the bidirectional embeddings, overrides and isolates and the zero-width characters, each of
@@ -72,6 +83,8 @@ REQUESTS = {
     "DELETE": (_STR,),
     "UNSKIP": (_STR, _OPTIONAL_STR),
     "MATCH": (_STR, _OPTIONAL_STR),
+    "PENDING": (_STR,),
+    "ARCHIVED": (_STR, (list,)),
     "PING": (),
 }
 
@@ -82,11 +95,16 @@ REPLIES = {
     "STATUS": ((dict,),),
     "MATCH": ((dict,),),
     "PONG": (_STR, (dict,)),
+    "PENDING": ((dict,),),
 }
 
 #: PONG's health object: every field, with its type (lists hold strings); ``degraded`` not empty means
 #: Mr Chase answers but cannot serve changes
-HEALTH = {"degraded": list, "warnings": list, "stale_pages": int, "parked_notices": int}
+HEALTH = {"degraded": list, "warnings": list, "stale_pages": int, "parked_notices": int, "archive_pending": int}
+
+#: PENDING's object: the location (normalised: no trailing slash), at most MAX_ARCHIVE_FILES of the files its
+#: archive hosts still serve (``[package, filename]`` pairs, oldest first) and how many there are in all
+PENDING = {"location": str, "files": list, "total": int}
 
 #: MATCH's object: which stored version a spelling names (``matched``) and, when none, the audit log's newest
 #: FORGET or DELETE of it (``removed``: request, version, time) and what was probably meant (``close``)
@@ -113,12 +131,14 @@ PACKAGE_STATUS = {
 
 #: the fields of the whole site's STATUS (``["STATUS", null, null]``, 0.4): the pages committed changes could
 #: not write (relative paths), notices parked in ``.mr-chase/parked/``, whether piw-master is told of changes,
-#: whether a change's outcome is still being settled
+#: whether a change's outcome is still being settled, the archive hosts' pending lists
+#: (``{location: {"pending": n}}``, only locations with something pending)
 SITE_STATUS = {
     "stale_pages": list,
     "parked_notices": int,
     "site_refresh": bool,
     "settling": bool,
+    "archives": dict,
 }
 
 #: fields a Mr Chase of 0.2 adds, with their types; one that leaves them out
@@ -164,6 +184,10 @@ def encode_request(*message):
         raise ValueError(f"request {message!r} has an empty string, which Mr Chase refuses")
     if message[0] == "STATUS" and args[0] is None and args[1] is not None:
         raise ValueError(f"request {message!r}: the whole site's STATUS takes null for the version too")
+    if message[0] in ("PENDING", "ARCHIVED"):
+        problem = archive_problem(*args)
+        if problem:
+            raise ValueError(f"request {message[0]}: {problem}")
     return json.dumps(list(message), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -192,6 +216,8 @@ def decode_reply(frame):
         check_health(reply[2])
     if kind == "MATCH":
         check_match(reply[1])
+    if kind == "PENDING":
+        check_pending(reply[1])
     return reply
 
 
@@ -214,17 +240,89 @@ def check_status(status, fields, optional=None):
 def text_problem(field, value):
     """Why Mr Chase would refuse ``value`` as a ``field`` of LIMITS (package, version, skip), in the words of its
     ``invalid message: ...`` reply; None when it would take it.  The modules ask before they send anything."""
-    what = _FIELD_NAMES[field]
-    if len(value) > LIMITS[field]:
-        return f"{what} longer than {LIMITS[field]} characters"
+    problem = _text_problem(_FIELD_NAMES[field], value, LIMITS[field])
+    if problem is None and field == "skip" and value.isspace():
+        return "skip reason is only white space"
+    return problem
+
+
+def _text_problem(what, value, limit):
+    """Why Mr Chase would refuse ``value`` as its ``what`` (at most ``limit`` characters); None if it takes it."""
+    if len(value) > limit:
+        return f"{what} longer than {limit} characters"
     found = FORBIDDEN_CHARACTERS.search(value)
     if found and _INVISIBLE.match(found.group()):
         return f"{what} contains an invisible formatting character (U+{ord(found.group()):04X})"
     if found:
         return f"{what} contains a control character"
-    if field == "skip" and value.isspace():
-        return "skip reason is only white space"
     return None
+
+
+def normalise_location(location):
+    """An archive location as Mr Chase reports it: without a trailing slash (they compare equal)."""
+    return location.rstrip("/") or location
+
+
+def archive_problem(location, files=None):
+    """Why Mr Chase would refuse a PENDING (``files`` None) or ARCHIVED request, in the words of its
+    ``invalid message: ...`` reply; None when it would take it."""
+    problem = _string_problem("location", location, ARCHIVE_LIMITS["location"])
+    if problem or files is None:
+        return problem
+    if not isinstance(files, list) or not files:
+        return "files must be a non-empty list of [package, filename] pairs"
+    if len(files) > MAX_ARCHIVE_FILES:
+        return f"files holds {len(files)} pairs, more than {MAX_ARCHIVE_FILES}"
+    for pair in files:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:  # noqa: UP038 (3.8)
+            return "each of files must be a [package, filename] pair"
+        problem = check_archive_files(*pair)
+        if problem:
+            return problem
+    return None
+
+
+def check_archive_files(package, filename):
+    """Why Mr Chase would refuse one [package, filename] pair of ARCHIVED; None when it would take it."""
+    problem = _string_problem("package", package, LIMITS["package"])
+    if problem:
+        return problem
+    if "/" in package or "\\" in package or ".." in package:
+        return "package could escape the output tree"
+    if not isinstance(filename, str) or not filename:
+        return "filename must be a non-empty string"
+    problem = _text_problem("filename", filename, ARCHIVE_LIMITS["filename"])
+    if problem:
+        return problem
+    if "/" in filename or "\\" in filename or filename.startswith("."):
+        return "filename could escape the archive tree"
+    if not filename.endswith(".whl"):
+        return f"filename {filename[:50]!r} is not a wheel (.whl)"
+    return None
+
+
+def _string_problem(what, value, limit):
+    """A name Mr Chase takes: a non-empty string within ``limit``, with no control or invisible character."""
+    if not isinstance(value, str):
+        return f"{what} must be a string"
+    if not value:
+        return f"{what} must not be empty"
+    return _text_problem(what, value, limit)
+
+
+def check_pending(pending):
+    """Check PENDING's object: its fields with their types, and files as [package, filename] pairs."""
+    for name, kind in PENDING.items():
+        if name not in pending:
+            raise InvalidReply(f"PENDING lacks {name!r}")
+        if not _matches(pending[name], (kind,)):
+            raise InvalidReply(f"PENDING field {name!r} has the wrong type")
+    if len(pending["files"]) > MAX_ARCHIVE_FILES or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(name, str) for name in pair)
+        for pair in pending["files"]
+    ):
+        raise InvalidReply(f"PENDING files must be at most {MAX_ARCHIVE_FILES} [package, filename] pairs")
+    return pending
 
 
 def check_health(health):

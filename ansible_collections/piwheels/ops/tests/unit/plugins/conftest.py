@@ -163,7 +163,8 @@ class FakeMrChase:
         return canonical, package["versions"][version]
 
     def do_PING(self):
-        return ["PONG", "0.1.0", {"degraded": [], "warnings": [], "stale_pages": 0, "parked_notices": 0}]
+        health = {"degraded": [], "warnings": [], "stale_pages": 0, "parked_notices": 0, "archive_pending": 0}
+        return ["PONG", "0.1.0", health]
 
     def do_STATUS(self, name, version):
         if version is None:

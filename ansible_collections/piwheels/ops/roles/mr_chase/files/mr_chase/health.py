@@ -3,11 +3,14 @@
 A live process is not a working service: a role that lost a grant answers
 every PING and serves no change.  PONG therefore carries a health object::
 
-    ["PONG", version, {"degraded": [...], "warnings": [...], "stale_pages": n, "parked_notices": n}]
+    ["PONG", version, {"degraded": [...], "warnings": [...], "stale_pages": n, "parked_notices": n,
+                       "archive_pending": n}]
 
 ``degraded`` (non-empty: changes cannot be served, e.g. a missing privilege)
 fails the role's readiness probe and is what monitoring alerts on;
-``warnings`` (e.g. a role holding more than the documented grants) do not.
+``warnings`` (e.g. a role holding more than the documented grants) do not;
+``archive_pending`` counts the removed files archive hosts still serve (the
+ledger's ``archive`` debts, until ARCHIVED acknowledges them).
 PING is answered from a frame built here ahead of time, so neither the loop
 nor its stand-in ever waits on a query or a lock to answer it: the frame is
 rebuilt whenever what it says changes (``degrade``, ``recover``,
@@ -24,9 +27,9 @@ from .protocol import encode_reply
 
 class Health:
     def __init__(self, version: str, warnings: Callable[[], list[str]], stale_pages: Callable[[], int],
-                 parked_notices: Callable[[], int]):
+                 parked_notices: Callable[[], int], archive_pending: Callable[[], int]):
         self._version = version
-        self._sources = warnings, stale_pages, parked_notices
+        self._sources = warnings, stale_pages, parked_notices, archive_pending
         #: cause (a short key) -> the reason PONG gives, in the order they arose
         self._degraded: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -68,7 +71,8 @@ class Health:
             self._rebuild()
 
     def _rebuild(self) -> None:
-        warnings, stale_pages, parked_notices = self._sources
+        warnings, stale_pages, parked_notices, archive_pending = self._sources
         state = {"degraded": list(self._degraded.values()), "warnings": list(warnings()),
-                 "stale_pages": stale_pages(), "parked_notices": parked_notices()}
+                 "stale_pages": stale_pages(), "parked_notices": parked_notices(),
+                 "archive_pending": archive_pending()}
         self.frame = encode_reply("PONG", self._version, state)

@@ -11,7 +11,10 @@ can read them with ``cat``.
 
 Kinds: ``stale_page`` (key: the package whose change left the page stale;
 body: the relative ``paths`` not written, the ``error``, the ``time`` and the
-``token`` of the change).  Only this process writes the ledger (Tree.lock),
+``token`` of the change); ``archive`` (key: the first 16 hex digits of the
+sha256 of an archive location; body: the ``location`` and the ``files``
+still served there, ``[[package, filename], ...]`` oldest first: the archive
+hosts' pending list, DESIGN "Archive servers (0.4)").  Only this process writes the ledger (Tree.lock),
 so its entries are read once and then kept in memory: asking whether a
 package has a debt, or how many there are, never touches the disk.
 """
@@ -19,10 +22,12 @@ package has a debt, or how many there are, never touches the disk.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from .tree import Tree, fsync_dir, safe_component, write_durably
@@ -30,6 +35,7 @@ from .tree import Tree, fsync_dir, safe_component, write_durably
 log = logging.getLogger(__name__)
 
 STALE_PAGE = "stale_page"
+ARCHIVE = "archive"
 
 
 class Ledger:
@@ -133,3 +139,69 @@ class StalePages:
                 else:
                     self.ledger.clear(STALE_PAGE, key)
                 log.info("%s written again: no longer stale (%s)", path, key)
+
+
+def location_key(location: str) -> str:
+    """The ledger key of an archive location: a safe file name whatever the URL holds."""
+    return hashlib.sha256(location.encode("utf-8")).hexdigest()[:16]
+
+
+class ArchivePending:
+    """The ``archive`` debts: archived files whose rows a committed change deleted and that an archive host
+    still serves, per location, until ARCHIVED acknowledges them.
+
+    The journal puts a change's archived files here when the change is
+    settled (journal.py); the site audit's repair may call :meth:`add` with
+    the files its own change deleted.  Locations are normalised (no trailing
+    slash) by the caller: protocol.normalise_location.
+    """
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+
+    def add(self, files: Iterable[tuple[str, str, str]]) -> None:
+        """Record (location, package, filename) triples as pending, durably; one already pending is kept
+        once (settling a change twice, after a crash, adds nothing)."""
+        by_location: dict[str, list[list[str]]] = {}
+        for location, package, filename in files:
+            by_location.setdefault(location, []).append([package, filename])
+        for location, pairs in by_location.items():
+            listed = self.pending(location)
+            known = {tuple(pair) for pair in listed}
+            new = []
+            for pair in pairs:
+                if tuple(pair) not in known:
+                    known.add(tuple(pair))
+                    new.append(pair)
+            if new:
+                self.ledger.open(ARCHIVE, location_key(location), {"location": location, "files": listed + new})
+                log.info("%d archived file(s) pending at %s", len(new), location)
+
+    def pending(self, location: str) -> list[list[str]]:
+        """The [package, filename] pairs pending at ``location``, oldest first (a copy)."""
+        entry = self.ledger.get(ARCHIVE, location_key(location))
+        return [list(pair) for pair in entry.get("files", [])] if entry else []
+
+    def acknowledge(self, location: str, pairs: Iterable[list[str]]) -> int:
+        """The archive hosts of ``location`` no longer serve ``pairs``: drop them (the entry goes when
+        empty); pairs not pending are ignored.  Return how many were pending."""
+        listed = self.pending(location)
+        gone = {tuple(pair) for pair in pairs}
+        rest = [pair for pair in listed if tuple(pair) not in gone]
+        if len(rest) == len(listed):
+            return 0
+        key = location_key(location)
+        if rest:
+            self.ledger.open(ARCHIVE, key, {"location": location, "files": rest})
+        else:
+            self.ledger.clear(ARCHIVE, key)
+        return len(listed) - len(rest)
+
+    def counts(self) -> dict[str, int]:
+        """{location: files pending} for every location with something pending (site STATUS ``archives``)."""
+        return {entry["location"]: len(entry["files"]) for entry in self.ledger.entries(ARCHIVE).values()
+                if entry.get("files")}
+
+    def total(self) -> int:
+        """Files pending over every location (PONG's ``archive_pending``): no disk access after the first."""
+        return sum(self.counts().values())

@@ -19,6 +19,10 @@ from packaging.utils import canonicalize_name
 
 MAX_FRAME_BYTES = 65536
 LIMITS = {"package": 200, "version": 200, "skip": 100}
+#: an archive location (files.location) and a wheel's file name, in PENDING and ARCHIVED
+ARCHIVE_LIMITS = {"location": 300, "filename": 255}
+#: the most [package, filename] pairs one ARCHIVED acknowledges, and one PENDING reply lists
+MAX_ARCHIVE_FILES = 1000
 DEFAULT_SKIP_REASON = "removed by request"
 
 #: what no name or reason may hold (the same class as the module's check; tests/protocol_vectors.json pins it):
@@ -123,6 +127,60 @@ def _any_string(field: str) -> Callable[[Any], str]:
     return check
 
 
+def normalise_location(location: str) -> str:
+    """An archive location as Mr Chase stores and reports it: without a trailing slash (they compare equal)."""
+    return location.rstrip("/") or location
+
+
+def _location(value: Any) -> str:
+    """PENDING's and ARCHIVED's location: an archive server's ``files.location``, normalised."""
+    if not isinstance(value, str):
+        raise ProtocolError("location must be a string")
+    if not value:
+        raise ProtocolError("location must not be empty")
+    return normalise_location(_check_text("location", value, ARCHIVE_LIMITS["location"]))
+
+
+def _filename(value: Any) -> str:
+    """A wheel's file name in ARCHIVED: safe as a path component, and a wheel."""
+    if not isinstance(value, str) or not value:
+        raise ProtocolError("filename must be a non-empty string")
+    _check_text("filename", value, ARCHIVE_LIMITS["filename"])
+    if "/" in value or "\\" in value or value.startswith("."):
+        raise ProtocolError("filename could escape the archive tree")
+    if not value.endswith(".whl"):
+        raise ProtocolError(f"filename {value[:50]!r} is not a wheel (.whl)")
+    return value
+
+
+def _archive_files(value: Any) -> list[list[str]]:
+    """ARCHIVED's files: 1 to MAX_ARCHIVE_FILES [package, filename] pairs."""
+    if not isinstance(value, list) or not value:
+        raise ProtocolError("files must be a non-empty list of [package, filename] pairs")
+    if len(value) > MAX_ARCHIVE_FILES:
+        raise ProtocolError(f"files holds {len(value)} pairs, more than {MAX_ARCHIVE_FILES}")
+    pairs = []
+    for pair in value:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ProtocolError("each of files must be a [package, filename] pair")
+        pairs.append([_package(pair[0]), _filename(pair[1])])
+    return pairs
+
+
+def _pending(value: Any) -> dict:
+    """PENDING's reply object: the location, at most MAX_ARCHIVE_FILES pairs, the total."""
+    if not isinstance(value, dict) or set(value) != {"location", "files", "total"}:
+        raise ProtocolError("pending must be an object of exactly location, files, total")
+    if not isinstance(value["location"], str) or not isinstance(value["total"], int) \
+            or isinstance(value["total"], bool) or not isinstance(value["files"], list):
+        raise ProtocolError("pending location must be a string, files a list, total an int")
+    if len(value["files"]) > MAX_ARCHIVE_FILES or not all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(name, str) for name in pair)
+            for pair in value["files"]):
+        raise ProtocolError(f"pending files must be at most {MAX_ARCHIVE_FILES} [package, filename] pairs")
+    return value
+
+
 def _object(value: Any) -> dict:
     if not isinstance(value, dict):
         raise ProtocolError("status must be an object")
@@ -130,7 +188,8 @@ def _object(value: Any) -> dict:
 
 
 #: PONG's health object: field -> type (health.py says what each means)
-HEALTH_FIELDS = {"degraded": list, "warnings": list, "stale_pages": int, "parked_notices": int}
+HEALTH_FIELDS = {"degraded": list, "warnings": list, "stale_pages": int, "parked_notices": int,
+                 "archive_pending": int}
 
 
 def _health(value: Any) -> dict:
@@ -157,6 +216,8 @@ REQUESTS: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "FORGET": (_package, _version),
     "DELETE": (_package,),
     "MATCH": (_package, _optional_version),
+    "PENDING": (_location,),
+    "ARCHIVED": (_location, _archive_files),
     "PING": (),
 }
 
@@ -167,6 +228,7 @@ REPLIES: dict[str, tuple[Callable[[Any], Any], ...]] = {
     "STATUS": (_object,),
     "MATCH": (_object,),
     "PONG": (_any_string("server_version"), _health),
+    "PENDING": (_pending,),
 }
 
 

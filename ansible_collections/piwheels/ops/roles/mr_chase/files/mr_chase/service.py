@@ -34,13 +34,14 @@ from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, No
 from .deletion import PackageRemover
 from .health import Health
 from .journal import Entry, Journal
-from .ledger import STALE_PAGE, Ledger, StalePages
+from .ledger import STALE_PAGE, ArchivePending, Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
 from .matching import match
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
 from .privileges import MissingPrivileges, RoleRefused
 from .protocol import (
+    MAX_ARCHIVE_FILES,
     MAX_FRAME_BYTES,
     ProtocolError,
     Request,
@@ -129,12 +130,14 @@ class Service:
         self.ledger = Ledger(self.tree)
         #: the pages committed changes could not write (STATUS stale_pages)
         self.stale = StalePages(self.ledger, self.tree)
+        #: the archived files of committed changes that archive hosts still serve (STATUS archives, PENDING)
+        self.archives = ArchivePending(self.ledger)
         self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
                                stale=self.stale, checkpoint=checkpoint)
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
-                             lambda: self.notifier.parked)
+                             lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
@@ -221,6 +224,10 @@ class Service:
                 return self.health.frame
             if request.type == "STATUS" and request.args[0] is None:
                 return encode_reply("STATUS", self._site_status())
+            if request.type == "PENDING":
+                return self._pending(*request.args)
+            if request.type == "ARCHIVED":
+                return self._archived(*request.args)
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
                 return encode_reply("STATUS", self._status(package, request.args[1]))
@@ -308,7 +315,25 @@ class Service:
         return {"stale_pages": sorted(path for entry in self.ledger.entries(STALE_PAGE).values()
                                       for path in entry.get("paths", ())),
                 "parked_notices": self.notifier.parked, "site_refresh": self.notifier.enabled,
-                "settling": self.journal.exists()}
+                "settling": self.journal.exists(),
+                "archives": {location: {"pending": count} for location, count in self.archives.counts().items()}}
+
+    def _pending(self, location: str) -> bytes:
+        """PENDING: the oldest MAX_ARCHIVE_FILES files the archive hosts of ``location`` still serve, and how
+        many there are in all (from memory: the ledger is read once)."""
+        files = self.archives.pending(location)
+        return encode_reply("PENDING", {"location": location, "files": files[:MAX_ARCHIVE_FILES],
+                                        "total": len(files)})
+
+    def _archived(self, location: str, files: list[list[str]]) -> bytes:
+        """ARCHIVED: the archive hosts of ``location`` no longer serve ``files``; pairs not pending are
+        ignored, so a repeated acknowledgement is harmless."""
+        acknowledged = self.archives.acknowledge(location, files)
+        self.audit.record(["ARCHIVED", location, len(files)], "done", location=location, acknowledged=acknowledged,
+                          files=files)
+        if acknowledged:
+            self.health.refresh()
+        return encode_reply("DONE")
 
     def _match(self, package: str, version: str | None) -> bytes:
         """MATCH: read-only, like STATUS (matching.py)."""

@@ -28,7 +28,7 @@ def answer(frame):
     return lambda request: frame
 
 
-HEALTHY = {"degraded": [], "warnings": [], "stale_pages": 0, "parked_notices": 0}
+HEALTHY = {"degraded": [], "warnings": [], "stale_pages": 0, "parked_notices": 0, "archive_pending": 0}
 
 
 def call_for(client, vector):
@@ -49,6 +49,11 @@ def call_for(client, vector):
         return client.unskip("gamma")
     if vector["for"] == "MATCH":
         return client.match("gamma", vector["reply"][1]["version"])
+    if vector["for"] == "PENDING":
+        return client.pending("https://archive1.piwheels.example/simple")
+    if vector["for"] == "ARCHIVED":
+        files = [["alpha", "alpha-1.1-cp37-cp37m-linux_armv7l.whl"]]
+        return client.archived("https://archive1.piwheels.example/simple", files)
     if vector.get("site"):
         return client.site_status()
     status = vector["reply"][1] if vector["reply"][0] == "STATUS" else {}
@@ -73,7 +78,8 @@ def test_every_valid_reply_vector(vectors, peer):
             # what a 0.1 Mr Chase leaves out is filled in; what it said is kept as it was
             assert result.items() >= vector["reply"][1].items(), vector
             continue
-        expected = {"DONE": None, "PONG": tuple(vector["reply"][1:]), "MATCH": (vector["reply"][1:] or [None])[0]}
+        expected = {"DONE": None, "PONG": tuple(vector["reply"][1:]), "MATCH": (vector["reply"][1:] or [None])[0],
+                    "PENDING": (vector["reply"][1:] or [None])[0]}
         assert result == expected[vector["reply"][0]], vector
 
 

@@ -17,6 +17,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase import code
 def test_codec_constants_match_the_vectors(vectors):
     assert vectors["default_skip_reason"] == codec.DEFAULT_SKIP_REASON
     assert vectors["limits"] == codec.LIMITS
+    assert vectors["archive_limits"] == {**codec.ARCHIVE_LIMITS, "files": codec.MAX_ARCHIVE_FILES}
     assert set(codec.REQUESTS) == set(vectors["requests"])
     assert {kind: len(shape) for kind, shape in codec.REQUESTS.items()} == {
         kind: len(shape) for kind, shape in vectors["requests"].items()
@@ -185,7 +186,8 @@ _TEXT_FIELDS = {"REMOVE": ("package", "version", "skip"), "SKIP": ("package", "s
 def test_the_module_refuses_names_and_reasons_in_mr_chase_s_words(vectors):
     """Every invalid request whose vector pins Mr Chase's error: the module's own check finds the same problem
     (so a task fails before it sends anything, saying what Mr Chase would say)."""
-    pinned = [vector for vector in vectors["invalid_requests"] if "error" in vector]
+    pinned = [vector for vector in vectors["invalid_requests"]
+              if "error" in vector and expand(vector)[0] not in ARCHIVE_REQUESTS]
     assert len(pinned) >= 10
     for vector in pinned:
         message = json.loads(vector["frame"])
@@ -193,6 +195,42 @@ def test_the_module_refuses_names_and_reasons_in_mr_chase_s_words(vectors):
         problems = [codec.text_problem(field, value) for field, value in fields
                     if field is not None and isinstance(value, str)]
         assert "invalid message: " + next(problem for problem in problems if problem) == vector["error"], vector
+
+
+#: PENDING and ARCHIVED: their arguments are checked by codec.archive_problem
+ARCHIVE_REQUESTS = {"PENDING": 1, "ARCHIVED": 2}
+
+
+def expand(vector):
+    """The frame of a vector, its placeholders expanded (a location over the limit, 1,001 pairs)."""
+    text = vector["frame"]
+    for placeholder, (chars, count) in vector.get("expand", {}).items():
+        text = text.replace(placeholder, chars * count)
+    return json.loads(text)
+
+
+def test_the_module_refuses_pending_and_archived_in_mr_chase_s_words(vectors):
+    """Every PENDING or ARCHIVED vector whose error Mr Chase's words pin (and whose arity is right): the
+    module's own check says the same, and encode_request refuses to send it."""
+    pinned = [(expand(vector), vector) for vector in vectors["invalid_requests"] if "error" in vector]
+    pinned = [(message, vector) for message, vector in pinned
+              if message[0] in ARCHIVE_REQUESTS and len(message) == ARCHIVE_REQUESTS[message[0]] + 1]
+    assert len(pinned) >= 10
+    for message, vector in pinned:
+        assert "invalid message: " + codec.archive_problem(*message[1:]) == vector["error"], vector
+        with pytest.raises(ValueError):
+            codec.encode_request(*message)
+
+
+def test_good_pending_and_archived_requests_pass_the_module_s_check(vectors):
+    for vector in vectors["valid_requests"]:
+        if vector["request"][0] in ARCHIVE_REQUESTS:
+            assert codec.archive_problem(*vector["request"][1:]) is None
+
+
+def test_locations_compare_without_a_trailing_slash():
+    assert codec.normalise_location("https://a.example/simple/") == "https://a.example/simple"
+    assert codec.normalise_location("https://a.example/simple") == "https://a.example/simple"
 
 
 @pytest.mark.parametrize("value", ["a reason", "  padded  ", "na\u00efve \u2013 \u201cquoted\u201d", "x" * 100])
