@@ -14,7 +14,7 @@ version_added: 0.4.0
 description:
   - Runs on an archive server, a host that serves old wheels as C({location}/{package}/{filename}) from
     C(<root>/simple/<package>/<filename>) (the C(files.location) of their rows is not C(/simple)).
-  - With O(state=absent) it removes the wheels O(files) names, so that the server no longer serves them: each is
+  - With O(state=absent) it removes the wheels O(files) names, so that the server no longer serves them; each is
     renamed into a staging directory on the same file system (C(<root>/.piw-archive-staging/<random>/)), then
     unlinked; the directories are synced before the module returns.
   - With O(state=listed) it writes every C(package/filename) under C(<root>/simple) to O(listing) on the archive
@@ -28,7 +28,7 @@ author:
 options:
   root:
     description:
-      - The archive root: the directory holding C(simple/<package>/<filename>), the host variable
+      - The archive root, the directory holding C(simple/<package>/<filename>), the host variable
         C(piw_archive_root) of the runbooks' inventory.
       - An absolute path to an existing directory; C(<root>/simple) must be a directory, not a symbolic link.
     type: path
@@ -42,11 +42,11 @@ options:
   files:
     description:
       - The wheels to remove, with O(state=absent). Each is C(<root>/simple/<package>/<filename>).
-      - A name that could leave the root is refused before anything is removed, and so is the whole task:
+      - A name that could leave the root is refused before anything is removed, and so is the whole task;
         an empty name, V(.) or V(..), one holding a slash or a NUL character, and a filename not ending in C(.whl).
       - A package directory that is a symbolic link is refused, and so is a wheel that is a symbolic link whose
         target leaves the root. A link to another wheel (upstream's C(armv6l) links to the C(armv7l) wheel) is
-        removed like a file: the link, never its target.
+        removed like a file (the link, never its target).
     type: list
     elements: dict
     default: []
@@ -61,7 +61,7 @@ options:
         required: true
   listing:
     description:
-      - With O(state=listed), the absolute path on the archive host of the listing to write: one
+      - With O(state=listed), the absolute path on the archive host of the listing to write, one
         C(package/filename) per line, in the order the file system gives them (sort it to compare), written to a
         temporary file next to it and renamed over it, so a reader never sees half a listing.
       - Its directory must exist, and it may not be inside C(<root>/simple), which the server serves.
