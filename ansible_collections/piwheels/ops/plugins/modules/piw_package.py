@@ -177,6 +177,33 @@ archived_count:
   returned: success
   type: int
   sample: 0
+archived_files:
+  description:
+    - Each of those archived files, with where it is served, sorted by file name. Mr Chase keeps them pending
+      (C(PENDING)) until the archive hosts of their location confirm them gone, or removes them itself from an
+      archive mounted on the master.
+    - Empty with a Mr Chase before 0.4.0, which does not report them.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    location:
+      description: The file's C(files.location), without a trailing slash.
+      type: str
+      returned: always
+      sample: https://archive1.piwheels.example/simple
+    package:
+      description: The package (the directory on the archive host).
+      type: str
+      returned: always
+      sample: beta-tools
+    filename:
+      description: The wheel's file name.
+      type: str
+      returned: always
+      sample: beta_tools-1.0-cp34-cp34m-linux_armv6l.whl
+  sample: []
+  version_added: 0.4.0
 downloads:
   description: How many download records the package's files had.
   returned: success

@@ -196,7 +196,7 @@ from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common impor
 
 ALL = "all"
 # fields of a version STATUS that say nothing about the version itself
-_NOT_DETAILS = ("package", "version", "site_refresh", "stale_pages")
+_NOT_DETAILS = ("package", "version", "site_refresh", "stale_pages", "archive_locations")
 # Booleans as the command line spells them; not Ansible's full list, which has "1" and "0", both real versions.
 _TRUE_WORDS = ("true", "yes", "on")
 _FALSE_WORDS = ("false", "no", "off")

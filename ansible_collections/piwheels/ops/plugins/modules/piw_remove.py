@@ -251,7 +251,8 @@ versions:
     archived:
       description:
         - The files of the version that are not on this host (their C(files.location) is an archive server,
-          not C(/simple)), sorted. Their rows go; nothing is deleted from the archive.
+          not C(/simple)), sorted. Their rows go; Mr Chase keeps them pending for their archive hosts (see
+          RV(archived_files)), or removes them itself from an archive mounted on the master.
         - Empty with a Mr Chase older than 0.2, which does not report them.
       type: list
       elements: str
@@ -302,6 +303,33 @@ versions:
       skip_before: ""
       skip_after: removed by request
       changed: true
+archived_files:
+  description:
+    - Each archived file (RV(versions.archived)) of the versions that changed, with where it is served, in the
+      order of the versions. Mr Chase keeps these pending (C(PENDING)) until the archive hosts of their location
+      confirm them gone (the C(piwheels.ops.archive_sync) playbook).
+    - C(location) is empty with a Mr Chase before 0.4.0, which does not report it.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    location:
+      description: The file's C(files.location), without a trailing slash.
+      type: str
+      returned: always
+      sample: https://archive1.piwheels.example/simple
+    package:
+      description: The package (the directory on the archive host).
+      type: str
+      returned: always
+      sample: beta-tools
+    filename:
+      description: The wheel's file name.
+      type: str
+      returned: always
+      sample: beta_tools-1.0-cp34-cp34m-linux_armv6l.whl
+  sample: []
+  version_added: 0.4.0
 matched:
   description:
     - The requested versions spelled otherwise than piwheels stores them, each with the stored version it matched

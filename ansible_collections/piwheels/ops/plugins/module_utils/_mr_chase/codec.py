@@ -145,7 +145,9 @@ SITE_STATUS = {
 #: gets the type's empty value: no archived files, no piw-master to refresh the site,
 #: nothing yanked, no aliases, no counts (such a Mr Chase cannot YANK, FORGET or DELETE either);
 #: ``stale_pages`` (0.4): the package's pages a committed change could not write
-VERSION_OPTIONAL = {"yanked": bool, "archived": list, "site_refresh": bool, "settling": bool, "stale_pages": list}
+#: ``archive_locations`` (0.4): {filename: location} of each archived file (a version's, or the whole package's)
+VERSION_OPTIONAL = {"yanked": bool, "archived": list, "site_refresh": bool, "settling": bool, "stale_pages": list,
+                    "archive_locations": dict}
 PACKAGE_OPTIONAL = {
     "site_refresh": bool,
     "settling": bool,
@@ -156,6 +158,7 @@ PACKAGE_OPTIONAL = {
     "archived_count": int,
     "downloads": int,
     "aliases": list,
+    "archive_locations": dict,
 }
 
 _SHOWN_CHARS = 200

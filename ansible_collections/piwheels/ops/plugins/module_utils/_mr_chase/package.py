@@ -38,6 +38,9 @@ class PackagePlan(BasePlan):
         self.site_refresh = bool(status.get("site_refresh"))
         self.contents = {key: status.get(key, _EMPTY[key]) for key in CONTENTS}  # versions: STATUS's order
         self.contents["aliases"] = sorted(self.contents["aliases"])
+        #: what the archive hosts must delete once the package is gone: {location, package, filename}
+        self.archived_files = [{"location": location, "package": self.package, "filename": filename}
+                               for filename, location in sorted(status.get("archive_locations", {}).items())]
 
     @property
     def deleted_at(self) -> str | None:
@@ -56,7 +59,8 @@ class PackagePlan(BasePlan):
 
     def result(self) -> dict:
         result = dict(changed=self.changed, package=self.package, existed=self.exists,
-                      site_refreshed=self.changed and self.site_refresh, **self.contents)
+                      site_refreshed=self.changed and self.site_refresh, archived_files=self.archived_files,
+                      **self.contents)
         if not self.exists:
             result.update(deleted_at=self.deleted_at, unknown=self.deleted_at is None,
                           close=(self.match or {}).get("close", []), unknown_msg=self._unknown_message())

@@ -48,6 +48,8 @@ class RemovalPlan(BasePlan):
             "before": package_status["skip"],
             "after": skip_after(package_status["skip"], skip) if whole_package else package_status["skip"],
         }
+        #: version -> {archived file: its location} (empty from a Mr Chase before 0.4: locations unknown)
+        self.locations = {version: status["archive_locations"] for version, status in version_statuses}
         #: in the order asked, which is the order of the requests
         self.versions = {
             version: _version_plan(status, "" if forget else skip_after(status["skip"], skip), forget)
@@ -75,6 +77,7 @@ class RemovalPlan(BasePlan):
             versions=self.versions,
             package_skip=self.package_skip,
             site_refreshed=self.changed and self.site_refresh,
+            archived_files=self.archived_files(),
         )
         if self.forget:
             at = {asked: record["time"] for asked, record in self.already_forgotten.items()}
@@ -82,6 +85,13 @@ class RemovalPlan(BasePlan):
                           already_forgotten_at=at, unknown=list(self.unknown),
                           unknown_msg="; ".join(self._unknown_messages()))
         return result
+
+    def archived_files(self) -> list[dict]:
+        """Each archived file of a version that changed: what its archive hosts must delete (Mr Chase keeps it
+        pending for them until acknowledged), in the order of the versions."""
+        return [{"location": self.locations[version].get(name, ""), "package": self.package, "filename": name}
+                for version in self.ordered if self.versions[version]["changed"]
+                for name in self.versions[version]["archived"]]
 
     def warnings(self, check_mode: bool) -> list[str]:
         """Also one per unknown version: not an error to a task that wants it absent, but probably a typo."""

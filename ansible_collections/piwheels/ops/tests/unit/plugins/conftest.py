@@ -180,6 +180,8 @@ class FakeMrChase:
                 "archived_count": sum(len(state["archived"]) for state in versions),
                 "downloads": sum(state["downloads"] for state in versions),
                 "aliases": sorted(package["aliases"]),
+                "archive_locations": {name: location for state in versions
+                                      for name, location in state.get("archive_locations", {}).items()},
             }
         else:
             canonical, state = self._version(name, version)

@@ -8,8 +8,9 @@ it; a service that guesses runs with the wrong database or an open socket.
 from __future__ import annotations
 
 import logging
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ class Config:
     master_timeout: float = 5.0
     #: connect as a PostgreSQL superuser all the same (refused otherwise: least privilege is the contract)
     allow_superuser: bool = False
+    #: archives mounted on this host: location (normalised, no trailing slash) -> the archive root (holding
+    #: simple/<package>/<filename>); their files are removed inside the journal, never left pending
+    archives: dict[str, Path] = field(default_factory=dict)
 
     @property
     def ipc_path(self) -> Path | None:
@@ -71,6 +75,7 @@ SCHEMA: dict[str, tuple] = {
     "master_queue": (str, False),
     "master_timeout": ((int, float), False),
     "allow_superuser": (bool, False),
+    "archives": (list, False),
 }
 
 
@@ -149,7 +154,31 @@ def _build(values: dict[str, Any]) -> Config:
     for key in ("output_path", "log_file", "audit_log"):
         if key in values:
             values[key] = Path(values[key])
+    if "archives" in values:
+        values["archives"] = _archives(values["archives"])
     return Config(**values)
+
+
+def _archives(entries: list) -> dict[str, Path]:
+    """``archives: [{location, path}]``: each a distinct location (compared without a trailing slash) and the
+    absolute path of an existing directory, the archive root mounted on this host."""
+    archives: dict[str, Path] = {}
+    for index, entry in enumerate(entries):
+        key = f"archives[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"location", "path"}:
+            raise ConfigError(key, "must be a mapping of exactly location and path")
+        location, path = entry["location"], entry["path"]
+        if not isinstance(location, str) or not location.strip("/") or location.rstrip("/") == "/simple":
+            raise ConfigError(f"{key}.location", f"must be an archive server's files.location, not {location!r}")
+        location = location.rstrip("/")
+        if location in archives:
+            raise ConfigError(f"{key}.location", f"{location!r} is listed twice")
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise ConfigError(f"{key}.path", f"must be an absolute path, not {path!r}")
+        if not os.path.isdir(path):
+            raise ConfigError(f"{key}.path", f"{path} is not an existing directory (the archive root, mounted)")
+        archives[location] = Path(path)
+    return archives
 
 
 def _check_master(values: dict[str, Any], queue: str) -> None:

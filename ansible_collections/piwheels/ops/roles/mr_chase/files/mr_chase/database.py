@@ -56,6 +56,8 @@ class Deleted:
     files: list[str]
     archived: list[str]
     remaining: list[PageFile]
+    #: [location, filename] of each archived file, for the archive hosts' pending list
+    archived_files: list[list[str]] = field(default_factory=list)
     #: the evidence recovery asks about: the transaction's id and the version's build ids (journal.py)
     xid: str = ""
     build_ids: list[int] = field(default_factory=list)
@@ -80,6 +82,8 @@ class DeletedPackage:
     remaining: list[str]
     #: the transaction's id, the evidence recovery asks about (journal.py)
     xid: str = ""
+    #: [location, filename] of each archived file, for the archive hosts' pending list
+    archived_files: list[list[str]] = field(default_factory=list)
 
 
 class Removal:
@@ -303,14 +307,16 @@ class Database:
                          (len(package) - spread, len(package) + spread))
         return [row[0] for row in rows]
 
-    def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], list[str], int]:
-        """(skip, yanked, builds, sorted file names, the archived ones, downloads) of a version, in one round trip."""
+    def version_status(self, package: str, version: str) -> tuple[str, bool, int, list[str], list[str], int,
+                                                                  dict[str, str] | None]:
+        """(skip, yanked, builds, sorted file names, the archived ones, downloads, {archived file: location} or
+        None) of a version, in one round trip."""
         row = self._prepared(VERSION_STATUS, {"package": package, "version": version})
         if row is None:
             raise NotFound(f"unknown package {package}")
         if not row[0]:
             raise NotFound(f"unknown package version {package} {version}")
-        return row[1], row[2], row[3], row[4], row[5], row[6]
+        return row[1], row[2], row[3], row[4], row[5], row[6], row[7]
 
     def _prepared(self, query: str, params: Sequence | dict) -> tuple | None:
         """One row of a query the server keeps planned (STATUS is asked before every removal)."""
@@ -384,6 +390,8 @@ class Database:
             files=[f.filename for f in package_files if f.version == version],
             archived=[f.filename for f in package_files if f.version == version and f.location != LOCAL],
             remaining=[f for f in package_files if f.version != version],
+            archived_files=[[f.location, f.filename] for f in package_files
+                            if f.version == version and f.location != LOCAL],
             xid=xid,
             build_ids=build_ids,
         )
@@ -480,8 +488,8 @@ class Database:
         if lock.fetchone() is None:
             raise NotFound(f"unknown package {package}")
         downloads, builds, files, archived, versions, aliases, _gone = work.fetchone()
-        return DeletedPackage(versions, builds, files, archived, downloads, aliases,
-                              [row[0] for row in rest.fetchall()], evidence.fetchone()[0])
+        return DeletedPackage(versions, builds, files, len(archived), downloads, aliases,
+                              [row[0] for row in rest.fetchall()], evidence.fetchone()[0], archived)
 
     def set_yanked(self, package: str, version: str, yanked: bool,
                    overlap: Callable[[], None] | None = None) -> tuple[bool, list[PageFile]]:
@@ -558,6 +566,8 @@ class PackageStatus(NamedTuple):
     archived_count: int
     downloads: int
     aliases: list[str]
+    #: filename -> files.location of each archived file (null from the query when there is none)
+    archive_locations: dict[str, str] | None
 
 
 #: STATUS of a package: what a whole-package deletion would take (see PackageStatus)
@@ -573,12 +583,14 @@ SELECT p.skip,
        (SELECT count(*) FROM f), (SELECT count(*) FROM f WHERE f.location <> '/simple'),
        (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f)),
        ARRAY(SELECT n.name FROM package_names n WHERE n.package = p.package AND n.name <> p.package
-             ORDER BY n.name)
+             ORDER BY n.name),
+       (SELECT json_object_agg(f.filename, f.location) FROM f WHERE f.location <> '/simple')
 FROM packages p WHERE p.package = %(package)s
 """
 
 #: A whole package's deletes as one statement (see Database.delete_package): one row of
-#: (downloads deleted, builds, files, archived files, versions, aliases), counted before the deletes.
+#: (downloads deleted, builds, files, archived files as [location, filename], versions, aliases), read before
+#: the deletes.
 DELETE_PACKAGE = """
 WITH f AS (
     SELECT f.filename, f.location FROM builds b JOIN files f ON f.build_id = b.build_id
@@ -589,7 +601,8 @@ WITH f AS (
     DELETE FROM packages WHERE package = %(package)s RETURNING 1
 )
 SELECT (SELECT count(*) FROM dl), (SELECT count(*) FROM builds WHERE package = %(package)s),
-       (SELECT count(*) FROM f), (SELECT count(*) FROM f WHERE f.location <> '/simple'),
+       (SELECT count(*) FROM f),
+       ARRAY(SELECT ARRAY[f.location, f.filename]::text[] FROM f WHERE f.location <> '/simple' ORDER BY f.filename),
        ARRAY(SELECT version FROM versions WHERE package = %(package)s),
        ARRAY(SELECT name FROM package_names WHERE package = %(package)s AND name <> %(package)s ORDER BY name),
        (SELECT count(*) FROM pk)
@@ -605,7 +618,8 @@ SELECT v.version IS NOT NULL, v.skip, v.yanked,
        (SELECT count(*) FROM builds b WHERE b.package = %(package)s AND b.version = %(version)s),
        ARRAY(SELECT filename FROM f ORDER BY filename),
        ARRAY(SELECT filename FROM f WHERE location <> '/simple' ORDER BY filename),
-       (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f))
+       (SELECT count(*) FROM downloads d WHERE d.filename IN (SELECT filename FROM f)),
+       (SELECT json_object_agg(f.filename, f.location) FROM f WHERE f.location <> '/simple')
 FROM packages p LEFT JOIN versions v ON v.package = p.package AND v.version = %(version)s
 WHERE p.package = %(package)s
 """

@@ -46,9 +46,10 @@ class PackageRemover(Change):
                       "package")
         with self._transaction() as transaction:
             deleted = self.db.delete_package(package, overlap=partial(self.journal.write, entry))
-            self.journal.add_evidence(entry, deleted.xid, [])
+            mounted = self._add_evidence(entry, deleted.xid, [], deleted.archived_files)
             self._journalled(entry)
             self._move_aside(entry, deleted)
+            self._move_mounted(entry, mounted)
             transaction.while_committing = partial(self._sync_package, entry)
         self.checkpoint("committed")
         stale = self._put_in_place(entry, deleted.remaining)
@@ -93,5 +94,6 @@ class PackageRemover(Change):
             for directory in (self.tree.staging_dir(entry.token), self.tree.simple, self.tree.project):
                 if os.path.isdir(directory):
                     fsync_dir(directory)
+            self._sync_mounted(entry)
         except OSError as exc:
             log.error("file system error while deleting a package: %s", exc)

@@ -58,9 +58,43 @@ journal's evidence line     (none: appended       a process crash never loses it
                                                   restart can fool.  Syncing it would cost a second
                                                   fdatasync, or a round trip more before the first
                                                   one (about 15% of a REMOVE, benchmarks/bench_remove)
+evidence line with          only when the change  the change could commit with no record of the
+archived files: fdatasync   deleted rows of       archived files it deleted: their archive hosts would
+                            archived files: after serve them for ever and no pending list would name
+                            the deletes returned, them.  A change without archived files writes the
+                            before the first      evidence line as above (no sync): it costs nothing
+                            rename (so before     more than before
+                            COMMIT)
+ledger ``archive`` entry    when the change is    (its own sync, ledger.py) the journal still names the
+                            settled (after the    archived files until the ledger holds them: settling
+                            reply, or by          the change again adds them again, once
+                            recovery), before the
+                            journal is emptied
 emptying the journal        (none)                the journal comes back: it is settled again, every
                                                   step is idempotent
 ==========================  ====================  =====================================================
+
+Archived files (a ``files.location`` other than ``/simple``: an archive
+server's) are known only once the change's statements returned (the rows
+are read in the same pipeline as the deletes), so they cannot be in the
+first line, which is written while the deletes run.  They go in the
+evidence line, ``"archived": [[location, package, filename], ...]``, and
+that line is fdatasynced only when it holds any: one sync more for a change
+that has archived files, none for one without.  Settling the change (the
+clean-up after the reply, or recovery of a committed change) adds them to the
+ledger's ``archive`` pending list (ArchivePending.add, idempotent) before the
+journal is emptied; an aborted change records nothing.  (ArchivePending.add is
+also the way in for another change that deletes archived files' rows, e.g. the
+site audit's repair: it journals them the same way and adds them on settling.)
+
+An archive mounted on this host (config ``archives``) is not left pending:
+its files move, like wheels, into a staging directory on their own file
+system, ``<root>/.mr-chase-staging/<token>/``, after the evidence line
+(which then names the roots, ``"mounted": {location: root}``, and is synced)
+and before COMMIT; the archive's package directory is fsynced while COMMIT
+runs; they are deleted after COMMIT and put back when the change did not
+commit.  Recovery finds them by the token under the roots the journal names,
+so a change of the configuration meanwhile strands nothing.
 
 Not synced, because no recovery path reads it: the temporary page before
 COMMIT (a committed removal's recovery writes the page from the database
@@ -131,7 +165,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .database import Database
-from .ledger import Ledger, StalePages
+from .ledger import ArchivePending, Ledger, StalePages
 from .page import page_pieces
 from .tree import Tree, UnsafePath, fsync_dir, fsync_file, naming, safe_component, write_all
 
@@ -165,6 +199,11 @@ class Entry:
     xid: str = ""
     #: REMOVE/FORGET: the build ids the version had, the evidence when ``xid`` is too old to be asked about
     builds: list[int] = field(default_factory=list)
+    #: [location, package, filename] of each archived file whose row the change deleted (the evidence line)
+    archived: list[list[str]] = field(default_factory=list)
+    #: location -> archive root of the mounted archives whose files the change moved into their own staging
+    #: directory (``<root>/.mr-chase-staging/<token>/``; the evidence line)
+    mounted: dict[str, str] = field(default_factory=dict)
     moves: list[list[str]] = field(default_factory=list)
 
     @property
@@ -180,6 +219,14 @@ ENTRY_FIELDS = ("package", "version", "token", "temp_page", "page", "kind", "xid
 #: where a whole package's pieces wait in its staging directory: simple/<package>, project/<package>
 #: and the project/<alias> symlinks
 PACKAGE_SIMPLE, PACKAGE_PROJECT, PACKAGE_LINKS = "simple", "project", "links"
+#: a mounted archive's staging directory, beside its simple/
+MOUNTED_STAGING = ".mr-chase-staging"
+
+
+def mounted_staging(root: str, token: str) -> str:
+    """Where a change's files of the archive mounted at ``root`` wait for COMMIT: on that file system, so the
+    rename is atomic and the undo a rename back."""
+    return os.path.join(root, MOUNTED_STAGING, safe_component(token))
 
 
 def _is_build_id(value: object) -> bool:
@@ -189,12 +236,17 @@ def _is_build_id(value: object) -> bool:
 class Journal:
     def __init__(self, tree: Tree, on_committed: Callable[[Entry], None] | None = None,
                  on_set_aside: Callable[[str, str], None] | None = None, stale: StalePages | None = None,
-                 checkpoint: Callable[[str], None] = lambda step: None):
+                 checkpoint: Callable[[str], None] = lambda step: None, archives: ArchivePending | None = None,
+                 mounts: dict[str, str] | None = None):
         self.tree = tree
         #: test hook of recovery: "recovery_audited" is passed once a committed change is audited and notified
         self.checkpoint = checkpoint
         #: pages a committed change could not write (the ledger's stale_page debts)
         self.stale = stale or StalePages(Ledger(tree), tree)
+        #: the archived files committed changes deleted, until their archive hosts no longer serve them
+        self.archives = archives or ArchivePending(self.stale.ledger)
+        #: the archives mounted on this host (config ``archives``): location -> archive root
+        self.mounts = dict(mounts or {})
         self.path = os.path.join(tree.state, "journal.json")
         #: told of every removal recovery finds committed (the service notifies piw-master and audits it)
         self.on_committed = on_committed
@@ -246,6 +298,15 @@ class Journal:
         entry.builds = record.get("builds", [])
         if not isinstance(entry.builds, list) or not all(_is_build_id(build) for build in entry.builds):
             raise TypeError("builds is not a list of build ids")
+        entry.mounted = record.get("mounted", {})
+        if not isinstance(entry.mounted, dict) or not all(
+                isinstance(root, str) and os.path.isabs(root) for root in entry.mounted.values()):
+            raise TypeError("mounted is not a mapping of locations to absolute paths")
+        entry.archived = record.get("archived", [])
+        if not isinstance(entry.archived, list) or not all(
+                isinstance(item, list) and len(item) == 3 and all(isinstance(name, str) for name in item)
+                for item in entry.archived):
+            raise TypeError("archived is not a list of [location, package, filename]")
         if entry.xid and not entry.xid.isdigit():
             raise ValueError(f"xid {entry.xid!r} is not a transaction id")
         safe_component(entry.package)
@@ -269,12 +330,12 @@ class Journal:
             return {}
         if not isinstance(evidence, dict):
             return {}
-        return {key: evidence[key] for key in ("xid", "builds") if key in evidence}
+        return {key: evidence[key] for key in ("xid", "builds", "archived", "mounted") if key in evidence}
 
     def write(self, entry: Entry) -> None:
         """Record the plan durably before any file is touched: one write over the last journal, one fdatasync."""
         record = asdict(entry)
-        del record["moves"]
+        del record["moves"], record["archived"], record["mounted"]
         data = json.dumps(record).encode("utf-8")
         self._written = True  # even a write that fails half way may have left something to settle
         with naming(self.path):
@@ -286,16 +347,30 @@ class Journal:
             finally:
                 os.close(fd)
 
-    def add_evidence(self, entry: Entry, xid: str, builds: list[int]) -> None:
+    def add_evidence(self, entry: Entry, xid: str, builds: list[int], archived: list[list[str]] = (),
+                     mounted: dict[str, str] | None = None) -> None:
         """Append what recovery will ask the database about, once the change's statements returned and
         before the first file moves: a line of its own after the synced entry, not synced (see the table
-        above: a process crash never loses it, a power cut may, and recovery then falls back)."""
-        entry.xid, entry.builds = xid, builds
+        above: a process crash never loses it, a power cut may, and recovery then falls back).  With
+        ``archived`` files ([location, package, filename]) or ``mounted`` archives (location -> root, whose
+        files move into staging there) the line is synced: it is then the only record of what the archive
+        hosts must delete once the change commits, or of where files wait."""
+        entry.xid, entry.builds, entry.archived, entry.mounted = xid, builds, list(archived), dict(mounted or {})
+        evidence = {"xid": xid, "builds": builds, **({"archived": entry.archived} if archived else {}),
+                    **({"mounted": entry.mounted} if mounted else {})}
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            write_all(fd, b"\n" + json.dumps({"xid": xid, "builds": builds}).encode("utf-8"))
+            write_all(fd, b"\n" + json.dumps(evidence).encode("utf-8"))
+            if archived or mounted:
+                os.fdatasync(fd)
         finally:
             os.close(fd)
+
+    def split_archived(self, archived: list[list[str]]) -> tuple[list[list[str]], list[list[str]], dict[str, str]]:
+        """([location, package, filename] left pending, those of mounted archives, {location: root} of these)."""
+        mounted = [item for item in archived if item[0] in self.mounts]
+        return ([item for item in archived if item[0] not in self.mounts], mounted,
+                {location: self.mounts[location] for location, _package, _filename in mounted})
 
     def create(self) -> None:
         """Make the (empty) journal file once, durably, so that writing it never changes a directory."""
@@ -310,7 +385,20 @@ class Journal:
 
     def staged_moves(self, entry: Entry) -> list[list[str]]:
         """[original, staged] of every wheel (or, for a package, directory and link) ``entry`` moved
-        into staging."""
+        into staging, the files of mounted archives included."""
+        return self._staged_local(entry) + self._staged_mounted(entry)
+
+    def _staged_mounted(self, entry: Entry) -> list[list[str]]:
+        """The archived files ``entry`` moved into each mounted archive's own staging directory."""
+        moves = []
+        for root in entry.mounted.values():
+            directory = mounted_staging(root, entry.token)
+            with contextlib.suppress(FileNotFoundError):
+                moves += [[os.path.join(root, "simple", safe_component(entry.package), safe_component(name)),
+                           os.path.join(directory, name)] for name in os.listdir(directory)]
+        return moves
+
+    def _staged_local(self, entry: Entry) -> list[list[str]]:
         if entry.kind == "package":
             return self._staged_package(entry)
         if entry.kind == "page":
@@ -382,9 +470,13 @@ class Journal:
         return []
 
     def clean(self, entry: Entry, checkpoint: Callable[[str], None] = lambda step: None) -> None:
-        """Make the page durable (its content and its name) and delete the staged wheels of a committed
-        removal; the journal is emptied by the caller (Cleanup, finish) once nothing else depends on it."""
+        """Record the change's archived files as pending (ledger kind ``archive``), make the page durable (its
+        content and its name) and delete the staged wheels of a committed removal; the journal is emptied by
+        the caller (Cleanup, finish) once nothing else depends on it."""
         checkpoint("cleaning")
+        if entry.archived:  # before the journal that names them goes (a second pass adds nothing)
+            self.archives.add(entry.archived)
+            checkpoint("archives_recorded")
         if entry.page:
             page = self.tree.absolute(entry.page)
             with contextlib.suppress(FileNotFoundError):
@@ -425,6 +517,9 @@ class Journal:
 
     def _close_staging(self, entry: Entry, stuck: list[str], problem: str) -> None:
         """Remove the removal's staging directory; set it aside if anything in it could not be handled."""
+        for root in entry.mounted.values():
+            with contextlib.suppress(OSError):  # a staged file still in it (logged below) keeps it
+                os.rmdir(mounted_staging(root, entry.token))
         directory = self.tree.staging_dir(entry.token)
         if not stuck:
             for empty in (os.path.join(directory, PACKAGE_LINKS), directory):  # a package's links first

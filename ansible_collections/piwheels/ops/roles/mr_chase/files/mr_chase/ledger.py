@@ -27,9 +27,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from .protocol import normalise_location
 from .tree import Tree, fsync_dir, safe_component, write_durably
 
 log = logging.getLogger(__name__)
@@ -152,19 +153,22 @@ class ArchivePending:
 
     The journal puts a change's archived files here when the change is
     settled (journal.py); the site audit's repair may call :meth:`add` with
-    the files its own change deleted.  Locations are normalised (no trailing
-    slash) by the caller: protocol.normalise_location.
+    the files its own change deleted (journalled with that change, as journal.py
+    says, and added when it is settled).  Locations are kept without a trailing
+    slash (protocol.normalise_location).
     """
 
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
+        #: told after every change of the list (the service rebuilds PONG's frame: its count is news)
+        self.on_change: Callable[[], None] = lambda: None
 
     def add(self, files: Iterable[tuple[str, str, str]]) -> None:
         """Record (location, package, filename) triples as pending, durably; one already pending is kept
         once (settling a change twice, after a crash, adds nothing)."""
         by_location: dict[str, list[list[str]]] = {}
         for location, package, filename in files:
-            by_location.setdefault(location, []).append([package, filename])
+            by_location.setdefault(normalise_location(location), []).append([package, filename])
         for location, pairs in by_location.items():
             listed = self.pending(location)
             known = {tuple(pair) for pair in listed}
@@ -176,6 +180,7 @@ class ArchivePending:
             if new:
                 self.ledger.open(ARCHIVE, location_key(location), {"location": location, "files": listed + new})
                 log.info("%d archived file(s) pending at %s", len(new), location)
+                self.on_change()
 
     def pending(self, location: str) -> list[list[str]]:
         """The [package, filename] pairs pending at ``location``, oldest first (a copy)."""
@@ -195,6 +200,7 @@ class ArchivePending:
             self.ledger.open(ARCHIVE, key, {"location": location, "files": rest})
         else:
             self.ledger.clear(ARCHIVE, key)
+        self.on_change()
         return len(listed) - len(rest)
 
     def counts(self) -> dict[str, int]:

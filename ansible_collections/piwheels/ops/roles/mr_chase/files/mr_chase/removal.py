@@ -27,10 +27,10 @@ from functools import partial
 
 from .catch_up import catch_up
 from .database import Database, Deleted, Removal
-from .journal import Entry, Journal
+from .journal import Entry, Journal, mounted_staging
 from .page import PageFile, page_pieces
-from .protocol import DEFAULT_SKIP_REASON
-from .tree import Tree, fsync_dir
+from .protocol import DEFAULT_SKIP_REASON, normalise_location
+from .tree import Tree, fsync_dir, safe_component
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,12 @@ class Result:
     #: committed but could not write (Journal.replace_page)
     token: str = ""
     stale_pages: list[str] = field(default_factory=list)
+
+
+def archive_triples(package: str, archived: list[list[str]]) -> list[list[str]]:
+    """[location, package, filename] of each archived file ([location, filename]) a change deleted, the
+    location normalised (no trailing slash), as the journal and the pending list record them."""
+    return [[normalise_location(location), package, filename] for location, filename in archived]
 
 
 def target_skip(current: str, skip: bool | str) -> str:
@@ -142,6 +148,41 @@ class Change:
         self._entry = entry
         self.checkpoint("journal_written")
 
+    def _add_evidence(self, entry: Entry, xid: str, builds: list[int], archived: list[list[str]]) -> list[list[str]]:
+        """Journal the evidence and the archived files ([location, filename]) the change deleted: those of a
+        mounted archive are moved aside (returned, to move), the others become pending once it commits."""
+        pending, mounted, roots = self.journal.split_archived(archive_triples(entry.package, archived))
+        self.journal.add_evidence(entry, xid, builds, pending, roots)
+        return mounted
+
+    def _move_mounted(self, entry: Entry, mounted: list[list[str]]) -> list[str]:
+        """Move the archived files of mounted archives into staging on their own file system (journal.py);
+        return the ones already missing there."""
+        missing = []
+        for location, package, filename in mounted:
+            root = entry.mounted[location]
+            staging = mounted_staging(root, entry.token)
+            os.makedirs(staging, exist_ok=True)
+            original = os.path.join(root, "simple", safe_component(package), safe_component(filename))
+            try:
+                os.rename(original, os.path.join(staging, filename))
+            except FileNotFoundError:
+                log.warning("archived wheel %s is not in the mounted archive; removing its rows anyway", original)
+                missing.append(filename)
+                continue
+            entry.moves.append([original, os.path.join(staging, filename)])
+            self.checkpoint("moving")
+        if mounted:
+            self.checkpoint("mounted_moved")
+        return missing
+
+    def _sync_mounted(self, entry: Entry) -> None:
+        """While COMMIT runs: the moves out of each mounted archive's package directory, durable."""
+        for root in entry.mounted.values():
+            directory = os.path.join(root, "simple", safe_component(entry.package))
+            if os.path.isdir(directory):
+                fsync_dir(directory)
+
     def _put_in_place(self, entry: Entry, listed: Sequence[PageFile] | Sequence[str]) -> list[str]:
         """After COMMIT: the new page (listing ``listed``) into place; once the reply is sent, it is checked
         against the database again (catch_up.py) and the staged files are deleted.  Return the pages that
@@ -207,13 +248,13 @@ class Remover(Change):
             # the journal is on disk before any file is touched; PostgreSQL deletes meanwhile
             deleted = self.db.delete_version(package, version, skip, DEFAULT_SKIP_REASON, forget=forget,
                                              overlap=partial(self.journal.write, entry))
-            self.journal.add_evidence(entry, deleted.xid, deleted.build_ids)
+            mounted = self._add_evidence(entry, deleted.xid, deleted.build_ids, deleted.archived_files)
             self._journalled(entry)
             changed = deleted.builds > 0 or deleted.skip_changed or deleted.forgotten
             result = Result(changed, target_skip(deleted.previous_skip, skip),
                             deleted.builds, deleted.files, deleted.downloads, deleted.archived, token=entry.token)
             if deleted.files:
-                result.missing = self._move_aside(entry, deleted)
+                result.missing = self._move_aside(entry, deleted) + self._move_mounted(entry, mounted)
                 transaction.while_committing = partial(self._sync, entry)
                 transaction.reread = package
         if deleted.files:
@@ -268,5 +309,6 @@ class Remover(Change):
         self.checkpoint("committing")
         try:
             fsync_dir(self.tree.package_dir(entry.package))
+            self._sync_mounted(entry)
         except OSError as exc:
             log.error("file system error while removing: %s", exc)

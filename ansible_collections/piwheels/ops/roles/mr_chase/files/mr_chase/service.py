@@ -50,6 +50,7 @@ from .protocol import (
     encode_reply,
     error,
     invalid,
+    normalise_location,
 )
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
 from .tree import Tree
@@ -85,6 +86,11 @@ def committed_but_stale(stale: list[str], why: str) -> str:
     client tells it from a change that did not happen (the modules report changed, and warn)."""
     return (f"committed, but {', '.join(stale)} could not be written ({why}); it stays stale until a later "
             "write of it succeeds (STATUS stale_pages)")
+
+
+def locations_of(archived: dict[str, str] | None) -> dict[str, str]:
+    """STATUS's ``archive_locations``: {archived file: its location}, each location without a trailing slash."""
+    return {filename: normalise_location(location) for filename, location in (archived or {}).items()}
 
 
 def sent(record: dict, notice: list) -> bool:
@@ -133,12 +139,14 @@ class Service:
         #: the archived files of committed changes that archive hosts still serve (STATUS archives, PENDING)
         self.archives = ArchivePending(self.ledger)
         self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
-                               stale=self.stale, checkpoint=checkpoint)
+                               stale=self.stale, checkpoint=checkpoint, archives=self.archives,
+                               mounts={location: str(root) for location, root in config.archives.items()})
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
                              lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
+        self.archives.on_change = self.health.refresh
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
         self.remover = Remover(self.db, self.tree, self.journal, checkpoint, self.cleanup)
@@ -301,12 +309,13 @@ class Service:
                         "file_count": status.file_count, "archived_count": status.archived_count,
                         "downloads": status.downloads, "aliases": status.aliases,
                         "site_refresh": self.notifier.enabled, "settling": self._settling(package, None),
-                        "stale_pages": self.stale.of(package)}
-            skip, yanked, builds, files, archived, downloads = self.db.version_status(package, version)
+                        "stale_pages": self.stale.of(package),
+                        "archive_locations": locations_of(status.archive_locations)}
+            skip, yanked, builds, files, archived, downloads, locations = self.db.version_status(package, version)
             return {"package": package, "version": version, "skip": skip, "yanked": yanked,
                     "builds": builds, "files": files, "archived": archived, "downloads": downloads,
                     "site_refresh": self.notifier.enabled, "settling": self._settling(package, version),
-                    "stale_pages": self.stale.of(package)}
+                    "stale_pages": self.stale.of(package), "archive_locations": locations_of(locations)}
 
     def _site_status(self) -> dict:
         """``["STATUS", null, null]``: what concerns the whole site rather than one package, from memory only
@@ -331,8 +340,6 @@ class Service:
         acknowledged = self.archives.acknowledge(location, files)
         self.audit.record(["ARCHIVED", location, len(files)], "done", location=location, acknowledged=acknowledged,
                           files=files)
-        if acknowledged:
-            self.health.refresh()
         return encode_reply("DONE")
 
     def _match(self, package: str, version: str | None) -> bytes:

@@ -54,7 +54,17 @@ def test_the_result_says_what_the_package_held(package):
         "downloads": 18,
         "aliases": ["beta_tools"],
         "site_refreshed": False,
+        "archived_files": [],
     }
+
+
+def test_the_result_names_each_archived_file_with_its_location(package, mr_chase):
+    state = mr_chase.packages["beta-tools"]["versions"]["1.1"]
+    state["archived"] = [state["files"][0]]
+    state["archive_locations"] = {state["files"][0]: "https://archive2.example/simple"}
+    result = package(package="beta-tools", check_mode=True)
+    assert result["archived_files"] == [{"location": "https://archive2.example/simple", "package": "beta-tools",
+                                         "filename": state["files"][0]}]
 
 
 def test_an_unknown_package_is_already_absent(package, mr_chase):

@@ -230,6 +230,25 @@ def test_archived_files_are_reported_apart_from_the_local_ones(remove, mr_chase)
     assert "gamma 1.0 gamma-1.0-cp34-cp34m-linux_armv6l.whl (archived, not on this host)\n" in result["diff"]["before"]
 
 
+def test_archived_files_carry_their_location_for_the_archive_hosts(remove, mr_chase):
+    gamma_10 = mr_chase.packages["gamma"]["versions"]["1.0"]
+    gamma_11 = mr_chase.packages["gamma"]["versions"]["1.1"]
+    for state, version in ((gamma_10, "1.0"), (gamma_11, "1.1")):
+        name = f"gamma-{version}-cp34-cp34m-linux_armv6l.whl"
+        state["files"].append(name)
+        state["archived"] = [name]
+    gamma_10["archive_locations"] = {"gamma-1.0-cp34-cp34m-linux_armv6l.whl": "https://archive1.example/simple"}
+    result = remove(package="gamma", version=["1.0", "1.1"])
+    assert result["archived_files"] == [
+        {"location": "https://archive1.example/simple", "package": "gamma",
+         "filename": "gamma-1.0-cp34-cp34m-linux_armv6l.whl"},
+        # a Mr Chase before 0.4 names no location
+        {"location": "", "package": "gamma", "filename": "gamma-1.1-cp34-cp34m-linux_armv6l.whl"},
+    ]
+    again = remove(package="gamma", version=["1.0", "1.1"])
+    assert again["changed"] is False and again["archived_files"] == []  # nothing went the second time
+
+
 def test_a_version_with_only_archived_files_left_is_still_a_change(remove, mr_chase):
     gamma_10 = mr_chase.packages["gamma"]["versions"]["1.0"]
     gamma_10.update(builds=0, files=["gamma-1.0-cp34-cp34m-linux_armv6l.whl"], downloads=0)
