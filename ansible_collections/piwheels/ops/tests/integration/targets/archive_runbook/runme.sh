@@ -46,7 +46,8 @@ PY
 served() { test "$(http_status "$1")" = 200; }
 gone() { test "$(http_status "$1")" = 404; }
 
-# inventory ARCHIVE2_CONNECTION: the master and two archive hosts; archive2 acts as piwheels (its tree's owner)
+# inventory CONNECTION: the master and two archive hosts; archive2 acts as piwheels (its tree's owner) and is
+# reached through CONNECTION: local, or ssh to a port where nothing listens (unreachable)
 inventory() {
     cat <<INVENTORY
 piwheels_master:
@@ -63,7 +64,9 @@ piwheels_archive:
       piw_archive_location: "$location1"
       piw_archive_root: "$root1"
     archive2:
-      $1
+      ansible_connection: $1
+      ansible_host: 127.0.0.1
+      ansible_port: ${closed_port}
       ansible_python_interpreter: /usr/bin/python3
       piw_archive_location: "${location2}/"
       piw_archive_root: "$root2"
@@ -71,8 +74,8 @@ piwheels_archive:
 INVENTORY
 }
 good="${OUTPUT_DIR}/archive-inventory.yml" unreachable="${OUTPUT_DIR}/unreachable-inventory.yml"
-inventory "ansible_connection: local" >"$good"
-inventory "{ansible_connection: ssh, ansible_host: 127.0.0.1, ansible_port: ${closed_port}, ansible_user: nobody}" >"$unreachable"
+inventory local >"$good"
+inventory ssh >"$unreachable"
 
 runbook() { inventory_file="$1"; shift; ansible-playbook -i "$inventory_file" piwheels.ops.remove "$@"; }
 sync() { inventory_file="$1"; shift; ansible-playbook -i "$inventory_file" piwheels.ops.archive_sync "$@"; }
