@@ -80,7 +80,7 @@ inventory ssh >"$unreachable"
 runbook() { inventory_file="$1"; shift; ansible-playbook -i "$inventory_file" piwheels.ops.remove "$@"; }
 sync() { inventory_file="$1"; shift; ansible-playbook -i "$inventory_file" piwheels.ops.archive_sync "$@"; }
 pending() { ansible-playbook -i "${INVENTORY_PATH}" pending.yml -e location="$1" -e "{\"expect\": $2}" "${@:3}"; }
-files_left() { ansible-playbook -i "${INVENTORY_PATH}" ../remove_runbook/check.yml -e package="$1" -e version="$2" -e expect_files="$3" "${@:4}"; }
+files_left() { ansible-playbook -i "${INVENTORY_PATH}" files.yml -e package="$1" -e version="$2" -e expect_files="$3" "${@:4}"; }
 url1() { echo "${location1}/$1"; }
 url2() { echo "${location2}/$1"; }
 
