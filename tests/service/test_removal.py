@@ -116,12 +116,12 @@ def test_status_shows_the_difference(service, repository):
     before = service("STATUS", "alpha", "1.0")
     assert before == ["STATUS", {"package": "alpha", "version": "1.0", "skip": "", "yanked": False, "builds": 1,
                                  "files": ALPHA_10, "archived": [], "downloads": 6, "site_refresh": False,
-                                 "settling": False, "stale_pages": []}]
+                                 "settling": False, "stale_pages": [], "archive_locations": {}}]
     service("REMOVE", "Alpha", "1.0", True)
     assert service("STATUS", "alpha", "1.0") == ["STATUS", {
         "package": "alpha", "version": "1.0", "skip": "removed by request", "yanked": False,
         "builds": 0, "files": [], "archived": [], "downloads": 0, "site_refresh": False,
-        "settling": False, "stale_pages": []}]
+        "settling": False, "stale_pages": [], "archive_locations": {}}]
     assert service("STATUS", "alpha", None)[1]["versions"] == ["1.0", "1.1", "1.2"]
 
 
