@@ -229,7 +229,7 @@ def open_simple(root):
         raise
 
 
-def inspect(simple_fd, root, entry):
+def is_present(simple_fd, root, entry):
     """Whether the wheel of ``entry`` is in the tree (True) or not (False); Refused if touching it could leave
     the root: a symlinked package directory, or a symlinked wheel whose target is outside ``root``."""
     package, filename = entry["package"], entry["filename"]
@@ -343,7 +343,7 @@ def absent(module):
             if key in seen:
                 continue
             seen.add(key)
-            (present if inspect(simple_fd, root, entry) else already_absent).append(entry)
+            (present if is_present(simple_fd, root, entry) else already_absent).append(entry)
         result = dict(changed=bool(present), removed=present, already_absent=already_absent)
         if module._diff:
             result["diff"] = dict(before_header=f"{root}/{SIMPLE}", after_header=f"{root}/{SIMPLE}",
@@ -372,10 +372,44 @@ def listed_lines(root):
                         yield package.name, wheel.name
 
 
-def listed(module):
-    """state=listed: stream the tree into a temporary file (or, in check mode, a hash), rename it over
-    ``listing`` unless the content is the same."""
-    root, listing = module.params["root"], module.params["listing"]
+def stream_listing(root, out=None):
+    """Hash every ``package/filename`` line of the tree, writing each to ``out`` when given; return the SHA-256,
+    the number of lines and the number of names left out because they hold a line break."""
+    digest, count, unlisted = hashlib.sha256(), 0, 0
+    for package, wheel in listed_lines(root):
+        if b"\n" in package + wheel or b"\r" in package + wheel:
+            unlisted += 1
+            continue
+        line = package + b"/" + wheel + b"\n"
+        digest.update(line)
+        count += 1
+        if out is not None:
+            out.write(line)
+    return digest.hexdigest(), count, unlisted
+
+
+def write_listing(root, listing):
+    """Write the listing to a temporary file beside ``listing``, synced, and rename it over ``listing`` when its
+    content differs; return what stream_listing returns, and whether the listing changed."""
+    temporary = f"{listing}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(temporary, "xb") as out:
+            sha256, count, unlisted = stream_listing(root, out)
+            out.flush()
+            os.fsync(out.fileno())
+        changed = sha256 != existing_sha256(listing)
+        if changed:
+            os.chmod(temporary, 0o644)
+            os.rename(temporary, listing)
+            sync_directory_of(listing)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return sha256, count, unlisted, changed
+
+
+def check_listing_path(root, listing):
+    """Refuse a relative listing, one whose directory is missing, and one the archive would serve."""
     if not os.path.isabs(listing):
         raise Refused(f"listing must be an absolute path on the archive host, got {listing!r}")
     directory = os.path.dirname(listing)
@@ -384,39 +418,22 @@ def listed(module):
     served = os.path.realpath(os.path.join(root, SIMPLE))
     if os.path.commonpath([served, os.path.realpath(directory)]) == served:
         raise Refused(f"listing {listing} is inside {served}, which the archive serves: write it elsewhere")
+
+
+def listed(module):
+    """state=listed: stream the tree into the listing (in check mode, only into a hash)."""
+    root, listing = module.params["root"], module.params["listing"]
+    check_listing_path(root, listing)
     os.close(open_simple(root))  # refuses a relative root, a missing or symlinked simple
-    digest, count, unlisted = hashlib.sha256(), 0, 0
-    temporary = None if module.check_mode else f"{listing}.{secrets.token_hex(4)}.tmp"
-    try:
-        out = open(temporary, "xb") if temporary else None  # noqa: SIM115 (closed in finally)
-        try:
-            for package, wheel in listed_lines(root):
-                if b"\n" in package + wheel or b"\r" in package + wheel:
-                    unlisted += 1
-                    continue
-                line = package + b"/" + wheel + b"\n"
-                digest.update(line)
-                count += 1
-                if out:
-                    out.write(line)
-            if out:
-                out.flush()
-                os.fsync(out.fileno())
-        finally:
-            if out:
-                out.close()
-        changed = digest.hexdigest() != existing_sha256(listing)
-        if temporary and changed:
-            os.chmod(temporary, 0o644)
-            os.rename(temporary, listing)
-            sync_directory_of(listing)
-    finally:
-        if temporary and os.path.exists(temporary):
-            os.unlink(temporary)
+    if module.check_mode:
+        sha256, count, unlisted = stream_listing(root)
+        changed = sha256 != existing_sha256(listing)
+    else:
+        sha256, count, unlisted, changed = write_listing(root, listing)
     if unlisted:
         module.warn(f"{unlisted} names under {root}/{SIMPLE} hold a line break and are not in the listing")
     verb = "would list" if module.check_mode else "listed"
-    return dict(changed=changed, listing=listing, count=count, sha256=digest.hexdigest(), unlisted=unlisted,
+    return dict(changed=changed, listing=listing, count=count, sha256=sha256, unlisted=unlisted,
                 msg=f"{verb} {count} wheels of {root}/{SIMPLE} in {listing}")
 
 
