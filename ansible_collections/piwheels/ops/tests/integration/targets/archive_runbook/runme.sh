@@ -78,7 +78,7 @@ inventory local >"$good"
 inventory ssh >"$unreachable"
 
 runbook() { inventory_file="$1"; shift; ansible-playbook -i "$inventory_file" piwheels.ops.remove "$@"; }
-sync() { inventory_file="$1"; shift; ansible-playbook -i "$inventory_file" piwheels.ops.archive_sync "$@"; }
+archive_sync() { inventory_file="$1"; shift; ansible-playbook -i "$inventory_file" piwheels.ops.archive_sync "$@"; }
 pending() { ansible-playbook -i "${INVENTORY_PATH}" pending.yml -e location="$1" -e "{\"expect\": $2}" "${@:3}"; }
 files_left() { ansible-playbook -i "${INVENTORY_PATH}" files.yml -e package="$1" -e version="$2" -e expect_files="$3" "${@:4}"; }
 url1() { echo "${location1}/$1"; }
@@ -160,7 +160,7 @@ served "$(url2 "$alpha10")"
 pending "$location2" '["alpha-1.0-cp37-cp37-linux_armv7l.whl"]' "$@"
 # a pending location no host serves is a clear error at the start
 sed "s|piw_archive_location: \"${location2}/\"|piw_archive_location: \"${location2}x\"|" "$good" >"${OUTPUT_DIR}/typo.yml"
-if sync "${OUTPUT_DIR}/typo.yml" -e confirm=yes "$@" >"${OUTPUT_DIR}/typo.out" 2>&1; then exit 1; fi
+if archive_sync "${OUTPUT_DIR}/typo.yml" -e confirm=yes "$@" >"${OUTPUT_DIR}/typo.out" 2>&1; then exit 1; fi
 grep -q "Mr Chase has archived wheels pending at ${location2}, but no host of group piwheels_archive" "${OUTPUT_DIR}/typo.out"
 served "$(url2 "$alpha10")"
 # the rerun drains it
@@ -176,20 +176,20 @@ if runbook "$unreachable" -e operation=forgotten -e package=alpha -e '{"versions
     >"${OUTPUT_DIR}/unreachable-forget.out" 2>&1; then exit 1; fi
 grep -q "Still served at ${location2} (1 pending), by archive2" "${OUTPUT_DIR}/unreachable-forget.out"
 served "$(url2 "$alpha12")"
-sync "$good" --check "$@" </dev/null | tee "${OUTPUT_DIR}/sync-check.out"
+archive_sync "$good" --check "$@" </dev/null | tee "${OUTPUT_DIR}/sync-check.out"
 grep -q "${location2}: 1 wheels pending" "${OUTPUT_DIR}/sync-check.out"
 grep -q "archive2 (${location2}): would delete 1 archived wheel" "${OUTPUT_DIR}/sync-check.out"
 served "$(url2 "$alpha12")"
-if sync "$good" "$@" </dev/null >"${OUTPUT_DIR}/sync-unconfirmed.out" 2>&1; then exit 1; fi
+if archive_sync "$good" "$@" </dev/null >"${OUTPUT_DIR}/sync-unconfirmed.out" 2>&1; then exit 1; fi
 grep -q 'Not confirmed: nothing was deleted' "${OUTPUT_DIR}/sync-unconfirmed.out"
 served "$(url2 "$alpha12")"
-sync "$good" -e confirm=yes "$@" | tee "${OUTPUT_DIR}/sync.out"
+archive_sync "$good" -e confirm=yes "$@" | tee "${OUTPUT_DIR}/sync.out"
 grep -q "archive2 (${location2}): deleted 1 archived wheel" "${OUTPUT_DIR}/sync.out"
 gone "$(url2 "$alpha12")"
 pending "$location2" '[]' "$@"
-sync "$good" -e confirm=yes "$@" | tee "${OUTPUT_DIR}/sync-again.out"
+archive_sync "$good" -e confirm=yes "$@" | tee "${OUTPUT_DIR}/sync-again.out"
 grep -q 'Nothing is pending' "${OUTPUT_DIR}/sync-again.out"
 grep -qE "testhost +: .* changed=0 +unreachable=0 +failed=0 " "${OUTPUT_DIR}/sync-again.out"
 # an unreachable host with nothing pending for it is a warning, not a failure
-sync "$unreachable" -e confirm=yes "$@" | tee "${OUTPUT_DIR}/sync-unreachable.out"
+archive_sync "$unreachable" -e confirm=yes "$@" | tee "${OUTPUT_DIR}/sync-unreachable.out"
 grep -q 'Warning: archive host archive2 could not be reached' "${OUTPUT_DIR}/sync-unreachable.out"
