@@ -47,8 +47,12 @@ $(VENV)/.installed: requirements.txt
 
 # pytest-xdist workers, each with its own PostgreSQL (pg_cluster is per session)
 PYTEST_WORKERS ?= 2
+# a temporary directory of this checkout's own: pytest prunes the numbered directories of
+# /tmp/pytest-of-<user>, which every other pytest session on the machine shares (ansible-test units in the other
+# lane of make test, another checkout); short, as a PostgreSQL socket path must be (107 bytes)
+PYTEST_BASETEMP := /tmp/piw-pytest-$(shell printf %s "$(ROOT)" | md5sum | cut -c1-8)
 pytest: venv
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --basetemp=$(PYTEST_BASETEMP) tests
 
 # ansible-lint runs as a contributor runs it, plainly in the collection (its
 # configuration is .config/ansible-lint.yml); the README's table must be the
