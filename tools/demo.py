@@ -11,6 +11,11 @@ runbook again to show that nothing changes.  Then it yanks a release (pip
 still finds it pinned exactly; its links carry data-yanked) and deletes a
 whole package (pip finds nothing; its directories, alias links and root index
 entry are gone), each run twice to show the second run changes nothing.
+Last it damages a package as upstream's plain piw-remove does (the rows go,
+the wheel stays on disk and linked, so pip still finds it) and lets the
+site audit runbook find the orphan wheel and repair it: pip no longer finds
+it, the report is written as JSON, Markdown and Prometheus metrics, and a
+second audit finds nothing.
 Root is not needed.
 """
 
@@ -31,12 +36,17 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
 BIN = ROOT / ".venv" / "bin"
 PACKAGE, REMOVED, KEPT = "beta-tools", "1.1", "1.2"
 #: the release the demo yanks after the removal, and the package it then deletes with its aliases
 YANKED, DELETED = "1.2", "beta-tools"
+#: the wheel whose rows the demo deletes (as upstream's plain piw-remove does) for the audit to find
+ORPHAN_PACKAGE, ORPHAN_VERSION = "gamma", "1.0"
+ORPHAN = f"{ORPHAN_PACKAGE}-{ORPHAN_VERSION}-py3-none-any.whl"
 #: every message the stand-in piw-master accepted, one JSON line each
 MASTER_RECORD = DEMO / "run/master-messages.jsonl"
 
@@ -148,8 +158,9 @@ def up() -> int:
 
     yanked = yank_step(path, Path(testbed["output_path"]), index)
     deleted = delete_step(path, Path(testbed["output_path"]), index, testbed.get("aliases", {}).get(DELETED, []))
+    audited = audit_step(path, Path(testbed["output_path"]), index, testbed["admin_dsn"])
 
-    ok = found_before and gone and kept and refreshed and unchanged and yanked and deleted
+    ok = found_before and gone and kept and refreshed and unchanged and yanked and deleted and audited
     step("Demo " + ("succeeded" if ok else "FAILED"))
     print(f"""
     Explore:
@@ -157,6 +168,7 @@ def up() -> int:
                      {Path(testbed["output_path"]) / "simple" / "alpha" / "index.html"}
       service log    {DEMO / 'log/mr-chase.log'}
       audit log      {DEMO / 'log/mr-chase-audit.jsonl'}
+      site audit     {DEMO / 'audit'} (the reports and piwheels_audit.prom)
       inventory      {path}
       another run    ANSIBLE_COLLECTIONS_PATH={ROOT} .venv/bin/ansible-playbook -i {path} \\
                        piwheels.ops.remove -e package=gamma -e versions=all -e skip_reason=test
@@ -219,6 +231,45 @@ def delete_step(inventory_path: Path, output: Path, index: str, aliases: list[st
     print(f"    piw-master was told: {'REBUILD SEARCH (search index rebuilt)' if told else 'NOTHING'}; "
           f"REMPKG {'SENT' if rempkg else 'never sent'}")
     return changed and unchanged and not left and not listed and not found and told and not rempkg
+
+
+def audit_step(inventory_path: Path, output: Path, index: str, admin_dsn: str) -> bool:
+    """Orphan a wheel as upstream's plain piw-remove does, then let the audit runbook find and repair it."""
+    step(f"Damaging {ORPHAN_PACKAGE} as upstream's plain piw-remove does: the rows of {ORPHAN} go, the wheel stays")
+    with psycopg.connect(admin_dsn) as conn:
+        conn.execute("DELETE FROM downloads WHERE filename = %s", (ORPHAN,))
+        conn.execute("DELETE FROM files WHERE filename = %s", (ORPHAN,))
+    wheel = output / "simple" / ORPHAN_PACKAGE / ORPHAN
+    print(f"    {wheel}: {'still on disk' if wheel.exists() else 'GONE'}, and piwheels' database has no row of it")
+    served = pip_finds(index, f"{ORPHAN_PACKAGE}=={ORPHAN_VERSION}")
+
+    step("Auditing the site with the audit runbook, repairing everything (piwheels.ops.audit -e repair=all)")
+    reports = DEMO / "audit"
+    reports.mkdir(parents=True, exist_ok=True)
+    extra = ("-e", "repair=all", "-e", "min_age=0", "-e", "confirm=yes", "-e", f"report_dir={reports}",
+             "-e", f"metrics_file={reports / 'piwheels_audit.prom'}")
+    first = playbook("audit", inventory_path, *extra)
+    found = f"orphan_wheel simple/{ORPHAN_PACKAGE}/{ORPHAN}" in first and "Repaired " in first
+    print(f"    {wheel}: {'STILL ON DISK' if wheel.exists() else 'gone'}")
+    repaired = not wheel.exists() and not pip_finds(index, f"{ORPHAN_PACKAGE}=={ORPHAN_VERSION}")
+    print(f"    reports: {', '.join(sorted(p.name for p in reports.iterdir()))}")
+    project = output / "project" / ORPHAN_PACKAGE / "json" / "index.json"
+    rewritten = wait_until(lambda: ORPHAN not in project.read_text())
+    print(f"    {project}: {ORPHAN} {'no longer listed' if rewritten else 'STILL LISTED'} (piw-master was told)")
+
+    step("The same audit again finds nothing to repair")
+    clean = "No findings remain." in playbook("audit", inventory_path, *extra)
+    return served and found and repaired and rewritten and clean
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    """Whether ``predicate()`` comes true within ``timeout`` (piw-master rewrites pages after Mr Chase's reply)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def master_messages() -> list[list]:
