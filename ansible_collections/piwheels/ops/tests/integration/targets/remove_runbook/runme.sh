@@ -22,9 +22,12 @@ INVENTORY
 
 ansible-playbook -i "${INVENTORY_PATH}" setup.yml "$@"
 runbook() { ansible-playbook -i "$inventory" piwheels.ops.remove "$@"; }
-# The play recap of a run: ok, changed and skipped tasks. One change is
-# changed=1: the planning task is ok (plan: true), the acting one changes.
-recap() { grep -qE "testhost +: ok=$2 +changed=$3 +unreachable=0 +failed=0 +skipped=$4 " "$1"; }
+# The play recap of a run: ok, changed and skipped tasks of the request's
+# play. One change is changed=1: the planning task is ok (plan: true), the
+# acting one changes. The archive plays (issue 23) add 6 ok and 3 skipped
+# tasks on a site without archive hosts and nothing pending: reading the
+# pending lists before and after, the summary, and the empty rounds.
+recap() { grep -qE "testhost +: ok=$(($2 + 6)) +changed=$3 +unreachable=0 +failed=0 +skipped=$(($4 + 3)) " "$1"; }
 # how many times a run printed the diff of gamma
 diffs_shown() { grep -c '^--- before: gamma (Mr Chase)' "$1" || true; }
 files_left() { ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=gamma -e version="$1" -e expect_files="$2" "${@:3}"; }
