@@ -36,7 +36,8 @@ class PendingLists:
         else:
             archives = {location: {"pending": len(files)} for location, files in self.lists.items() if files}
             reply = ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": False, "settling": False,
-                                "archives": archives}]
+                                "archives": archives,
+                                "outbox": {"queued": 0, "oldest_age": None, "last": None}}]
         return json.dumps(reply).encode("utf-8")
 
 

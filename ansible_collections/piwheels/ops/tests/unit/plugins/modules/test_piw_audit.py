@@ -52,7 +52,8 @@ class FakeAuditor:
     def do_STATUS(self, package, version):
         assert package is None and version is None, "only the whole site's STATUS"
         return ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": self.site_refresh,
-                           "settling": False, "audit": {"last": None, "running": None}}]
+                           "settling": False, "audit": {"last": None, "running": None}, "archives": {},
+                           "outbox": {"queued": 0, "oldest_age": None, "last": None}}]
 
     def do_AUDIT(self, options):
         if self.refusal:
