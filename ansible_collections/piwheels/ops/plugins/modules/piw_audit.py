@@ -39,6 +39,11 @@ description:
     only when O(repair) names it.
   - V(leftover_staging) - Mr Chase's own staging or set-aside entries that no journal entry accounts for.
     Repair deletes them.
+  - V(orphan_archived_wheel) - a wheel an archive host serves under C(simple/<package>/) with no C(files) row at
+    all (found only with O(archives)). Repair adds it to the pending list of its location, so the archive runbook
+    (or C(piwheels.ops.archive_sync)) deletes it on the archive hosts.
+  - V(missing_archived_wheel) - a C(files) row of an archive location whose wheel that location's listing lacks (a
+    dead link; found only with O(archives)). Repaired as V(missing_wheel): its build is removed.
   - Each repair is all or nothing per package, through Mr Chase's journal like any removal, and audited in its
     audit log. Each finding is checked again under the package's lock just before it is repaired, so an import
     or removal that ran meanwhile wins; a finding that no longer holds is returned with C(repaired=false) and a
@@ -180,7 +185,7 @@ counts:
   type: dict
   sample: {orphan_wheel: 1, missing_wheel: 0, hash_mismatch: 0, stale_page: 1, missing_page: 0, orphan_directory: 0,
            broken_alias: 0, missing_alias: 0, stale_root_index: 0, stale_project_page: 0, foreign_file: 0,
-           leftover_staging: 0}
+           leftover_staging: 0, orphan_archived_wheel: 0, missing_archived_wheel: 0}
 scanned:
   description: What the audit examined.
   returned: always

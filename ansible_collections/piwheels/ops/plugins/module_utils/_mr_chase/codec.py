@@ -119,7 +119,7 @@ REPLIES = {
 #: ``repair: all`` means: every kind but foreign_file, which is repaired only when named
 FINDING_KINDS = ("orphan_wheel", "missing_wheel", "hash_mismatch", "stale_page", "missing_page", "orphan_directory",
                  "broken_alias", "missing_alias", "stale_root_index", "stale_project_page", "foreign_file",
-                 "leftover_staging")
+                 "leftover_staging", "orphan_archived_wheel", "missing_archived_wheel")
 REPAIRED_BY_ALL = tuple(kind for kind in FINDING_KINDS if kind != "foreign_file")
 #: AUDIT's options object: exactly these keys; at most MAX_AUDIT_PACKAGES names in ``packages``
 AUDIT_OPTIONS = ("packages", "repair", "verify_hashes", "min_age")
