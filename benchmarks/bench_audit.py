@@ -216,7 +216,7 @@ def timed_remove(client, package: str, version: str) -> float:
 
 def run_audit(client, during=None, **chosen) -> tuple[float, dict, list[dict]]:
     """An audit to its end; ``during(job)`` is called while it scans (REMOVEs). Returns (seconds, job, findings)."""
-    options = {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, **chosen}
+    options = {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, "archives": [], **chosen}
     started = time.perf_counter()
     job = client("AUDIT", options)[1]
     found, offset = list(job["findings"]), len(job["findings"])

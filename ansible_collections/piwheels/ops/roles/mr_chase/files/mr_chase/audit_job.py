@@ -36,7 +36,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any, Protocol
 
 from .findings import KINDS, Finding
-from .protocol import canonicalize
+from .protocol import canonicalize, normalise_location
 from .tree import Tree, fsync_dir, write_durably
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,11 @@ def now_iso() -> str:
 
 def same_options(options: dict) -> tuple:
     """What makes two audits the same: the packages (canonical, in any order), the kinds to repair (in any
-    order), verify_hashes and min_age."""
+    order), verify_hashes, min_age and the archives' listings (in any order, locations normalised)."""
     packages = options["packages"]
+    archives = sorted({(normalise_location(item["location"]), item["listing"]) for item in options["archives"]})
     return (None if packages is None else tuple(sorted({canonicalize(name) for name in packages})),
-            tuple(sorted(set(options["repair"]))), options["verify_hashes"], options["min_age"])
+            tuple(sorted(set(options["repair"]))), options["verify_hashes"], options["min_age"], tuple(archives))
 
 
 class Handoff:

@@ -171,8 +171,7 @@ class Service:
         #: the site audit (audit_job.py): its scan runs on a thread of its own, its repairs are handed to the
         #: request loop's thread through ``handoff``
         self.handoff = Handoff()
-        self.audits = Audits(self.tree, self._site_scan, lambda package, findings, min_age:
-                             self.repair(package, findings, min_age), self.handoff)
+        self.audits = Audits(self.tree, self._site_scan, self.repair, self.handoff)
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent, and the
         #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
