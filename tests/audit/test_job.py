@@ -102,7 +102,7 @@ def test_a_second_audit_joins_with_the_same_options_and_is_refused_with_others(r
     refused = client("AUDIT", options(verify_hashes=True))
     assert refused == ["ERROR", f"an audit is already running (job {first['id']}, started {first['started']}, "
                                 'options {"packages":null,"repair":[],"verify_hashes":false,"min_age":0,'
-                                '"archives":[]}): wait for it, or run with the same options to join it"]
+                                '"archives":[]}): wait for it, or run with the same options to join it']
     wait_for(lambda: client("JOB", first["id"], 0)[1]["state"] == "done")
     second = client("AUDIT", options(verify_hashes=True))[1]
     assert second["id"] != first["id"] and second["joined"] is False
