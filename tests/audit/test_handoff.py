@@ -121,6 +121,7 @@ class FakeScan:
         self.batches, self.fail = batches, fail
         self.scanned = Scanned()
         self.packages_total = sum(package is not None for package, _findings in batches)
+        self.in_archives = False
 
     def run(self):
         for package, findings in self.batches:

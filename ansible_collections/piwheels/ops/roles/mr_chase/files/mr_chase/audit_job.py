@@ -65,6 +65,8 @@ class Scan(Protocol):
 
     scanned: Scanned
     packages_total: int | None
+    #: true once the scan compares the archives' listings (after the packages: not counted as packages done)
+    in_archives: bool
 
     def run(self) -> Iterator[tuple[str | None, list[Finding]]]:
         """Each package's findings (maybe none), in package-name order, then (None, site-wide findings)."""
@@ -300,7 +302,7 @@ class Audits:
             if chosen:
                 findings = [finding for finding in findings if finding.kind not in repair]
                 findings += self._repaired(job, package, chosen)
-            job.report(findings, scan, package_done=package is not None)
+            job.report(findings, scan, package_done=package is not None and not scan.in_archives)
 
     def _between_packages(self) -> bool:
         """The scan's call before each package: give way to the request in hand, if any; whether to stop."""
