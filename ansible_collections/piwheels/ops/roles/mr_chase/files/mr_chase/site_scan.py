@@ -74,7 +74,8 @@ FROM builds b JOIN files f ON f.build_id = b.build_id {where}
 ORDER BY b.package COLLATE "C", f.filename COLLATE "C"
 """
 #: the listing sorted as ARCHIVE_ROWS is: by package then filename, byte for byte, on disk (sort(1) spills to
-#: temporary files, so a million names are never held in memory)
+#: temporary files in Mr Chase's state directory, writable under the unit's ProtectSystem=strict, so a million
+#: names are never held in memory)
 SORT_LISTING = ["sort", "-u", "-t", "/", "-k1,1", "-k2,2"]
 #: the names of the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
 WALK = "audit_walk"
@@ -439,7 +440,7 @@ class SiteScan:
         self._old_before = time.time() - self._min_age
         where, names = ("", {}) if self._named is None else ("WHERE b.package = ANY(%(names)s)", {"names": self._named})
         package, findings = None, []
-        with _sorted_listing(listing) as listed, conn.transaction(), \
+        with _sorted_listing(listing, self._tree.state) as listed, conn.transaction(), \
                 conn.cursor(name="mr_chase_audit_archive") as cursor:
             cursor.itersize = 10_000
             rows = cursor.execute(ARCHIVE_ROWS.format(where=where), {"age": self._min_age, **names})
@@ -555,14 +556,15 @@ def _readable(listing: str) -> None:
 
 
 @contextlib.contextmanager
-def _sorted_listing(listing: str) -> Iterator[Iterable[bytes]]:
-    """The listing's lines in (package, filename) byte order, streamed from sort(1)."""
+def _sorted_listing(listing: str, temporary: str) -> Iterator[Iterable[bytes]]:
+    """The listing's lines in (package, filename) byte order, streamed from sort(1) (its temporary files in
+    ``temporary``)."""
     try:
         source = open(listing, "rb")  # noqa: SIM115 (sort reads it; closed below)
     except OSError as exc:
         raise ListingError(f"cannot read the archive listing {listing}: {exc.strerror or exc}") from exc
-    with source, subprocess.Popen(SORT_LISTING, stdin=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env={**os.environ, "LC_ALL": "C"}) as sort:
+    with source, subprocess.Popen([*SORT_LISTING, "-T", temporary], stdin=source, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env={**os.environ, "LC_ALL": "C"}) as sort:
         try:
             yield sort.stdout
         finally:
