@@ -320,6 +320,9 @@ def test_mr_chase_down_fails_cleanly(run_module, ipc_dir):
     ({"packages": ["foo\nbar"]}, "packages: 'foo\\nbar': package contains a control character"),
     ({"packages": ["x" * 201]}, "packages: '" + "x" * 201 + "': package longer than 200 characters"),
     ({"min_age": -1}, "min_age must be 0 or more seconds, got -1"),
+    ({"archives": [{"location": "https://a.example/simple", "listing": "a.txt"}]},
+     "archives: {'location': 'https://a.example/simple', 'listing': 'a.txt'} needs a location and an absolute "),
+    ({"archives": [{"location": "", "listing": "/a.txt"}]}, "archives: {'location': '', 'listing': '/a.txt'} needs"),
 ])
 def test_bad_options_fail_before_anything_is_sent(audit, auditor, args, message):
     result = audit(**args)
@@ -332,6 +335,12 @@ def test_packages_are_sent_once_each_in_the_order_given(audit, auditor):
     audit(packages=["gamma", "alpha", "gamma"], verify_hashes=True, min_age=60)
     assert auditor.peer.sent("AUDIT") == [
         ["AUDIT", {"packages": ["gamma", "alpha"], "repair": [], "verify_hashes": True, "min_age": 60, "archives": []}]]
+
+
+def test_archives_are_sent_as_given(audit, auditor):
+    archives = [{"location": "https://archive1.piwheels.example/simple/", "listing": "/var/lib/piwheels/a1.txt"}]
+    audit(archives=archives)
+    assert auditor.peer.sent("AUDIT")[0][1]["archives"] == archives
 
 
 def test_a_page_that_skips_findings_is_a_protocol_error(audit, auditor):
