@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 from audit_helpers import audit, options, rewrite_pages, scan, shown, wheel
-from chase_helpers import wait_for
+from chase_helpers import MrChase, make_config, wait_for
 
 ARCHIVE1 = "https://archive1.piwheels.example/simple"
 ARCHIVE2 = "https://archive2.piwheels.example/simple"
@@ -99,3 +99,25 @@ def test_a_listing_that_cannot_be_read_fails_the_job_naming_it(repository, mr_ch
     assert job["error"] == (f"ListingError: cannot read the archive listing {missing}: No such file or directory "
                             "(copy the listing piw_archive state listed wrote to the master, readable by Mr Chase's "
                             "user)")
+
+
+def test_a_repair_moves_a_mounted_archive_s_files_inside_its_change(repository, ipc_dir, tmp_path):
+    """An archive mounted on the master (config ``archives``): a build the repair deletes takes its file there
+    inside the change, as REMOVE does, and leaves nothing pending."""
+    root = tmp_path / "mounted"
+    version = list(repository.manifest.packages["gamma"])[0]
+    filename = move_to_archive(repository, "gamma", version, 1, ARCHIVE1)
+    mounted = root / "simple" / "gamma" / filename
+    mounted.parent.mkdir(parents=True)
+    mounted.write_bytes(b"archived")
+    (repository.simple / "gamma" / wheel(repository, "gamma", version, 0)).unlink()
+    chase = MrChase(make_config(repository, ipc_dir, archives=[{"location": ARCHIVE1, "path": str(root)}]), ipc_dir)
+    chase.start()
+    try:
+        job, found = audit(chase.client, repair=["missing_wheel"], packages=["gamma"])
+        assert [(f["kind"], f["repaired"]) for f in found] == [("missing_wheel", True)]
+        assert not mounted.exists() and mounted.parent.is_dir()
+        assert chase.client("PENDING", ARCHIVE1)[1]["total"] == 0
+        assert not any((root / ".mr-chase-staging").glob("*/*"))
+    finally:
+        chase.stop()

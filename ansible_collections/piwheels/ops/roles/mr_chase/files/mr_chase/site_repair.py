@@ -163,13 +163,22 @@ class SiteRepair(Change):
             removed = self.db.delete_builds(sorted(plan.builds)) if plan.builds else (0, 0)
             listed = self._plan_entry(entry, plan, rows, xid, held, results)
             self.journal.write(entry)
-            if entry.archived:  # synced: the only record of what the archive hosts must delete once it commits
-                self.journal.add_evidence(entry, xid, entry.builds, entry.archived)
+            mounted = self._journal_archived(entry, xid)
             self._journalled(entry)
             self._move_aside(entry, listed)
+            self._move_mounted(entry, mounted)
             transaction.while_committing = partial(self._sync, entry)
         self.checkpoint("committed")
         return self._after_commit(entry, plan, rows, removed, listed, results)
+
+    def _journal_archived(self, entry: Entry, xid: str) -> list[list[str]]:
+        """The archived files the repair queues or whose rows it deletes, journalled as REMOVE journals them
+        (a synced evidence line): pending for their archive hosts once it commits, or, for an archive mounted on
+        this host, returned to be moved aside inside the change."""
+        pending, mounted, roots = self.journal.split_archived(entry.archived)
+        if pending or roots:
+            self.journal.add_evidence(entry, xid, entry.builds, pending, roots)
+        return mounted
 
     # -- reading and re-checking --------------------------------------------------
 
@@ -423,6 +432,7 @@ class SiteRepair(Change):
         try:
             if entry.writes_root_index and entry.temp_page:
                 fsync_file(self.tree.absolute(entry.temp_page))
+            # (a mounted archive's package directory too: its moves are in entry.moves by now)
             for directory in sorted({os.path.dirname(original) for original, _staged in entry.moves}):
                 fsync_dir(directory)
         except OSError as exc:
