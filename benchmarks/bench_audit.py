@@ -154,7 +154,8 @@ def damage(dsn: str, output: Path) -> dict[str, int]:
     (output / ".mr-chase" / "staging" / ("d" * 32)).mkdir(parents=True)
     return {"orphan_wheel": 2 * FILES, "missing_wheel": 1, "hash_mismatch": 0, "stale_page": 1, "missing_page": 1,
             "orphan_directory": 1, "broken_alias": 1, "missing_alias": 1, "stale_root_index": 1,
-            "stale_project_page": 1, "foreign_file": 1, "leftover_staging": 1}
+            "stale_project_page": 1, "foreign_file": 1, "leftover_staging": 1,
+            "orphan_archived_wheel": 0, "missing_archived_wheel": 0}  # no archive listing: bench_audit has none
 
 
 def _rows(dsn: str, package: str) -> list[PageFile]:
