@@ -154,7 +154,8 @@ def damage(dsn: str, output: Path) -> dict[str, int]:
     (output / ".mr-chase" / "staging" / ("d" * 32)).mkdir(parents=True)
     return {"orphan_wheel": 2 * FILES, "missing_wheel": 1, "hash_mismatch": 0, "stale_page": 1, "missing_page": 1,
             "orphan_directory": 1, "broken_alias": 1, "missing_alias": 1, "stale_root_index": 1,
-            "stale_project_page": 1, "foreign_file": 1, "leftover_staging": 1}
+            "stale_project_page": 1, "foreign_file": 1, "leftover_staging": 1,
+            "orphan_archived_wheel": 0, "missing_archived_wheel": 0}  # no archive listing: bench_audit has none
 
 
 def _rows(dsn: str, package: str) -> list[PageFile]:
@@ -216,7 +217,7 @@ def timed_remove(client, package: str, version: str) -> float:
 
 def run_audit(client, during=None, **chosen) -> tuple[float, dict, list[dict]]:
     """An audit to its end; ``during(job)`` is called while it scans (REMOVEs). Returns (seconds, job, findings)."""
-    options = {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, **chosen}
+    options = {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, "archives": [], **chosen}
     started = time.perf_counter()
     job = client("AUDIT", options)[1]
     found, offset = list(job["findings"]), len(job["findings"])

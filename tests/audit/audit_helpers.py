@@ -19,7 +19,7 @@ from piwheels_testbed.scribe import write_pages
 
 def options(**chosen) -> dict:
     """AUDIT options; min_age 0 by default, as the testbed's files and builds are all seconds old."""
-    return {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, **chosen}
+    return {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, "archives": [], **chosen}
 
 
 def scan(repository, checkpoint=lambda step: None, **chosen) -> list[Finding]:

@@ -19,7 +19,8 @@ from mr_chase.site_scan import Scanned
 from mr_chase.tree import Tree
 
 PONG = b'["PONG","9.9",{"degraded":[],"warnings":[],"stale_pages":0,"parked_notices":0}]'
-OPTIONS = {"packages": None, "repair": ["orphan_wheel", "leftover_staging"], "verify_hashes": False, "min_age": 0}
+OPTIONS = {"packages": None, "repair": ["orphan_wheel", "leftover_staging"], "verify_hashes": False, "min_age": 0,
+           "archives": []}
 
 
 class Handler:
@@ -120,6 +121,7 @@ class FakeScan:
         self.batches, self.fail = batches, fail
         self.scanned = Scanned()
         self.packages_total = sum(package is not None for package, _findings in batches)
+        self.in_archives = False
 
     def run(self):
         for package, findings in self.batches:

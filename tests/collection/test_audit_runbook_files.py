@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "ansible_collections/piwheels/ops/playbooks/templates"
 PLAYBOOK = ROOT / "ansible_collections/piwheels/ops/playbooks/audit.yml"
 KINDS = ("orphan_wheel", "missing_wheel", "hash_mismatch", "stale_page", "missing_page", "orphan_directory",
-         "broken_alias", "missing_alias", "stale_root_index", "stale_project_page", "foreign_file", "leftover_staging")
+         "broken_alias", "missing_alias", "stale_root_index", "stale_project_page", "foreign_file", "leftover_staging",
+         "orphan_archived_wheel", "missing_archived_wheel")
 
 
 def finding(kind, package, path, detail, repaired):

@@ -39,6 +39,11 @@ description:
     only when O(repair) names it.
   - V(leftover_staging) - Mr Chase's own staging or set-aside entries that no journal entry accounts for.
     Repair deletes them.
+  - V(orphan_archived_wheel) - a wheel an archive host serves under C(simple/<package>/) with no C(files) row at
+    all (found only with O(archives)). Repair adds it to the pending list of its location, so the archive runbook
+    (or C(piwheels.ops.archive_sync)) deletes it on the archive hosts.
+  - V(missing_archived_wheel) - a C(files) row of an archive location whose wheel that location's listing lacks (a
+    dead link; found only with O(archives)). Repaired as V(missing_wheel) - its build is removed.
   - Each repair is all or nothing per package, through Mr Chase's journal like any removal, and audited in its
     audit log. Each finding is checked again under the package's lock just before it is repaired, so an import
     or removal that ran meanwhile wins; a finding that no longer holds is returned with C(repaired=false) and a
@@ -85,6 +90,26 @@ options:
       - V(0) takes everything as it is now (for tests, or a master that is stopped).
     type: int
     default: 3600
+  archives:
+    description:
+      - The archive locations to audit, each with the listing of its archive host that C(piwheels.ops.piw_archive)
+        (O(piwheels.ops.piw_archive#module:state=listed)) wrote, copied to this master. Mr Chase reads each
+        listing (it must be readable by Mr Chase's user) and compares it with the C(files) rows of that
+        location (the V(orphan_archived_wheel) and V(missing_archived_wheel) kinds). A listing Mr Chase cannot
+        read fails the task with Mr Chase's message naming the file.
+      - Default is none - the archives are not audited.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      location:
+        description: The archive location (C(files.location)); a trailing slash is ignored.
+        type: str
+        required: true
+      listing:
+        description: Absolute path on the master of that location's listing, one C(package/filename) per line.
+        type: path
+        required: true
 extends_documentation_fragment:
   - piwheels.ops.mr_chase
   - piwheels.ops.mr_chase.attributes
@@ -180,7 +205,7 @@ counts:
   type: dict
   sample: {orphan_wheel: 1, missing_wheel: 0, hash_mismatch: 0, stale_page: 1, missing_page: 0, orphan_directory: 0,
            broken_alias: 0, missing_alias: 0, stale_root_index: 0, stale_project_page: 0, foreign_file: 0,
-           leftover_staging: 0}
+           leftover_staging: 0, orphan_archived_wheel: 0, missing_archived_wheel: 0}
 scanned:
   description: What the audit examined.
   returned: always
@@ -314,6 +339,8 @@ def argument_spec():
         repair=dict(type="list", elements="str", default=[]),
         verify_hashes=dict(type="bool", default=False),
         min_age=dict(type="int", default=3600),
+        archives=dict(type="list", elements="dict", default=[], options=dict(
+            location=dict(type="str", required=True), listing=dict(type="path", required=True))),
     )
     spec.update(mr_chase_argument_spec())
     return spec
@@ -332,6 +359,9 @@ def checked_kinds(module):
         module.fail_json(msg=problem)
     if params["min_age"] < 0:
         module.fail_json(msg=f"min_age must be 0 or more seconds, got {params['min_age']}")
+    for archive in params["archives"]:
+        if not archive["location"] or not archive["listing"].startswith("/"):
+            module.fail_json(msg=f"archives: {archive!r} needs a location and an absolute listing path")
     return kinds
 
 
@@ -345,7 +375,7 @@ def options_of(module, kinds):
     """AUDIT's options: nothing to repair in check mode."""
     params = module.params
     repair = [] if module.check_mode else kinds
-    return audit_options(params["packages"], repair, params["verify_hashes"], params["min_age"])
+    return audit_options(params["packages"], repair, params["verify_hashes"], params["min_age"], params["archives"])
 
 
 def result_of(outcome, kinds, check_mode):

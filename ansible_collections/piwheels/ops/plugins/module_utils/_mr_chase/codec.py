@@ -17,6 +17,7 @@ import re
 
 __all__ = (
     "ARCHIVE_LIMITS",
+    "AUDIT_ARCHIVE_KEYS",
     "AUDIT_OPTIONS",
     "COMMITTED_BUT_STALE",
     "DEFAULT_SKIP_REASON",
@@ -27,6 +28,7 @@ __all__ = (
     "JOB",
     "JOB_STATES",
     "LIMITS",
+    "MAX_AUDIT_ARCHIVES",
     "MAX_AUDIT_PACKAGES",
     "MATCH",
     "MAX_ARCHIVE_FILES",
@@ -119,10 +121,13 @@ REPLIES = {
 #: ``repair: all`` means: every kind but foreign_file, which is repaired only when named
 FINDING_KINDS = ("orphan_wheel", "missing_wheel", "hash_mismatch", "stale_page", "missing_page", "orphan_directory",
                  "broken_alias", "missing_alias", "stale_root_index", "stale_project_page", "foreign_file",
-                 "leftover_staging")
+                 "leftover_staging", "orphan_archived_wheel", "missing_archived_wheel")
 REPAIRED_BY_ALL = tuple(kind for kind in FINDING_KINDS if kind != "foreign_file")
 #: AUDIT's options object: exactly these keys; at most MAX_AUDIT_PACKAGES names in ``packages``
-AUDIT_OPTIONS = ("packages", "repair", "verify_hashes", "min_age")
+AUDIT_OPTIONS = ("packages", "repair", "verify_hashes", "min_age", "archives")
+#: each of AUDIT's ``archives``: exactly these keys (an archive location, the absolute path of its listing on
+#: the master); at most MAX_AUDIT_ARCHIVES of them
+AUDIT_ARCHIVE_KEYS, MAX_AUDIT_ARCHIVES = ("location", "listing"), 100
 MAX_AUDIT_PACKAGES = 1000
 JOB_STATES = ("scanning", "repairing", "done", "failed")
 _OPTIONAL_INT = (int, type(None))
@@ -419,7 +424,23 @@ def check_audit_options(options):
         raise ValueError("audit verify_hashes must be true or false")
     if not _matches(min_age, (int,)) or min_age < 0:
         raise ValueError("audit min_age must be a whole number of seconds, 0 or more")
+    _check_audit_archives(options["archives"])
     return options
+
+
+def _check_audit_archives(archives):
+    """ValueError unless ``archives`` is a list of {location, listing} Mr Chase takes."""
+    if not isinstance(archives, list) or len(archives) > MAX_AUDIT_ARCHIVES:
+        raise ValueError(f"audit archives must be a list of at most {MAX_AUDIT_ARCHIVES} objects {{location, listing}}")
+    for archive in archives:
+        if not isinstance(archive, dict) or set(archive) != set(AUDIT_ARCHIVE_KEYS):
+            raise ValueError("each of audit archives must be an object of exactly location, listing")
+        problem = archive_problem(archive["location"])
+        if problem:
+            raise ValueError(f"audit archives: {problem}")
+        listing = archive["listing"]
+        if not isinstance(listing, str) or not listing.startswith("/") or FORBIDDEN_CHARACTERS.search(listing):
+            raise ValueError("audit archives listing must be an absolute path")
 
 
 def check_job(job):

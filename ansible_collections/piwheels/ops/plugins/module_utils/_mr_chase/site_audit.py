@@ -94,13 +94,16 @@ def package_problem(packages: list[str] | None) -> str | None:
     return None
 
 
-def audit_options(packages: list[str] | None, repair: list[str], verify_hashes: bool, min_age: int) -> dict:
-    """AUDIT's options object (codec.AUDIT_OPTIONS), packages without repeats in the order given."""
+def audit_options(packages: list[str] | None, repair: list[str], verify_hashes: bool, min_age: int,
+                  archives: list[dict] | None = None) -> dict:
+    """AUDIT's options object (codec.AUDIT_OPTIONS), packages without repeats in the order given; ``archives``
+    the {location, listing} of each archive whose listing is compared (none: the archives are not audited)."""
     return {
         "packages": None if packages is None else list(dict.fromkeys(packages)),
         "repair": list(repair),
         "verify_hashes": bool(verify_hashes),
         "min_age": int(min_age),
+        "archives": [{"location": archive["location"], "listing": archive["listing"]} for archive in archives or ()],
     }
 
 

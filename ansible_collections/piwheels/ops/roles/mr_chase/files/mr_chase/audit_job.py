@@ -36,7 +36,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any, Protocol
 
 from .findings import KINDS, Finding
-from .protocol import canonicalize
+from .protocol import canonicalize, normalise_location
 from .tree import Tree, fsync_dir, write_durably
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class Scan(Protocol):
 
     scanned: Scanned
     packages_total: int | None
+    #: true once the scan compares the archives' listings (after the packages: not counted as packages done)
+    in_archives: bool
 
     def run(self) -> Iterator[tuple[str | None, list[Finding]]]:
         """Each package's findings (maybe none), in package-name order, then (None, site-wide findings)."""
@@ -83,10 +85,11 @@ def now_iso() -> str:
 
 def same_options(options: dict) -> tuple:
     """What makes two audits the same: the packages (canonical, in any order), the kinds to repair (in any
-    order), verify_hashes and min_age."""
+    order), verify_hashes, min_age and the archives' listings (in any order, locations normalised)."""
     packages = options["packages"]
+    archives = sorted({(normalise_location(item["location"]), item["listing"]) for item in options["archives"]})
     return (None if packages is None else tuple(sorted({canonicalize(name) for name in packages})),
-            tuple(sorted(set(options["repair"]))), options["verify_hashes"], options["min_age"])
+            tuple(sorted(set(options["repair"]))), options["verify_hashes"], options["min_age"], tuple(archives))
 
 
 class Handoff:
@@ -299,7 +302,7 @@ class Audits:
             if chosen:
                 findings = [finding for finding in findings if finding.kind not in repair]
                 findings += self._repaired(job, package, chosen)
-            job.report(findings, scan, package_done=package is not None)
+            job.report(findings, scan, package_done=package is not None and not scan.in_archives)
 
     def _between_packages(self) -> bool:
         """The scan's call before each package: give way to the request in hand, if any; whether to stop."""

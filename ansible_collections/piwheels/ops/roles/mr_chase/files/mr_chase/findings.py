@@ -25,7 +25,11 @@ KINDS = (
     "stale_project_page",  # project/<pkg>/ page or JSON lists a version or file the database no longer has
     "foreign_file",        # anything else in a package directory (repaired only when named)
     "leftover_staging",    # Mr Chase's own staging or set-aside entries with no journal
+    "orphan_archived_wheel",   # a wheel an archive host serves under simple/<pkg>/ with no files row at all
+    "missing_archived_wheel",  # a files row of an archive location whose wheel that archive host lacks (a dead link)
 )
+#: the kinds found by comparing an archive host's listing (AUDIT's ``archives``) with its location's rows
+ARCHIVE_KINDS = frozenset({"orphan_archived_wheel", "missing_archived_wheel"})
 #: what ``repair: all`` means: every kind but foreign_file, which is repaired only when named
 REPAIRED_BY_ALL = tuple(kind for kind in KINDS if kind != "foreign_file")
 

@@ -647,7 +647,9 @@ class Journal:
             return self._recover_page(db, entry, wait)
         with db.guard():
             committed = self._committed(db, entry, wait)
-        entry.moves = entry.moves or self.staged_moves(entry)
+        # a repair journals its own moves; those out of mounted archives, made after, are found by the token
+        entry.moves = (entry.moves + self._staged_mounted(entry) if entry.kind == "repair"
+                       else entry.moves or self.staged_moves(entry))
         if committed:
             if (not entry.writes_root_index and entry.temp_page
                     and os.path.isdir(self.tree.package_dir(entry.package))):

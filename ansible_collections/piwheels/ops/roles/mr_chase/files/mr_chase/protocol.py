@@ -28,7 +28,10 @@ MAX_ARCHIVE_FILES = 1000
 #: AUDIT: the most packages one audit may name (more is a whole-site audit), the longest job id JOB takes
 MAX_AUDIT_PACKAGES, MAX_JOB_ID = 1000, 64
 #: AUDIT's options object: exactly these keys (audit_job.py says what each does)
-AUDIT_OPTIONS = ("packages", "repair", "verify_hashes", "min_age")
+AUDIT_OPTIONS = ("packages", "repair", "verify_hashes", "min_age", "archives")
+#: AUDIT's ``archives``: each entry exactly these keys; at most MAX_AUDIT_ARCHIVES entries; a listing path at most
+#: MAX_LISTING_PATH characters
+AUDIT_ARCHIVE_KEYS, MAX_AUDIT_ARCHIVES, MAX_LISTING_PATH = ("location", "listing"), 100, 4096
 DEFAULT_SKIP_REASON = "removed by request"
 
 #: what no name or reason may hold (the same class as the module's check; tests/protocol_vectors.json pins it):
@@ -216,7 +219,24 @@ def _audit_options(value: Any) -> dict:
     min_age = value["min_age"]
     if not isinstance(min_age, int) or isinstance(min_age, bool) or min_age < 0:
         raise ProtocolError("audit min_age must be a whole number of seconds, 0 or more")
+    _audit_archives(value["archives"])
     return value
+
+
+def _audit_archives(archives: Any) -> None:
+    """AUDIT's ``archives``: a list (possibly empty) of {location, listing}: an archive location and the absolute
+    path, on this host, of the listing piw_archive ``state: listed`` wrote for it."""
+    if not isinstance(archives, list) or len(archives) > MAX_AUDIT_ARCHIVES:
+        raise ProtocolError(f"audit archives must be a list of at most {MAX_AUDIT_ARCHIVES} objects "
+                            "{location, listing}")
+    for archive in archives:
+        if not isinstance(archive, dict) or set(archive) != set(AUDIT_ARCHIVE_KEYS):
+            raise ProtocolError("each of audit archives must be an object of exactly location, listing")
+        _location(archive["location"])
+        listing = archive["listing"]
+        if not isinstance(listing, str) or not listing.startswith("/"):
+            raise ProtocolError("audit archives listing must be an absolute path")
+        _check_text("listing", listing, MAX_LISTING_PATH)
 
 
 def _job_id(value: Any) -> str:

@@ -28,6 +28,14 @@ What each kind's repair is (the database is the truth; the tree is repaired towa
 * stale_page, missing_page: the package page written from the database, in
   the master's format (page.py); stale_root_index: the root index, as DELETE
   writes it;
+* orphan_archived_wheel (a wheel an archive host serves with no files row
+  at all): added to the pending list of its location (journalled with the
+  change, ArchivePending.add when it is settled), as a removal's archived
+  files are: repaired means queued for the archive hosts, which the archive
+  runbook or archive_sync then deletes; missing_archived_wheel (a row of an
+  archive location whose wheel its host lacks): its build is deleted as for
+  missing_wheel.  Whichever repair deletes a build, its other archived files
+  become pending the same way;
 * stale_project_page: piw-master rewrites the project page and JSON when
   told ``REBUILD ["BOTH", package]``, the notice every repair of a package
   sends; without a master_queue it is not repaired (:data:`NO_MASTER`).  Its
@@ -52,10 +60,11 @@ from functools import partial
 from html.parser import HTMLParser
 
 from .database import PACKAGE_EVIDENCE, PACKAGE_FILES, ROOT_INDEX_PACKAGES
-from .findings import Finding
+from .findings import ARCHIVE_KINDS, Finding
 from .journal import Entry
 from .notifier import rebuild_search, rewrite_pages
 from .page import LOCAL, PageFile, index_pieces, page_pieces
+from .protocol import normalise_location
 from .removal import Change
 from .tree import UnsafePath, fsync_dir, fsync_file, write_pieces
 
@@ -102,6 +111,10 @@ class Plan:
     moves: list[str] = field(default_factory=list)
     builds: set[int] = field(default_factory=set)
     links: list[str] = field(default_factory=list)
+    #: [location, package, filename] of the orphan archived wheels queued for their archive hosts, and the names
+    #: of the missing archived wheels whose builds go (their hosts lack them: not queued)
+    archived: list[list[str]] = field(default_factory=list)
+    missing_archived: set[str] = field(default_factory=set)
     #: whether the package page (a site's repair: the root index) is written
     page: bool = False
     root_index: bool = False
@@ -150,11 +163,22 @@ class SiteRepair(Change):
             removed = self.db.delete_builds(sorted(plan.builds)) if plan.builds else (0, 0)
             listed = self._plan_entry(entry, plan, rows, xid, held, results)
             self.journal.write(entry)
+            mounted = self._journal_archived(entry, xid)
             self._journalled(entry)
             self._move_aside(entry, listed)
+            self._move_mounted(entry, mounted)
             transaction.while_committing = partial(self._sync, entry)
         self.checkpoint("committed")
         return self._after_commit(entry, plan, rows, removed, listed, results)
+
+    def _journal_archived(self, entry: Entry, xid: str) -> list[list[str]]:
+        """The archived files the repair queues or whose rows it deletes, journalled as REMOVE journals them
+        (a synced evidence line): pending for their archive hosts once it commits, or, for an archive mounted on
+        this host, returned to be moved aside inside the change."""
+        pending, mounted, roots = self.journal.split_archived(entry.archived)
+        if pending or roots:
+            self.journal.add_evidence(entry, xid, entry.builds, pending, roots)
+        return mounted
 
     # -- reading and re-checking --------------------------------------------------
 
@@ -170,7 +194,8 @@ class SiteRepair(Change):
         ages = conn.execute(BUILD_AGES, (min_age, package))
         aliases = conn.execute(ALIASES, (package, package))
         taken = conn.execute(FILE_ROWS, ([finding.path.rsplit("/", 1)[-1] for finding in findings
-                                          if finding.kind in ("orphan_wheel", "foreign_file")],))
+                                          if finding.kind in ("orphan_wheel", "foreign_file",
+                                                              "orphan_archived_wheel")],))
         xid, row = evidence.fetchone()[0], lock.fetchone()
         if row is None:
             return None, xid  # deleted meanwhile: none of its findings holds
@@ -196,6 +221,8 @@ class SiteRepair(Change):
     def _check(self, package: str | None, finding: Finding, rows: Rows | None, plan: Plan) -> bool | str:
         """True when the finding holds (and ``plan`` says what repairs it); False when it no longer does;
         a string: the detail of a finding that holds but cannot be repaired here."""
+        if finding.kind in ARCHIVE_KINDS:
+            return rows is not None and finding.package == package and self._check_archived(finding, rows, plan)
         parts = finding.path.split("/")
         path = self.tree.absolute(finding.path)
         if finding.kind in SITE_KINDS:
@@ -214,6 +241,26 @@ class SiteRepair(Change):
             orphan = parts[2] != "index.html" and parts[2] not in rows.taken and self._old(path, whole=True)
             return orphan and (finding.kind == "foreign_file" or parts[2].endswith(".whl")) and self._move(path, plan)
         return False
+
+    @staticmethod
+    def _check_archived(finding: Finding, rows: Rows, plan: Plan) -> bool:
+        """orphan_archived_wheel: still no files row of that name (then queued for the archive hosts);
+        missing_archived_wheel: still a row of that location whose build is old enough (then the build goes)."""
+        package = finding.package or ""
+        location, found, filename = finding.path.rpartition(f"/{package}/")
+        if not (package and found and location and filename) or "/" in filename:
+            return False
+        if finding.kind == "orphan_archived_wheel":
+            if filename in rows.taken or not filename.endswith(".whl"):
+                return False
+            plan.archived.append([normalise_location(location), package, filename])
+            return True
+        row, (build, young) = rows.files.get(filename), rows.builds.get(filename, (0, True))
+        if row is None or normalise_location(row.location) != normalise_location(location) or young:
+            return False
+        plan.builds.add(build)
+        plan.missing_archived.add(filename)
+        return True
 
     def _check_site(self, kind: str, parts: list[str], path: str, plan: Plan) -> bool:
         if kind == "stale_root_index":
@@ -317,6 +364,7 @@ class SiteRepair(Change):
         entry.moves = [[original, os.path.join(tree.staging_dir(token), str(n))] for n, original in
                        enumerate(plan.moves)]
         entry.xid, entry.builds, entry.links, entry.counts = xid, sorted(plan.builds), plan.links, held
+        entry.archived = plan.archived + self._archived_of_builds(entry.package, plan, rows)
         listed: list = []
         if plan.root_index:
             entry.temp_page, entry.page = tree.relative(tree.temp_root_page(token)), tree.relative(tree.root_page())
@@ -326,16 +374,31 @@ class SiteRepair(Change):
             entry.page = tree.relative(tree.page(entry.package))
             gone = {filename for filename, (build, _young) in rows.builds.items() if build in plan.builds}
             listed = [row for name, row in rows.files.items() if name not in gone]
-        if plan.builds and rows is not None:
+        if (plan.builds or plan.archived) and rows is not None:
             self._say_rebuilt(rows, plan, results)
         return listed
+
+    @staticmethod
+    def _archived_of_builds(package: str, plan: Plan, rows: Rows | None) -> list[list[str]]:
+        """[location, package, filename] of the archived files of the builds the repair deletes (their rows go,
+        so their archive hosts must delete them), but those the hosts already lack."""
+        archived = []
+        for filename, (build, _young) in (rows.builds.items() if rows else ()):
+            row = rows.files.get(filename)
+            if (build in plan.builds and row is not None and row.location != LOCAL
+                    and filename not in plan.missing_archived):
+                archived.append([normalise_location(row.location), package, filename])
+        return archived
 
     def _say_rebuilt(self, rows: Rows, plan: Plan, results: list[Finding]) -> None:
         """The detail of each missing_wheel / hash_mismatch repaired: its build went, and whether piwheels
         builds the version again."""
         for index, finding in enumerate(results):
             filename = finding.path.rsplit("/", 1)[-1]
-            if not finding.repaired or finding.kind not in ("missing_wheel", "hash_mismatch"):
+            if finding.repaired and finding.kind == "orphan_archived_wheel":
+                results[index] = replace(finding, detail=f"{finding.detail}; queued for its archive hosts: pending "
+                                                         "until the archive runbook or archive_sync deletes it")
+            if not finding.repaired or finding.kind not in ("missing_wheel", "hash_mismatch", "missing_archived_wheel"):
                 continue
             build, version = rows.builds[filename][0], rows.files[filename].version
             built = sorted(name for name, (other, _young) in rows.builds.items() if other == build)
@@ -369,6 +432,7 @@ class SiteRepair(Change):
         try:
             if entry.writes_root_index and entry.temp_page:
                 fsync_file(self.tree.absolute(entry.temp_page))
+            # (a mounted archive's package directory too: its moves are in entry.moves by now)
             for directory in sorted({os.path.dirname(original) for original, _staged in entry.moves}):
                 fsync_dir(directory)
         except OSError as exc:

@@ -40,6 +40,7 @@ import logging
 import os
 import re
 import stat
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ import psycopg
 from .database import KEEPALIVES, ROOT_INDEX_PACKAGES
 from .findings import Finding
 from .page import LOCAL, PageFile, link_line, render_page
-from .protocol import canonicalize
+from .protocol import canonicalize, normalise_location
 from .tree import Tree, UnsafePath, safe_component
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,18 @@ READ_SIZE = 1 << 20
 STATEMENT_TIMEOUT_S = 120
 #: how many names a detail lists before it says how many more
 SHOWN = 10
+#: every file row in (package, filename) order, byte for byte (the sorted listing's order), with its location and
+#: whether its build is younger than min_age: the archive comparison merges it with a listing
+ARCHIVE_ROWS = """
+SELECT b.package, f.filename, f.location,
+       b.built_at > (now() AT TIME ZONE 'UTC') - %(age)s * interval '1 second'
+FROM builds b JOIN files f ON f.build_id = b.build_id {where}
+ORDER BY b.package COLLATE "C", f.filename COLLATE "C"
+"""
+#: the listing sorted as ARCHIVE_ROWS is: by package then filename, byte for byte, on disk (sort(1) spills to
+#: temporary files in Mr Chase's state directory, writable under the unit's ProtectSystem=strict, so a million
+#: names are never held in memory)
+SORT_LISTING = ["sort", "-u", "-t", "/", "-k1,1", "-k2,2"]
 #: the names of the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
 WALK = "audit_walk"
 
@@ -99,6 +112,10 @@ _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 _RELEASE = re.compile(r'<tr class="release-info">\s*<td>\s*([^<\s]+)')
 #: a file's link on the project page: the file name ends the URL before its hash
 _FILE_HREF = re.compile(r'href="[^"#]*/([^"#/]*)#sha256=')
+
+
+class ListingError(Exception):
+    """An archive's listing that cannot be read: the job fails, naming the file."""
 
 
 class Row(NamedTuple):
@@ -172,12 +189,19 @@ class SiteScan:
         self._real_root = os.path.realpath(tree.root)
         #: the time before which a modification is old enough to be judged
         self._old_before = 0.0
+        #: (location, listing path) of each archive whose listing is compared with its location's rows
+        self._archives = [(normalise_location(item["location"]), item["listing"]) for item in options["archives"]]
+        #: true once the packages are done and the archives' listings are compared (the job's progress counts
+        #: packages only)
+        self.in_archives = False
 
     # -- the walk -------------------------------------------------------------------
 
     def run(self) -> Iterator[tuple[str | None, list[Finding]]]:
         """Each package's findings (maybe none) in name order, then (None, the site-wide findings) for a
         whole-site audit."""
+        for _location, listing in self._archives:
+            _readable(listing)  # before anything is scanned: a listing that cannot be read fails the job at once
         with self._connect() as conn:
             if self._named is None:
                 self.packages_total = conn.execute("SELECT count(*) FROM packages").fetchone()[0]
@@ -192,6 +216,11 @@ class SiteScan:
                         findings = self._confirmed(conn, package, findings)
                     self.scanned.packages += 1
                     yield package, findings
+            self.in_archives = True
+            for location, listing in self._archives:
+                if self._should_stop():
+                    return
+                yield from self._archive(conn, location, listing)
             if self._named is None:
                 yield None, self._site(conn)
 
@@ -403,6 +432,50 @@ class SiteScan:
                 findings.append(Finding("broken_alias", package, path, f"{problem}; it should link to {package}"))
         return findings
 
+    # -- the archives -----------------------------------------------------------------
+
+    def _archive(self, conn: psycopg.Connection, location: str, listing: str) -> Iterator[tuple[str, list[Finding]]]:
+        """Each package's orphan_archived_wheel and missing_archived_wheel findings at ``location``: the sorted
+        listing merged with every file row in the same order (both streamed), one package at a time."""
+        self._old_before = time.time() - self._min_age
+        where, names = ("", {}) if self._named is None else ("WHERE b.package = ANY(%(names)s)", {"names": self._named})
+        package, findings = None, []
+        with _sorted_listing(listing, self._tree.state) as listed, conn.transaction(), \
+                conn.cursor(name="mr_chase_audit_archive") as cursor:
+            cursor.itersize = 10_000
+            rows = cursor.execute(ARCHIVE_ROWS.format(where=where), {"age": self._min_age, **names})
+            for key, row, on_host in _merged(self._listed(listed), rows):
+                finding = self._archive_finding(location, key, row, on_host)
+                if finding is None:
+                    continue
+                if key[0] != package and findings:
+                    yield package, findings
+                    findings = []
+                package = key[0]
+                findings.append(finding)
+        if findings:
+            yield package, findings
+
+    def _listed(self, lines: Iterable[bytes]) -> Iterator[tuple[str, str]]:
+        """(package, filename) of each line of a sorted listing that names a file of a package audited."""
+        named = None if self._named is None else set(self._named)
+        for line in lines:
+            package, _slash, filename = line.rstrip(b"\n").decode("utf-8", errors="surrogateescape").partition("/")
+            if package and filename and "/" not in filename and (named is None or package in named):
+                yield package, filename
+
+    @staticmethod
+    def _archive_finding(location: str, key: tuple[str, str], row: tuple | None, on_host: bool) -> Finding | None:
+        package, filename = key
+        path = f"{location}/{package}/{filename}"
+        if on_host and row is None and filename.endswith(".whl"):
+            return Finding("orphan_archived_wheel", package, path, f"{location}'s archive host serves it; the "
+                           "database has no files row for it")
+        if not on_host and row is not None and normalise_location(row[2]) == location and not row[3]:
+            return Finding("missing_archived_wheel", package, path, f"the database links it at {location}; its "
+                           "archive host's listing lacks it (a dead link)")
+        return None
+
     # -- the whole site ----------------------------------------------------------------
 
     def _site(self, conn: psycopg.Connection) -> list[Finding]:
@@ -470,6 +543,54 @@ class SiteScan:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _readable(listing: str) -> None:
+    """ListingError naming the listing unless it is a file this process can read."""
+    try:
+        with open(listing, "rb") as stream:
+            stream.read(1)
+    except OSError as exc:
+        raise ListingError(f"cannot read the archive listing {listing}: {exc.strerror or exc} (copy the listing "
+                           "piw_archive state listed wrote to the master, readable by Mr Chase's user)") from exc
+
+
+@contextlib.contextmanager
+def _sorted_listing(listing: str, temporary: str) -> Iterator[Iterable[bytes]]:
+    """The listing's lines in (package, filename) byte order, streamed from sort(1) (its temporary files in
+    ``temporary``)."""
+    try:
+        source = open(listing, "rb")  # noqa: SIM115 (sort reads it; closed below)
+    except OSError as exc:
+        raise ListingError(f"cannot read the archive listing {listing}: {exc.strerror or exc}") from exc
+    with source, subprocess.Popen([*SORT_LISTING, "-T", temporary], stdin=source, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env={**os.environ, "LC_ALL": "C"}) as sort:
+        try:
+            yield sort.stdout
+        finally:
+            sort.stdout.close()
+            error = sort.stderr.read().decode("utf-8", errors="replace").strip()
+            if sort.wait() not in (0, -13) and error:  # -13: SIGPIPE, the scan stopped reading
+                raise ListingError(f"cannot sort the archive listing {listing}: {error}")
+
+
+def _merged(listed: Iterable[tuple[str, str]], rows: Iterable[tuple]) -> Iterator[tuple[tuple[str, str], tuple | None,
+                                                                                      bool]]:
+    """Merge-join a listing's (package, filename) with rows (package, filename, ...), both in that order:
+    (key, the row or None, whether the listing has it) for every key of either."""
+    listed, rows = iter(listed), iter(rows)
+    item, row = next(listed, None), next(rows, None)
+    while item is not None or row is not None:
+        key = None if row is None else (row[0], row[1])
+        if key is None or (item is not None and item < key):
+            yield item, None, True
+            item = next(listed, None)
+        elif item is None or key < item:
+            yield key, row, False
+            row = next(rows, None)
+        else:
+            yield key, row, True
+            item, row = next(listed, None), next(rows, None)
 
 
 def _entries(directory: str) -> dict[str, os.DirEntry]:
@@ -571,4 +692,4 @@ def _pending_token(journal: str) -> str | None:
     return None
 
 
-__all__ = ["BATCH", "WALK", "Scanned", "SiteScan", "page_links"]
+__all__ = ["BATCH", "WALK", "ListingError", "Scanned", "SiteScan", "page_links"]

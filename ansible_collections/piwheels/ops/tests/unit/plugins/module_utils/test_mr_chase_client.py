@@ -56,7 +56,7 @@ def call_for(client, vector):
         files = [["alpha", "alpha-1.1-cp37-cp37m-linux_armv7l.whl"]]
         return client.archived("https://archive1.piwheels.example/simple", files)
     if vector["for"] == "AUDIT":
-        return client.audit({"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600})
+        return client.audit({"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600, "archives": []})
     if vector["for"] == "JOB":
         return client.job(vector["reply"][1]["id"] if vector["reply"][0] == "JOB" else "x", 0)
     if vector.get("site"):
@@ -108,7 +108,7 @@ def test_every_invalid_reply_vector_names_what_came_back(vectors, peer):
 
 def ask_for_job(client, reply):
     if reply[0] == "AUDIT":
-        client.audit({"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600})
+        client.audit({"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600, "archives": []})
     else:
         client.job(reply[1]["id"], 0)
 

@@ -33,7 +33,7 @@ def test_codec_pins_the_finding_kinds_and_audit_limits(vectors):
     assert vectors["max_audit_packages"] == codec.MAX_AUDIT_PACKAGES
 
 
-GOOD_OPTIONS = {"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600}
+GOOD_OPTIONS = {"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600, "archives": []}
 
 
 @pytest.mark.parametrize("options", [

@@ -128,12 +128,13 @@ def test_report_only_finds_everything_and_changes_nothing(audit, auditor):
     assert result["scanned"] == {"packages": 3, "files": 12, "bytes_hashed": 0}
     assert result["would_repair"] == 0 and result["repaired"] == 0
     assert result["job"] == {"id": "job-1", "state": "done", "started": STARTED, "finished": FINISHED,
-                             "options": {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0},
+                             "options": {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0,
+                                         "archives": []},
                              "joined": False, "duration": 4.0, "finished_epoch": 1767323049.0}
     assert result["msg"] == ("audited 3 package(s), 12 wheel file(s): 3 finding(s) (orphan_wheel 1, stale_page 1, "
                              "foreign_file 1)")
     assert auditor.peer.sent("AUDIT") == [
-        ["AUDIT", {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0}]]
+        ["AUDIT", {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, "archives": []}]]
 
 
 def test_a_job_that_outlives_the_timeout_succeeds(audit, auditor, monkeypatch):
@@ -259,7 +260,7 @@ def test_no_site_status_is_asked_when_project_pages_are_not_to_be_repaired(audit
 
 def test_an_audit_running_with_the_same_options_is_joined(audit, auditor):
     auditor.polls = 10**6  # never ends by itself
-    first = auditor.do_AUDIT({"packages": None, "repair": [], "verify_hashes": False, "min_age": 0})[1]
+    first = auditor.do_AUDIT({"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, "archives": []})[1]
     auditor.polls = 0
     result = audit()
     assert result["job"]["id"] == first["id"]
@@ -319,6 +320,9 @@ def test_mr_chase_down_fails_cleanly(run_module, ipc_dir):
     ({"packages": ["foo\nbar"]}, "packages: 'foo\\nbar': package contains a control character"),
     ({"packages": ["x" * 201]}, "packages: '" + "x" * 201 + "': package longer than 200 characters"),
     ({"min_age": -1}, "min_age must be 0 or more seconds, got -1"),
+    ({"archives": [{"location": "https://a.example/simple", "listing": "a.txt"}]},
+     "archives: {'location': 'https://a.example/simple', 'listing': 'a.txt'} needs a location and an absolute "),
+    ({"archives": [{"location": "", "listing": "/a.txt"}]}, "archives: {'location': '', 'listing': '/a.txt'} needs"),
 ])
 def test_bad_options_fail_before_anything_is_sent(audit, auditor, args, message):
     result = audit(**args)
@@ -330,7 +334,13 @@ def test_bad_options_fail_before_anything_is_sent(audit, auditor, args, message)
 def test_packages_are_sent_once_each_in_the_order_given(audit, auditor):
     audit(packages=["gamma", "alpha", "gamma"], verify_hashes=True, min_age=60)
     assert auditor.peer.sent("AUDIT") == [
-        ["AUDIT", {"packages": ["gamma", "alpha"], "repair": [], "verify_hashes": True, "min_age": 60}]]
+        ["AUDIT", {"packages": ["gamma", "alpha"], "repair": [], "verify_hashes": True, "min_age": 60, "archives": []}]]
+
+
+def test_archives_are_sent_as_given(audit, auditor):
+    archives = [{"location": "https://archive1.piwheels.example/simple/", "listing": "/var/lib/piwheels/a1.txt"}]
+    audit(archives=archives)
+    assert auditor.peer.sent("AUDIT")[0][1]["archives"] == archives
 
 
 def test_a_page_that_skips_findings_is_a_protocol_error(audit, auditor):
