@@ -171,7 +171,7 @@ class Service:
         #: the site audit (audit_job.py): its scan runs on a thread of its own, its repairs are handed to the
         #: request loop's thread through ``handoff``
         self.handoff = Handoff()
-        self.audits = Audits(self.tree, self._site_scan, self._audit_repair, self.handoff)
+        self.audits = Audits(self.tree, self._site_scan, self.repair, self.handoff)
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent, and the
         #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
@@ -396,11 +396,6 @@ class Service:
             return encode_reply("JOB", self.audits.job(*request.args))
         except AuditRefused as exc:
             return error(str(exc))
-
-    def _audit_repair(self, package: str | None, findings: list, min_age: float) -> list:
-        """The audit job's repairs of one package, run on the loop's thread between requests (``Service.repair``,
-        built on site_repair.py)."""
-        return self.repair(package, findings, min_age)
 
     def _site_scan(self, options: dict, should_stop: Callable[[], bool]) -> SiteScan:
         """The audit's scan, on a database connection of its own (never the worker's)."""
