@@ -179,8 +179,8 @@ findings:
     package:
       description:
         - The canonical name of the package it concerns; the directory's name for an orphan directory; null for
-          a site-wide finding (root index, staging). An alias finding names the alias in RV(findings.path) and
-          the package it should point at in RV(findings.detail).
+          a site-wide finding (root index, staging). An alias finding names the alias in RV(findings[].path) and
+          the package it should point at in RV(findings[].detail).
       type: str
       returned: always
       sample: foo

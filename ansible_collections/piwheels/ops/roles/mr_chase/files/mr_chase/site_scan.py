@@ -574,8 +574,11 @@ def _sorted_listing(listing: str, temporary: str) -> Iterator[Iterable[bytes]]:
                 raise ListingError(f"cannot sort the archive listing {listing}: {error}")
 
 
-def _merged(listed: Iterable[tuple[str, str]], rows: Iterable[tuple]) -> Iterator[tuple[tuple[str, str], tuple | None,
-                                                                                      bool]]:
+#: what _merged yields: the (package, filename) key, the row or None, whether the listing has the key
+MergedKey = tuple[tuple[str, str], "tuple | None", bool]
+
+
+def _merged(listed: Iterable[tuple[str, str]], rows: Iterable[tuple]) -> Iterator[MergedKey]:
     """Merge-join a listing's (package, filename) with rows (package, filename, ...), both in that order:
     (key, the row or None, whether the listing has it) for every key of either."""
     listed, rows = iter(listed), iter(rows)
