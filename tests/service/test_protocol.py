@@ -63,6 +63,23 @@ def test_versions_that_pep440_calls_equal_sort_together():
     assert version_key("1.0alpha1") == version_key("1.0a1")
 
 
+def test_version_key_orders_pep440_versions_exactly_as_packaging_does():
+    """version_key spells packaging's comparison key in plain types (for speed): the two must never disagree."""
+    import itertools
+    import random
+
+    from packaging.version import Version
+
+    pieces = ["", "a1", "b2", "rc1", ".post1", ".dev0", ".dev3", "a1.dev1", ".post2.dev1", "+local", "+7", "+a.1",
+              "+1.b"]
+    releases = ["0", "0.0", "1", "1.0", "1.0.0", "1.0.1", "1.1", "1.10", "2", "1!0.5", "2!0"]
+    versions = [release + piece for release, piece in itertools.product(releases, pieces)]
+    random.Random(440).shuffle(versions)
+    for left, right in itertools.product(versions, repeat=2):
+        assert (version_key(left) < version_key(right)) == (Version(left) < Version(right)), (left, right)
+        assert (version_key(left) == version_key(right)) == (Version(left) == Version(right)), (left, right)
+
+
 def test_forbidden_characters_are_the_ones_the_vectors_pin():
     """One definition of what may never appear in a name or reason, shared with the module's check."""
     import json

@@ -62,9 +62,15 @@ def escape_attribute(text: str) -> str:
 
 
 def in_page_order(files: Iterable[PageFile]) -> list[PageFile]:
-    """Newest release first (PEP 440), then by file name."""
+    """Newest release first (PEP 440), then by file name.
+
+    Each release's key is computed once: a package can have more releases
+    than version_key's cache holds.
+    """
+    files = list(files)
+    keys = {version: version_key(version) for version in {row.version for row in files}}
     ordered = sorted(files, key=lambda row: row.filename)
-    ordered.sort(key=lambda row: version_key(row.version), reverse=True)
+    ordered.sort(key=lambda row: keys[row.version], reverse=True)
     return ordered
 
 

@@ -24,6 +24,8 @@ __all__ = ["close_versions", "equal_version", "newest_first", "version_key"]
 #: setuptools' legacy tokens and their substitutes (piw-master's vendored packaging 21 LegacyVersion)
 _LEGACY_TOKEN = re.compile(r"(\d+|[a-z]+|\.|-)")
 _LEGACY_REPLACE = {"pre": "c", "preview": "c", "-": "final-", "rc": "c", "dev": "@"}
+#: a release without a dev segment sorts after each of its dev releases
+_AFTER_EVERY_DEV = float("inf")
 
 
 @lru_cache(maxsize=4096)
@@ -41,7 +43,31 @@ def version_key(version: str) -> tuple:
     valid = parsed(version)
     if valid is None:
         return (-1, _legacy_parts(version))
-    return (0, valid)
+    return (0, *_pep440_parts(valid))
+
+
+def _pep440_parts(version: Version) -> tuple:
+    """packaging's own comparison key (``Version._key``) spelt in ints, strings and tuples.
+
+    packaging compares through objects with Python ``__lt__`` methods; a page
+    of 2,000 releases made about half a million such calls per rewrite.  These
+    parts sort the same (pinned by tests/service/test_protocol.py against
+    ``Version``) and compare at C speed.
+    """
+    release = version.release
+    while release and release[-1] == 0:
+        release = release[:-1]
+    if version.pre is not None:
+        pre = (1, *version.pre)
+    elif version.post is None and version.dev is not None:
+        pre = (0, "", 0)  # 1.0.dev1 sorts before 1.0a1
+    else:
+        pre = (2, "", 0)
+    post = -1 if version.post is None else version.post
+    dev = _AFTER_EVERY_DEV if version.dev is None else version.dev
+    local = () if version.local is None else tuple(
+        (1, int(part), "") if part.isdigit() else (0, 0, part) for part in version.local.split("."))
+    return (version.epoch, release, pre, post, dev, local)
 
 
 def _legacy_parts(version: str) -> tuple[str, ...]:
