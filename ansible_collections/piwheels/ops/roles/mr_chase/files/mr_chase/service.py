@@ -157,9 +157,9 @@ class Service:
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
                              lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
-        self.archives.on_change = self.health.refresh
         #: the textfile metrics (metrics_dir), and systemd's watchdog, kept alive by the request loop
         self.metrics = Metrics(config.metrics_dir, self._metrics_sample) if config.metrics_dir else None
+        self.archives.on_change = self._archives_changed
         self.watchdog = Watchdog()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
@@ -682,12 +682,19 @@ class Service:
         except OSError as exc:
             raise ConfigError("metrics_dir", f"cannot write {self.metrics.path}: {exc.strerror or exc}") from None
 
+    def _archives_changed(self) -> None:
+        """A pending list changed (settled after a reply, or ARCHIVED): PONG's count and the metrics are news."""
+        self.health.refresh()
+        if self.metrics is not None:
+            self.metrics.changed()
+
     def _metrics_sample(self) -> dict:
         """What the metrics file reports of the service's state (read on the metrics thread; no query)."""
         queued, oldest_age = self.notifier.backlog()
         return {"degraded": self.health.causes(), "journal_pending": self.journal.exists(),
                 "outbox_queued": queued, "outbox_oldest_age": oldest_age,
-                "stale_pages": self.ledger.count(STALE_PAGE), "parked_notices": self.notifier.parked}
+                "stale_pages": self.ledger.count(STALE_PAGE), "parked_notices": self.notifier.parked,
+                "archive_pending": self.archives.counts()}
 
     def idle(self) -> None:
         """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any; while the
