@@ -40,12 +40,10 @@ from .journal import Entry, Journal
 from .ledger import STALE_PAGE, ArchivePending, Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
-from .matching import match
 from .metrics import Metrics
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
 from .privileges import MissingPrivileges, RoleRefused
 from .protocol import (
-    MAX_ARCHIVE_FILES,
     MAX_FRAME_BYTES,
     ProtocolError,
     Request,
@@ -54,11 +52,11 @@ from .protocol import (
     encode_reply,
     error,
     invalid,
-    normalise_location,
 )
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
 from .site_repair import SiteRepair
 from .site_scan import SiteScan
+from .status import Status
 from .systemd import Watchdog, notify
 from .tree import Tree
 from .versions import version_key
@@ -97,11 +95,6 @@ def committed_but_stale(stale: list[str], why: str) -> str:
     client tells it from a change that did not happen (the modules report changed, and warn)."""
     return (f"committed, but {', '.join(stale)} could not be written ({why}); it stays stale until a later "
             "write of it succeeds (STATUS stale_pages)")
-
-
-def locations_of(archived: dict[str, str] | None) -> dict[str, str]:
-    """STATUS's ``archive_locations``: {archived file: its location}, each location without a trailing slash."""
-    return {filename: normalise_location(location) for filename, location in (archived or {}).items()}
 
 
 def sent(record: dict, notice: list) -> bool:
@@ -157,9 +150,7 @@ class Service:
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
                              lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
-        #: the textfile metrics (metrics_dir), and systemd's watchdog, kept alive by the request loop
-        self.metrics = Metrics(config.metrics_dir, self._metrics_sample) if config.metrics_dir else None
-        self.archives.on_change = self._archives_changed
+        #: systemd's watchdog, kept alive by the request loop (never by the stand-in that answers PING)
         self.watchdog = Watchdog()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
@@ -172,6 +163,12 @@ class Service:
         #: request loop's thread through ``handoff``
         self.handoff = Handoff()
         self.audits = Audits(self.tree, self._site_scan, self.repair, self.handoff)
+        #: the read-only answers (STATUS, MATCH, PENDING) and the metrics' sample
+        self.status = Status(self.db, self.journal, self.ledger, self.stale, self.archives, self.notifier, self.audit,
+                             self.audits, self.health)
+        #: the textfile metrics (metrics_dir), sampled from memory on a thread of their own
+        self.metrics = Metrics(config.metrics_dir, self.status.metrics_sample) if config.metrics_dir else None
+        self.archives.on_change = self._archives_changed
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent, and the
         #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
@@ -275,18 +272,18 @@ class Service:
             if request.type == "PING":  # spelled other than PING_FRAME (say, with spaces)
                 return self.health.frame
             if request.type == "STATUS" and request.args[0] is None:
-                return encode_reply("STATUS", self._site_status())
+                return encode_reply("STATUS", self.status.site())
             if request.type == "PENDING":
-                return self._pending(*request.args)
+                return encode_reply("PENDING", self.status.pending(*request.args))
             if request.type == "ARCHIVED":
                 return self._archived(*request.args)
             if request.type in ("AUDIT", "JOB"):
                 return self._audit_request(request)
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
-                return encode_reply("STATUS", self._status(package, request.args[1]))
+                return encode_reply("STATUS", self.status.of(package, request.args[1]))
             if request.type == "MATCH":
-                return self._match(package, request.args[1])
+                return encode_reply("MATCH", self.status.match(package, request.args[1]))
             handler = {"SKIP": self._skip, "UNSKIP": self._unskip, "YANK": self._yank, "FORGET": self._forget,
                        "DELETE": self._delete, "REMOVE": self._remove}[request.type]
             return handler(package, *request.args[1:])
@@ -345,41 +342,6 @@ class Service:
         except (DatabaseUnavailable, Locked, psycopg.Error) as exc:
             log.debug("the database role cannot be checked now: %s", exc)
 
-    def _status(self, package: str, version: str | None) -> dict:
-        """One query (one round trip to PostgreSQL) for either form of STATUS."""
-        with self.db.guard():
-            if version is None:
-                status = self.db.package_status(package)
-                return {"package": package, "skip": status.skip, "versions": sorted(status.versions, key=version_key),
-                        "yanked": sorted(status.yanked, key=version_key), "builds": status.builds,
-                        "file_count": status.file_count, "archived_count": status.archived_count,
-                        "downloads": status.downloads, "aliases": status.aliases,
-                        "site_refresh": self.notifier.enabled, "settling": self._settling(package, None),
-                        "stale_pages": self.stale.of(package),
-                        "archive_locations": locations_of(status.archive_locations)}
-            skip, yanked, builds, files, archived, downloads, locations = self.db.version_status(package, version)
-            return {"package": package, "version": version, "skip": skip, "yanked": yanked,
-                    "builds": builds, "files": files, "archived": archived, "downloads": downloads,
-                    "site_refresh": self.notifier.enabled, "settling": self._settling(package, version),
-                    "stale_pages": self.stale.of(package), "archive_locations": locations_of(locations)}
-
-    def _site_status(self) -> dict:
-        """``["STATUS", null, null]``: what concerns the whole site rather than one package, from memory only
-        (no query), so monitoring and the runbooks may ask it as often as PING.  Each concern that keeps a
-        site-wide state (the ledger's debts, the outbox, the journal) adds its own field here."""
-        return {"stale_pages": sorted(path for entry in self.ledger.entries(STALE_PAGE).values()
-                                      for path in entry.get("paths", ())),
-                "parked_notices": self.notifier.parked, "site_refresh": self.notifier.enabled,
-                "settling": self.journal.exists(), "outbox": self.notifier.state(), "audit": self.audits.site_status(),
-                "archives": {location: {"pending": count} for location, count in self.archives.counts().items()}}
-
-    def _pending(self, location: str) -> bytes:
-        """PENDING: the oldest MAX_ARCHIVE_FILES files the archive hosts of ``location`` still serve, and how
-        many there are in all (from memory: the ledger is read once)."""
-        files = self.archives.pending(location)
-        return encode_reply("PENDING", {"location": location, "files": files[:MAX_ARCHIVE_FILES],
-                                        "total": len(files)})
-
     def _archived(self, location: str, files: list[list[str]]) -> bytes:
         """ARCHIVED: the archive hosts of ``location`` no longer serve ``files``; pairs not pending are
         ignored, so a repeated acknowledgement is harmless."""
@@ -400,18 +362,6 @@ class Service:
     def _site_scan(self, options: dict, should_stop: Callable[[], bool]) -> SiteScan:
         """The audit's scan, on a database connection of its own (never the worker's)."""
         return SiteScan(self.config.dsn, self.tree, options, should_stop, self._checkpoint)
-
-    def _match(self, package: str, version: str | None) -> bytes:
-        """MATCH: read-only, like STATUS (matching.py)."""
-        with self.db.guard():
-            return encode_reply("MATCH", match(self.db, self.audit, package, version))
-
-    def _settling(self, package: str, version: str | None) -> bool:
-        """Whether a removal of the package (that version, if given) awaits the database's word on its outcome."""
-        entry = self.journal.pending() if self.journal.exists() else None
-        if entry is None or entry.package != package:
-            return False
-        return entry.kind == "package" or version in (None, entry.version)
 
     def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():
@@ -687,14 +637,6 @@ class Service:
         self.health.refresh()
         if self.metrics is not None:
             self.metrics.changed()
-
-    def _metrics_sample(self) -> dict:
-        """What the metrics file reports of the service's state (read on the metrics thread; no query)."""
-        queued, oldest_age = self.notifier.backlog()
-        return {"degraded": self.health.causes(), "journal_pending": self.journal.exists(),
-                "outbox_queued": queued, "outbox_oldest_age": oldest_age,
-                "stale_pages": self.ledger.count(STALE_PAGE), "parked_notices": self.notifier.parked,
-                "archive_pending": self.archives.counts()}
 
     def idle(self) -> None:
         """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any; while the
