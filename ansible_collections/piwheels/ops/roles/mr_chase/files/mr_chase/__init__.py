@@ -12,6 +12,7 @@ protocol    the wire format: the table of message types, decode and encode
 listener    who holds an ipc socket file (never take piw-master's queue)
 loop        the request loop: one request at a time, PING answered at once by a stand-in while one takes long
 service     what each request gets; start-up, recovery, stop
+degradation why Mr Chase answers but cannot serve changes (PONG's degraded), found and cleared
 status      the read-only answers (STATUS, MATCH, PENDING) and the metrics' sample
 privileges  the database grants Mr Chase needs, checked at start-up (python -m mr_chase.privileges)
 database    the SQL on the piwheels 0.23 tables

@@ -33,6 +33,7 @@ from .audit_job import AuditRefused, Audits, Handoff
 from .audit_log import AuditLog
 from .config import Config, ConfigError
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
+from .degradation import Degradation
 from .deletion import PackageRemover
 from .findings import Finding
 from .health import Health
@@ -42,7 +43,7 @@ from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
 from .metrics import Metrics
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
-from .privileges import MissingPrivileges, RoleRefused
+from .privileges import RoleRefused
 from .protocol import (
     MAX_FRAME_BYTES,
     ProtocolError,
@@ -69,12 +70,6 @@ log = logging.getLogger(__name__)
 HARD_CAP_BYTES = 1 << 20
 #: the request answered without decoding or encoding anything (its reply, PONG, is built ahead: health.py)
 PING_FRAME = b'["PING"]'
-#: the causes of PONG's degraded reasons (each also a ``reason`` label of the metrics): the database role is
-#: refused (a grant missing, a superuser); the database does not answer; the outbox is undeliverable
-#: (notifier.UNDELIVERABLE_AFTER_TIMEOUTS); a change's outcome cannot be settled
-ROLE, DATABASE, OUTBOX, JOURNAL = "database role", "database", "outbox", "journal"
-#: seconds between checks, while idle, that the database still answers (a ``SELECT 1``; never on PING)
-DATABASE_CHECK_INTERVAL = 10.0
 #: requests that change something are logged at info, and so is every request answered ERROR (a STATUS of
 #: a name that does not exist, a database that is down); a PING or STATUS answered (the module asks STATUS
 #: before every change, the role and monitoring PING) at debug, so the log is not a line per probe
@@ -150,6 +145,8 @@ class Service:
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
                              lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
+        #: finds and clears the reasons PONG says degraded (degradation.py)
+        self.degradation = Degradation(self.db, self.health, self.notifier, SETTLE_INTERVAL)
         #: systemd's watchdog, kept alive by the request loop (never by the stand-in that answers PING)
         self.watchdog = Watchdog()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
@@ -178,7 +175,6 @@ class Service:
         self._unsettled: str | None = None
         self._bound: tuple[int, int] | None = None
         self._next_watch = time.monotonic() + WATCH_INTERVAL
-        self._next_database_check = time.monotonic() + DATABASE_CHECK_INTERVAL
 
     # -- requests -------------------------------------------------------------
 
@@ -238,33 +234,17 @@ class Service:
         had_connection = self.db.connected
         try:
             reply = self._answer(request)
-            if self.health.degraded and self.db.connected:  # connected: the role passed the check again
-                self._role_accepted()
-                self._database_answers()
+            if self.health.degraded:
+                self.degradation.connection_works()
             return reply
         except DatabaseUnavailable as exc:
             if not had_connection or isinstance(exc, DatabaseStalled):
-                return self._unavailable(exc)
+                return self.degradation.unavailable(exc)
             log.warning("database connection lost (%s); retrying %s on a fresh one", exc, request.type)
         try:
             return self._answer(request)
         except DatabaseUnavailable as exc:
-            return self._unavailable(exc)
-
-    def _unavailable(self, exc: DatabaseUnavailable) -> bytes:
-        log.error("database unavailable: %s", exc)
-        self._database_lost(exc)
-        return error(f"database unavailable: {exc}")
-
-    def _database_lost(self, exc: DatabaseUnavailable) -> None:
-        """PONG says degraded from the first request or idle check that finds the database unreachable."""
-        if self.health.degrade(DATABASE, f"database unavailable: {exc}"):
-            log.error("changes cannot be served until the database answers again (checked every %g s while "
-                      "idle)", SETTLE_INTERVAL)
-
-    def _database_answers(self) -> None:
-        if self.health.recover(DATABASE):
-            log.info("the database answers again: serving changes")
+            return self.degradation.unavailable(exc)
 
     def _answer(self, request: Request) -> bytes:
         """The reply to a valid request; raises only DatabaseUnavailable."""
@@ -295,52 +275,18 @@ class Service:
             log.error("%s", exc)
             return error(str(exc))
         except RoleRefused as exc:
-            return self._role_refused(exc)
+            return self.degradation.role_refused(exc)
         except OSError as exc:  # the output tree refused (permissions, read-only, immutable, full)
             log.error("file system error: %s", exc)
             return error(f"file system error: {exc.strerror or exc}: {exc.filename}")
         except psycopg.errors.InsufficientPrivilege as exc:
-            return self._privilege_lost(exc)
+            return self.degradation.privilege_lost(exc)
         except psycopg.Error as exc:
             log.error("database error: %s", self.db.masked(str(exc)))
             return error(f"database error: {self.db.masked(first_line(exc))}")
         except Exception as exc:  # the loop must survive anything a request triggers
             log.exception("request %s failed", request.type)
             return error(f"internal error: {exc}")
-
-    def _role_refused(self, exc: RoleRefused) -> bytes:
-        """ERROR with what fixes it; PONG says the service is degraded until a check passes again (``idle``
-        retries every SETTLE_INTERVAL).  Logged in full once, then at debug."""
-        if self.health.degrade(ROLE, f"{exc}; {exc.fix}"):
-            detail = "\n".join(exc.statements) if isinstance(exc, MissingPrivileges) else exc.fix
-            log.error("%s; changes cannot be served until this is fixed (checked again every %g s):\n%s",
-                      exc, SETTLE_INTERVAL, detail)
-        else:
-            log.debug("%s", exc)
-        return error(f"database error: {exc}; {exc.fix}")
-
-    def _role_accepted(self) -> None:
-        if self.health.recover(ROLE):
-            log.info("the database role passes the privilege check again: serving changes")
-
-    def _privilege_lost(self, exc: psycopg.Error) -> bytes:
-        """A statement was refused: a grant was revoked after the connection was checked.  Check again on a
-        fresh connection, so the reply names the GRANT that is missing (else the refusal as it is)."""
-        self.db.discard()
-        try:
-            self._check_role()
-        except RoleRefused as refused:
-            return self._role_refused(refused)
-        log.error("database error: %s", self.db.masked(str(exc)))
-        return error(f"database error: {self.db.masked(first_line(exc))}")
-
-    def _check_role(self) -> None:
-        """Connect (a no-op when connected), which checks the role; raises only RoleRefused."""
-        try:
-            with self.db.guard():
-                self.db.connect()
-        except (DatabaseUnavailable, Locked, psycopg.Error) as exc:
-            log.debug("the database role cannot be checked now: %s", exc)
 
     def _archived(self, location: str, files: list[list[str]]) -> bytes:
         """ARCHIVED: the archive hosts of ``location`` no longer serve ``files``; pairs not pending are
@@ -510,33 +456,26 @@ class Service:
             log.debug("pending removal not settled yet: %s", exc)
         except DatabaseUnavailable as exc:
             log.debug("pending removal not settled yet: %s", exc)
-            self._database_lost(exc)
-            self._unsettled_change(f"the database is unavailable: {exc}")
+            self.degradation.database_lost(exc)
+            self.degradation.unsettled_change(f"the database is unavailable: {exc}")
         except RoleRefused as exc:  # retried while idle, settled once the grant is back
-            self._role_refused(exc)
-            self._database_answers()  # it answered: with a refusal
-            self._unsettled_change("the database role is refused")
+            self.degradation.role_refused(exc)
+            self.degradation.database_answers()  # it answered: with a refusal
+            self.degradation.unsettled_change("the database role is refused")
         except OSError as exc:  # a full disk, say: retried while idle, logged once per reason
             if str(exc) != self._unsettled:
                 log.warning("the pending change is not settled yet (%s); trying again every %g s while idle",
                             exc, SETTLE_INTERVAL)
             self._unsettled = str(exc)
-            self._unsettled_change(str(exc))
+            self.degradation.unsettled_change(str(exc))
         except Exception as exc:  # a journal must never stop the service: the log has the details
             log.exception("settling the pending removal failed")
-            self._unsettled_change(f"settling it failed ({exc}; see the log)")
+            self.degradation.unsettled_change(f"settling it failed ({exc}; see the log)")
         else:
             self._unsettled = None
-            if self.db.connected:
-                self._role_accepted()
-                self._database_answers()
-            if not self.journal.exists() and self.health.recover(JOURNAL):
-                log.info("the pending change is settled")
-
-    def _unsettled_change(self, why: str) -> None:
-        self.health.degrade(JOURNAL, f"a change's outcome is not settled ({why}); it is settled as soon as it "
-                                     f"can be (tried every {SETTLE_INTERVAL:g} s) and nothing else is changed "
-                                     "until then")
+            self.degradation.connection_works()
+            if not self.journal.exists():
+                self.degradation.change_settled()
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
@@ -574,9 +513,9 @@ class Service:
                 self.db.connect()  # a role without the privileges it needs (or a superuser) stops the start here
         except DatabaseUnavailable as exc:
             log.error("the database is unavailable (%s); serving anyway, requests fail until it is back", exc)
-            self._database_lost(exc)
+            self.degradation.database_lost(exc)
             if self.journal.exists():
-                self._unsettled_change(f"the database is unavailable: {exc}")
+                self.degradation.unsettled_change(f"the database is unavailable: {exc}")
             return
         for warning in self.db.warnings:
             log.warning("%s", warning)
@@ -639,59 +578,15 @@ class Service:
             self.metrics.changed()
 
     def idle(self) -> None:
-        """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any; while the
-        role is refused, check it again; see that the database answers (every second while it does not,
-        else every DATABASE_CHECK_INTERVAL) and that the outbox is delivered; bring PONG up to date."""
+        """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any, else check
+        the database role and the database (degradation.py); see that the outbox is delivered; bring PONG
+        up to date."""
         if self.journal.exists():
             self.settle_pending(SETTLE_WAIT)
-        elif self.health.degraded_by(ROLE):
-            self._recheck_role()
-        elif self.health.degraded_by(DATABASE) or time.monotonic() >= self._next_database_check:
-            self._check_database()
-        self._check_outbox()
-        self.health.refresh()
-
-    def _check_database(self) -> None:
-        """Whether the database answers a ``SELECT 1`` (a connection the server dropped is replaced once)."""
-        self._next_database_check = time.monotonic() + DATABASE_CHECK_INTERVAL
-        had_connection = self.db.connected
-        try:
-            try:
-                with self.db.guard():
-                    self.db.ping()
-            except DatabaseUnavailable as exc:
-                if not had_connection or isinstance(exc, DatabaseStalled):
-                    raise
-                with self.db.guard():
-                    self.db.ping()
-        except DatabaseUnavailable as exc:
-            self._database_lost(exc)
-        except RoleRefused as exc:
-            self._role_refused(exc)
-            self._database_answers()
-        except (Locked, psycopg.Error) as exc:
-            log.debug("the database check failed: %s", exc)
         else:
-            self._database_answers()
-
-    def _check_outbox(self) -> None:
-        """PONG says degraded while piw-master has not taken the outbox's oldest notice for too long."""
-        why = self.notifier.undeliverable()
-        if why is None:
-            if self.health.recover(OUTBOX):
-                log.info("piw-master takes the notices again")
-        elif self.health.degrade(OUTBOX, why):
-            log.error("%s", why)
-
-    def _recheck_role(self) -> None:
-        """Connect again (which checks the role) and say in PONG whether it passes now."""
-        try:
-            self._check_role()
-        except RoleRefused as exc:
-            self._role_refused(exc)
-            return
-        if self.db.connected:
-            self._role_accepted()
+            self.degradation.check_database_while_idle()
+        self.degradation.check_outbox()
+        self.health.refresh()
 
     def _watch(self) -> None:
         """After every turn of the loop: the notifier's thread runs (restarted if it died); every
