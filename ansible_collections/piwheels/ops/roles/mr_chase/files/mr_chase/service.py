@@ -37,7 +37,7 @@ from .degradation import Degradation
 from .deletion import PackageRemover
 from .findings import Finding
 from .health import Health
-from .journal import Entry, Journal
+from .journal import Journal
 from .ledger import STALE_PAGE, ArchivePending, Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
@@ -54,6 +54,7 @@ from .protocol import (
     error,
     invalid,
 )
+from .recovered import RecoveredChanges
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
 from .site_repair import SiteRepair
 from .site_scan import SiteScan
@@ -75,8 +76,6 @@ PING_FRAME = b'["PING"]'
 #: before every change, the role and monitoring PING) at debug, so the log is not a line per probe
 LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE", "AUDIT")}
 ERROR_REPLY = b'["ERROR",'
-#: the request a recovered journal entry of each kind (but a package's) came from, for the audit log
-RECOVERED_REQUESTS = {"remove": "REMOVE", "forget": "FORGET", "page": "YANK"}
 #: seconds between checks that the queue's socket file is still the one this service bound
 WATCH_INTERVAL = 5.0
 #: seconds between attempts to settle a pending journal while idle, and the longest one waits for a row lock
@@ -90,15 +89,6 @@ def committed_but_stale(stale: list[str], why: str) -> str:
     client tells it from a change that did not happen (the modules report changed, and warn)."""
     return (f"committed, but {', '.join(stale)} could not be written ({why}); it stays stale until a later "
             "write of it succeeds (STATUS stale_pages)")
-
-
-def sent(record: dict, notice: list) -> bool:
-    """Whether an audit record says piw-master was sent ``notice`` (or the same notice of that change:
-    a recovered REMOVE's notice may carry another skip reason)."""
-    request, outcome = record.get("request"), record.get("outcome", "")
-    return (isinstance(request, list) and request[:2] == ["NOTIFY", notice[0]] and len(request) == 3
-            and isinstance(request[2], list) and request[2][:2] == notice[1][:2]
-            and (outcome == "delivered" or outcome.startswith("refused")))
 
 
 class AddressLost(Exception):
@@ -137,11 +127,13 @@ class Service:
         self.stale = StalePages(self.ledger, self.tree)
         #: the archived files of committed changes that archive hosts still serve (STATUS archives, PENDING)
         self.archives = ArchivePending(self.ledger)
-        self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
-                               stale=self.stale, checkpoint=checkpoint, archives=self.archives,
-                               mounts={location: str(root) for location, root in config.archives.items()})
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
+        #: the audit records and notices that changes settled by recovery still owe (recovered.py)
+        recovered = RecoveredChanges(self.tree, self.audit, self.notifier)
+        self.journal = Journal(self.tree, on_committed=recovered.committed, on_set_aside=recovered.set_aside,
+                               stale=self.stale, checkpoint=checkpoint, archives=self.archives,
+                               mounts={location: str(root) for location, root in config.archives.items()})
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
                              lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
@@ -409,42 +401,6 @@ class Service:
             return encode_reply("DONE")
         self.health.refresh()  # PONG counts the new debt at once (a page written again later: while idle)
         return error(committed_but_stale(stale, self.stale.error_of(stale[0])))
-
-    def _recovered(self, entry: Entry) -> None:
-        """A change whose outcome was unknown (a crash, a connection lost at COMMIT) turned out committed:
-        audit it and tell piw-master, unless that was done already (its audit record, and its notice
-        queued or sent, carry the entry's token): once each, however many recovery passes it takes.
-
-        Raises OSError when the notice cannot be queued (a full disk): the
-        journal stays until it can, so the notice is never lost."""
-        if entry.kind == "package":
-            request, notice = ["DELETE", entry.package], rebuild_search()
-        elif entry.kind == "repair":
-            request, notice = self._recovered_repair(entry)
-        else:
-            request = [RECOVERED_REQUESTS[entry.kind], entry.package, entry.version]
-            notice = (remove_version(entry.package, entry.version, "") if entry.kind == "remove"
-                      else rewrite_pages(entry.package))
-        # a page rewrite is recovered whichever way its change went: the page now says what the database says
-        outcome = "page rewritten by recovery" if entry.kind == "page" else "done (settled by recovery)"
-        trail = self.audit.trail(entry.token)
-        if trail is None:
-            counts = {"counts": entry.counts, "repaired": sum(entry.counts.values())} if entry.kind == "repair" else {}
-            self.audit.record(request, outcome, package=entry.package, version=entry.version, token=entry.token,
-                              moved=[self.tree.relative(original) for original, _staged in entry.moves], **counts)
-        if notice is not None and not any(sent(record, notice) for record in trail or ()):
-            self.notifier.submit(notice, key=entry.token)
-
-    @staticmethod
-    def _recovered_repair(entry: Entry) -> tuple[list, list | None]:
-        """A recovered repair's audit request and notice, as Service.repair would have made them."""
-        request = ["REPAIR", entry.package or None, sorted(entry.counts)]
-        if entry.package:
-            return request, rewrite_pages(entry.package)
-        return request, rebuild_search() if entry.temp_page else None
-
-    def _set_aside(self, path: str, reason: str) -> None:
-        self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
 
     def settle_pending(self, wait: float) -> None:
         """Try to settle a pending journal now; a database that cannot say yet leaves it for the next try,
