@@ -18,7 +18,7 @@ Cases (per-task seconds; medians over every sample of every round):
 * ``noop_N``        the same again
 * ``loop_N``        the N versions as ``loop:`` items, one removal per item
 * ``client_1``, ``client_N``  the same removals without Ansible: the module's own
-  code (``survey``, ``carry_out``) called in this process, so what Mr Chase
+  code (``survey_releases``, the plan's ``carry_out``) called in this process, so what Mr Chase
   and the protocol cost can be told from what Ansible adds
 
 Ratios and targets (issue 4 "Done means", issue 8 item 3):
@@ -59,7 +59,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from chase_helpers import MrChase, make_config  # noqa: E402
 
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.client import MrChaseClient  # noqa: E402
-from ansible_collections.piwheels.ops.plugins.modules.piw_remove import carry_out, survey  # noqa: E402
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.release_survey import (  # noqa: E402
+    survey_releases,
+)
 from piwheels_testbed import (  # noqa: E402
     SERVICE_ROLE,
     Cluster,
@@ -162,7 +164,7 @@ def round_tasks(repo: Repo, queue: str, round_no: int, pairs: int, lists: int) -
 
 
 def client_samples(repo: Repo, queue: str, pairs: int) -> dict[str, list[float]]:
-    """The Mr Chase work of ``remove_1`` and ``remove_N`` without Ansible: the module's own survey and carry_out.
+    """The Mr Chase work of ``remove_1`` and ``remove_N`` without Ansible: piw_remove's own survey and plan.
 
     What a task costs beyond this is Ansible's (AnsiballZ, a fresh Python,
     pyzmq's import, the result's trip back); this part is the protocol and
@@ -180,8 +182,8 @@ def client_samples(repo: Repo, queue: str, pairs: int) -> dict[str, list[float]]
 def direct_removal(queue: str, package: str, versions: list[str]) -> float:
     started = time.perf_counter()
     with MrChaseClient(queue, 30) as client:
-        plan = survey(client, package, versions, False)
-        carry_out(client, plan, [])
+        plan = survey_releases(client, package, versions, False)
+        plan.carry_out(client, [])
     seconds = time.perf_counter() - started
     if not plan.changed:
         raise RuntimeError(f"direct removal of {package} {versions[0]}... removed nothing")

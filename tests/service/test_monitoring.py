@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import yaml
 from chase_helpers import ROOT, SERVICE_PATH, MrChase, make_config, wait_for
 from prometheus_client.parser import text_string_to_metric_families
@@ -72,6 +73,46 @@ def test_the_metrics_file_counts_every_request_exactly(repository, ipc_dir):
     finally:
         assert chase.stop() == 0
     assert value(read_metrics(path), "piwheels_mr_chase_up") == 0
+
+
+ARCHIVE1 = "https://archive1.piwheels.example/simple"
+ARCHIVE2 = "https://archive2.piwheels.example/simple"
+
+
+def archive(repository, package: str, version: str, location: str) -> list[str]:
+    """Move the first file of a version to an archive server (its row names ``location``, its wheel leaves this
+    host), as tests/archive does; return [package, filename]."""
+    filename = repository.manifest.files(package, version)[0]
+    with psycopg.connect(repository.dsn) as conn:
+        conn.execute("UPDATE files SET location = %s WHERE filename = %s", (location, filename))
+    (repository.simple / package / filename).unlink()
+    return [package, filename]
+
+
+def test_archive_pending_is_a_gauge_per_location_that_archived_brings_back_to_zero(repository, ipc_dir):
+    metrics_dir = ipc_dir / "textfile"
+    metrics_dir.mkdir()
+    chase = MrChase(make_config(repository, ipc_dir, metrics_dir=str(metrics_dir)), ipc_dir).start()
+    path = metrics_dir / "mr_chase.prom"
+
+    def pending_series() -> dict[str, float]:
+        return {dict(labels)["location"]: count for (name, labels), count in read_metrics(path).items()
+                if name == "piwheels_mr_chase_archive_pending"}
+    try:
+        assert pending_series() == {}  # nothing pending, no location named
+        alpha, gamma = list(repository.manifest.packages["alpha"]), list(repository.manifest.packages["gamma"])
+        first = archive(repository, "alpha", alpha[0], ARCHIVE1)
+        second = archive(repository, "gamma", gamma[0], ARCHIVE1 + "/")
+        third = archive(repository, "gamma", gamma[1], ARCHIVE2)
+        assert chase.client("REMOVE", "alpha", alpha[0], True) == ["DONE"]
+        assert chase.client("FORGET", "gamma", gamma[0]) == ["DONE"]
+        assert chase.client("REMOVE", "gamma", gamma[1], False) == ["DONE"]
+        wait_for(lambda: pending_series() == {ARCHIVE1: 2, ARCHIVE2: 1}, timeout=20)
+        assert chase.client("ARCHIVED", ARCHIVE1, [first, second]) == ["DONE"]
+        wait_for(lambda: pending_series() == {ARCHIVE1: 0, ARCHIVE2: 1}, timeout=20)  # drained: 0, not gone
+        assert chase.client("PENDING", ARCHIVE2)[1]["files"] == [third]
+    finally:
+        assert chase.stop() == 0
 
 
 def test_a_degraded_service_has_its_reason_in_the_metrics(repository, ipc_dir):

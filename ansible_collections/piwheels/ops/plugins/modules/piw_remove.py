@@ -441,20 +441,14 @@ import_queue:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import text_problem
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.marks import UnskipPlan, YankPlan
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import (
-    failure_message,
-    notice_of,
-    settling_error,
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.plans import failure_message, notice_of
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.release_options import (
+    STATES,
+    skip_asked,
+    versions_asked,
 )
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.removal import RemovalPlan
-from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.versions import (
-    match_versions,
-    package_status_of,
-    unknown_version_message,
-)
+from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.release_survey import survey_releases
 from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common import (
     acting,
     exit_with_plan,
@@ -463,9 +457,6 @@ from ansible_collections.piwheels.ops.plugins.module_utils.mr_chase_common impor
     mr_chase_client,
     refuse_non_strings,
 )
-
-ALL = "all"
-STATES = ("removed", "forgotten", "yanked", "unyanked", "unskipped")
 
 
 def argument_spec() -> dict:
@@ -480,123 +471,29 @@ def argument_spec() -> dict:
     return spec
 
 
-def requested_versions(module) -> list[str] | None:
-    """Return the versions asked for as a list without repeats, or None for ``all``.
-
-    ``version`` is raw so that one string and a list both work; that leaves
-    the module to refuse numbers, which YAML makes of unquoted versions
-    (``1.10`` would silently become ``1.1``).
-    """
-    value = module.params["version"]
-    values = value if isinstance(value, list) else [value]
-    if not values:
-        module.fail_json(msg="version must name at least one version")
-    for item in values:
-        if not isinstance(item, str) or not item:
-            module.fail_json(
-                msg=f"version must be a non-empty string or a list of them, got {item!r}; "
-                "quote versions in YAML so that they are not read as numbers"
-            )
-    for field, name in [("package", module.params["package"]), *(("version", value) for value in values)]:
-        problem = text_problem(field, name)
-        if problem:
-            module.fail_json(msg=f"{problem} ({name!r}); Mr Chase refuses it")
-    versions = list(dict.fromkeys(values))
-    if ALL in versions:
-        if len(versions) > 1:
-            module.fail_json(msg="version: 'all' cannot be combined with other versions")
-        return None
-    return versions
-
-
-def requested_skip(module, whole_package: bool) -> bool | str:
-    """Return the skip argument: False (leave it), True (default reason) or a reason.
-
-    The reason is checked here because Mr Chase would refuse it only at the
-    first request, and the module promises to refuse before changing
-    anything.  Only a removal can skip a version; forgetting leaves no
-    version row to hold a reason, so there a skip is the package's, and only
-    with ``version: all``; yanking and un-skipping never skip.
-    """
-    reason = module.params["skip_reason"]
-    state = module.params["state"]
-    asked = reason is not None or module.params["skip"]
-    if asked and state in ("yanked", "unyanked", "unskipped"):
-        module.fail_json(msg=f"skip and skip_reason cannot be used with state={state}: it never skips anything")
-    if asked and state == "forgotten" and not whole_package:
-        module.fail_json(
-            msg="skip and skip_reason with state=forgotten need version: all (the package is then skipped, so "
-            "its new releases are never built); a forgotten version has no row left to hold a skip reason: "
-            "use state=removed with skip to keep one version from being built again"
-        )
-    if reason is None:
-        return module.params["skip"]
-    if not reason:
-        module.fail_json(msg="skip_reason must not be empty; use skip: true for the default reason")
-    problem = text_problem("skip", reason)
-    if problem:
-        module.fail_json(msg=f"skip_reason refused: {problem}; Mr Chase refuses it")
-    return reason
-
-
-def survey(client, package: str, versions: list[str] | None, skip: bool | str, state: str = "removed"):
-    """Ask STATUS of the package and of every requested version; any ERROR stops here, before a change.
-
-    A version spelled otherwise than the database (1.1.0, v1.1) is matched
-    to the stored one by Mr Chase (MATCH, PEP 440 equality), which the
-    requests then name.  One that matches nothing fails the task, except
-    when forgetting: then it is already forgotten if Mr Chase's audit log
-    records it, else unknown (``ok``, with a warning saying what was
-    probably meant).  The versions' STATUS requests are pipelined
-    (read-only): 50 versions cost about as much as 25 round trips.
-    """
-    package_status = package_status_of(client, package)
-    canonical = package_status["package"]
-    whole_package = versions is None
-    matching = match_versions(client, package_status, package_status["versions"] if whole_package else versions)
-    if matching.absent and state != "forgotten":
-        raise MrChaseError(client.address, "; ".join(
-            unknown_version_message(canonical, asked, match, package_status["versions"])
-            for asked, match in matching.absent.items()))
-    statuses = list(client.statuses(canonical, matching.stored).items())
-    unsettled = [version for version, status in statuses if status.get("settling")]
-    if unsettled or (whole_package and package_status.get("settling")):
-        raise settling_error(client, canonical, unsettled)
-    if state == "removed":
-        plan = RemovalPlan(package_status, statuses, skip, whole_package)
-    elif state == "forgotten":
-        plan = RemovalPlan(package_status, statuses, skip, whole_package, forget=True, matching=matching)
-    elif state == "unskipped":
-        plan = UnskipPlan(package_status, statuses, whole_package)
-    else:
-        plan = YankPlan(package_status, statuses, yanked=state == "yanked")
-    plan.unwritten = package_status.get("stale_pages", [])
-    plan.matched = matching.matched
-    return plan
-
-
-def carry_out(client, plan, done: list[str]) -> None:
-    """Send what the plan needs; ``done`` records each step, for the message if one fails.
-
-    Kept as a function of the module (the benchmarks call ``survey`` and
-    ``carry_out`` without Ansible); each plan knows its own requests.
-    """
-    plan.carry_out(client, done)
+def requested(module) -> tuple:
+    """The versions (None: all) and the skip argument the options ask for; the task fails on bad input
+    before Mr Chase is asked anything."""
+    params = module.params
+    try:
+        versions = versions_asked(params["package"], params["version"])
+        return versions, skip_asked(params["state"], params["skip"], params["skip_reason"], versions is None)
+    except ValueError as error:
+        module.fail_json(msg=str(error))
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     refuse_non_strings(module)
-    versions = requested_versions(module)
-    skip = requested_skip(module, whole_package=versions is None)
+    versions, skip = requested(module)
     done = []
     plan = None
     notice = "none"
     with mr_chase_client(module) as client:
         try:
-            plan = survey(client, module.params["package"], versions, skip, module.params["state"])
+            plan = survey_releases(client, module.params["package"], versions, skip, module.params["state"])
             if acting(module):
-                carry_out(client, plan, done)
+                plan.carry_out(client, done)
                 plan.unwritten_now = client.unwritten_pages
             notice = notice_of(client, plan, acting(module))
         except MrChaseError as error:

@@ -117,8 +117,10 @@ REPLIES = {
     "PENDING": ((dict,),),
 }
 
-#: the site audit's finding kinds (Mr Chase's findings.KINDS; the vectors pin both), in report order, and what
-#: ``repair: all`` means: every kind but foreign_file, which is repaired only when named
+#: the site audit's finding kinds, in report order, and what ``repair: all`` means: every kind but foreign_file,
+#: which is repaired only when named.  A copy of Mr Chase's findings.KINDS and REPAIRED_BY_ALL (the modules
+#: cannot import the service): change both together; test_mr_chase_codec.py reads findings.py and fails when
+#: they differ, and the protocol vectors' ``finding_kinds`` pin both
 FINDING_KINDS = ("orphan_wheel", "missing_wheel", "hash_mismatch", "stale_page", "missing_page", "orphan_directory",
                  "broken_alias", "missing_alias", "stale_root_index", "stale_project_page", "foreign_file",
                  "leftover_staging", "orphan_archived_wheel", "missing_archived_wheel")

@@ -107,6 +107,17 @@ def peer(ipc_dir):
         each.stop()
 
 
+def site_status(site_refresh=False, archives=None, outbox=None):
+    """The whole site's STATUS reply (``["STATUS", null, null]``) of a Mr Chase with nothing wrong: no stale
+    page, no parked notice, nothing settling, no audit yet; ``archives`` ({location: files pending}) and
+    ``outbox`` (default: empty, no notice submitted yet) say what a test needs otherwise."""
+    return ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": site_refresh, "settling": False,
+                       "outbox": outbox or {"queued": 0, "oldest_age": None, "last": None},
+                       "archives": {location: {"pending": count} for location, count in (archives or {}).items()
+                                    if count},
+                       "audit": {"last": None, "running": None}}]
+
+
 class FakeMrChase:
     """A Mr Chase in memory, with the semantics of the real one for the packages it holds.
 
@@ -171,9 +182,8 @@ class FakeMrChase:
     def do_STATUS(self, name, version):
         if name is None:
             queued = 0 if self.notice["notice"] == "delivered" else 1
-            return ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": self.site_refresh,
-                               "settling": False, "outbox": {"queued": queued, "oldest_age": queued and 0.5 or None,
-                                                             "last": self.notice}, "archives": {}}]
+            return site_status(self.site_refresh, outbox={"queued": queued, "oldest_age": queued and 0.5 or None,
+                                                          "last": self.notice})
         if version is None:
             canonical, package = self._package(name)
             versions = package["versions"].values()

@@ -12,6 +12,8 @@ protocol    the wire format: the table of message types, decode and encode
 listener    who holds an ipc socket file (never take piw-master's queue)
 loop        the request loop: one request at a time, PING answered at once by a stand-in while one takes long
 service     what each request gets; start-up, recovery, stop
+degradation why Mr Chase answers but cannot serve changes (PONG's degraded), found and cleared
+status      the read-only answers (STATUS, MATCH, PENDING) and the metrics' sample
 privileges  the database grants Mr Chase needs, checked at start-up (python -m mr_chase.privileges)
 database    the SQL on the piwheels 0.23 tables
 stall       the client-side deadline on every database call
@@ -20,6 +22,7 @@ versions    PEP 440 order and equality of releases (packaging), as piw-master so
 matching    MATCH: which stored version a spelling names; a removed name's audit record; close names
 tree        the wheels, pages and state under output_path
 journal     the crash journal that makes a removal all or nothing
+recovered   what a change settled by recovery still owes: its audit record and piw-master's notice, once each
 removal     one REMOVE, step by step
 notifier    piw-master's notifications (CBOR, after the reply, durable outbox)
 audit       the JSON-lines audit log

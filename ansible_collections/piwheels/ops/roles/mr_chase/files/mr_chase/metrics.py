@@ -38,7 +38,8 @@ REMOVAL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class Metrics:
     def __init__(self, directory: Path, sample: Callable[[], dict]):
         """``sample()`` returns the service's state: ``degraded`` (causes), ``journal_pending`` (bool),
-        ``outbox_queued``, ``outbox_oldest_age`` (seconds or None), ``stale_pages``, ``parked_notices``."""
+        ``outbox_queued``, ``outbox_oldest_age`` (seconds or None), ``stale_pages``, ``parked_notices``,
+        ``archive_pending`` ({location: files pending}, only locations with something pending)."""
         self.path = str(directory / FILE_NAME)
         self._sample = sample
         registry = self.registry = CollectorRegistry(auto_describe=False)
@@ -58,9 +59,11 @@ class Metrics:
             ("outbox_oldest_age_seconds", "Age of the oldest notice in the outbox (0 when it is empty)"),
             ("stale_pages", "Pages committed changes could not write (STATUS stale_pages)"),
             ("parked_notices", "Notices for piw-master parked in .mr-chase/parked/"),
-            # archive_pending (files whose rows are gone, still on an archive host) belongs here once the
-            # archive servers land (issue 23); it is not reported before there is something to count
         )}
+        self._archive_pending = Gauge("piwheels_mr_chase_archive_pending", "Removed files the archive hosts of a "
+                                      "location still serve (PENDING's total)", ["location"], registry=registry)
+        #: every location that has had files pending since this process started
+        self._archive_locations: set[str] = set()
         self._changed, self._stopping = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
         self._failed: str | None = None
@@ -80,6 +83,11 @@ class Metrics:
             self._errors.labels(kind).inc()
         elif kind in REMOVALS:
             self._removals.labels(kind).observe(seconds)
+        self._changed.set()
+
+    def changed(self) -> None:
+        """Something the file reports changed outside a request (an archive list settled after the reply):
+        write it soon, as after a request."""
         self._changed.set()
 
     def stop(self) -> None:
@@ -122,4 +130,12 @@ class Metrics:
         gauges["outbox_oldest_age_seconds"].set(state["outbox_oldest_age"] or 0)
         gauges["stale_pages"].set(state["stale_pages"])
         gauges["parked_notices"].set(state["parked_notices"])
+        self._set_archive_pending(state["archive_pending"])
         write_to_textfile(self.path, self.registry)
+
+    def _set_archive_pending(self, counts: dict[str, int]) -> None:
+        """One series per location; a location drained since this process started stays, at 0, so a graph
+        (and an alert's ``for``) sees the count fall rather than the series vanish."""
+        self._archive_locations.update(counts)
+        for location in self._archive_locations:
+            self._archive_pending.labels(location).set(counts.get(location, 0))

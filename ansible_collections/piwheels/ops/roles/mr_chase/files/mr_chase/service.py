@@ -33,19 +33,18 @@ from .audit_job import AuditRefused, Audits, Handoff
 from .audit_log import AuditLog
 from .config import Config, ConfigError
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
+from .degradation import Degradation
 from .deletion import PackageRemover
 from .findings import Finding
 from .health import Health
-from .journal import Entry, Journal
+from .journal import Journal
 from .ledger import STALE_PAGE, ArchivePending, Ledger, StalePages
 from .listener import inode, refuse_if_taken
 from .loop import RequestLoop
-from .matching import match
 from .metrics import Metrics
 from .notifier import MasterNotifier, rebuild_search, remove_version, rewrite_pages
-from .privileges import MissingPrivileges, RoleRefused
+from .privileges import RoleRefused
 from .protocol import (
-    MAX_ARCHIVE_FILES,
     MAX_FRAME_BYTES,
     ProtocolError,
     Request,
@@ -54,11 +53,12 @@ from .protocol import (
     encode_reply,
     error,
     invalid,
-    normalise_location,
 )
+from .recovered import RecoveredChanges
 from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
 from .site_repair import SiteRepair
 from .site_scan import SiteScan
+from .status import Status
 from .systemd import Watchdog, notify
 from .tree import Tree
 from .versions import version_key
@@ -71,19 +71,11 @@ log = logging.getLogger(__name__)
 HARD_CAP_BYTES = 1 << 20
 #: the request answered without decoding or encoding anything (its reply, PONG, is built ahead: health.py)
 PING_FRAME = b'["PING"]'
-#: the causes of PONG's degraded reasons (each also a ``reason`` label of the metrics): the database role is
-#: refused (a grant missing, a superuser); the database does not answer; the outbox is undeliverable
-#: (notifier.UNDELIVERABLE_AFTER_TIMEOUTS); a change's outcome cannot be settled
-ROLE, DATABASE, OUTBOX, JOURNAL = "database role", "database", "outbox", "journal"
-#: seconds between checks, while idle, that the database still answers (a ``SELECT 1``; never on PING)
-DATABASE_CHECK_INTERVAL = 10.0
 #: requests that change something are logged at info, and so is every request answered ERROR (a STATUS of
 #: a name that does not exist, a database that is down); a PING or STATUS answered (the module asks STATUS
 #: before every change, the role and monitoring PING) at debug, so the log is not a line per probe
 LOG_LEVELS = {kind: logging.INFO for kind in ("REMOVE", "SKIP", "UNSKIP", "YANK", "FORGET", "DELETE", "AUDIT")}
 ERROR_REPLY = b'["ERROR",'
-#: the request a recovered journal entry of each kind (but a package's) came from, for the audit log
-RECOVERED_REQUESTS = {"remove": "REMOVE", "forget": "FORGET", "page": "YANK"}
 #: seconds between checks that the queue's socket file is still the one this service bound
 WATCH_INTERVAL = 5.0
 #: seconds between attempts to settle a pending journal while idle, and the longest one waits for a row lock
@@ -97,20 +89,6 @@ def committed_but_stale(stale: list[str], why: str) -> str:
     client tells it from a change that did not happen (the modules report changed, and warn)."""
     return (f"committed, but {', '.join(stale)} could not be written ({why}); it stays stale until a later "
             "write of it succeeds (STATUS stale_pages)")
-
-
-def locations_of(archived: dict[str, str] | None) -> dict[str, str]:
-    """STATUS's ``archive_locations``: {archived file: its location}, each location without a trailing slash."""
-    return {filename: normalise_location(location) for filename, location in (archived or {}).items()}
-
-
-def sent(record: dict, notice: list) -> bool:
-    """Whether an audit record says piw-master was sent ``notice`` (or the same notice of that change:
-    a recovered REMOVE's notice may carry another skip reason)."""
-    request, outcome = record.get("request"), record.get("outcome", "")
-    return (isinstance(request, list) and request[:2] == ["NOTIFY", notice[0]] and len(request) == 3
-            and isinstance(request[2], list) and request[2][:2] == notice[1][:2]
-            and (outcome == "delivered" or outcome.startswith("refused")))
 
 
 class AddressLost(Exception):
@@ -149,17 +127,19 @@ class Service:
         self.stale = StalePages(self.ledger, self.tree)
         #: the archived files of committed changes that archive hosts still serve (STATUS archives, PENDING)
         self.archives = ArchivePending(self.ledger)
-        self.journal = Journal(self.tree, on_committed=self._recovered, on_set_aside=self._set_aside,
-                               stale=self.stale, checkpoint=checkpoint, archives=self.archives,
-                               mounts={location: str(root) for location, root in config.archives.items()})
         self.audit = AuditLog(config.audit_log)
         self.notifier = MasterNotifier(config.master_queue, self.tree, self.audit, config.master_timeout)
+        #: the audit records and notices that changes settled by recovery still owe (recovered.py)
+        recovered = RecoveredChanges(self.tree, self.audit, self.notifier)
+        self.journal = Journal(self.tree, on_committed=recovered.committed, on_set_aside=recovered.set_aside,
+                               stale=self.stale, checkpoint=checkpoint, archives=self.archives,
+                               mounts={location: str(root) for location, root in config.archives.items()})
         self.health = Health(__version__, lambda: self.db.warnings, lambda: self.ledger.count(STALE_PAGE),
                              lambda: self.notifier.parked, self.archives.total)
         self.notifier.on_parked = self.health.refresh
-        self.archives.on_change = self.health.refresh
-        #: the textfile metrics (metrics_dir), and systemd's watchdog, kept alive by the request loop
-        self.metrics = Metrics(config.metrics_dir, self._metrics_sample) if config.metrics_dir else None
+        #: finds and clears the reasons PONG says degraded (degradation.py)
+        self.degradation = Degradation(self.db, self.health, self.notifier, SETTLE_INTERVAL)
+        #: systemd's watchdog, kept alive by the request loop (never by the stand-in that answers PING)
         self.watchdog = Watchdog()
         #: every change of the tree shares the journal and the clean-up slot, so changes never overlap
         self.cleanup = Cleanup(self.journal)
@@ -172,6 +152,12 @@ class Service:
         #: request loop's thread through ``handoff``
         self.handoff = Handoff()
         self.audits = Audits(self.tree, self._site_scan, self.repair, self.handoff)
+        #: the read-only answers (STATUS, MATCH, PENDING) and the metrics' sample
+        self.status = Status(self.db, self.journal, self.ledger, self.stale, self.archives, self.notifier, self.audit,
+                             self.audits, self.health)
+        #: the textfile metrics (metrics_dir), sampled from memory on a thread of their own
+        self.metrics = Metrics(config.metrics_dir, self.status.metrics_sample) if config.metrics_dir else None
+        self.archives.on_change = self._archives_changed
         self.stopping = False
         #: the notification of the request in hand, put in the outbox once its reply is sent, and the
         #: journal token of its change (None for a change without a journal: SKIP, UNSKIP)
@@ -181,7 +167,6 @@ class Service:
         self._unsettled: str | None = None
         self._bound: tuple[int, int] | None = None
         self._next_watch = time.monotonic() + WATCH_INTERVAL
-        self._next_database_check = time.monotonic() + DATABASE_CHECK_INTERVAL
 
     # -- requests -------------------------------------------------------------
 
@@ -241,33 +226,17 @@ class Service:
         had_connection = self.db.connected
         try:
             reply = self._answer(request)
-            if self.health.degraded and self.db.connected:  # connected: the role passed the check again
-                self._role_accepted()
-                self._database_answers()
+            if self.health.degraded:
+                self.degradation.connection_works()
             return reply
         except DatabaseUnavailable as exc:
             if not had_connection or isinstance(exc, DatabaseStalled):
-                return self._unavailable(exc)
+                return self.degradation.unavailable(exc)
             log.warning("database connection lost (%s); retrying %s on a fresh one", exc, request.type)
         try:
             return self._answer(request)
         except DatabaseUnavailable as exc:
-            return self._unavailable(exc)
-
-    def _unavailable(self, exc: DatabaseUnavailable) -> bytes:
-        log.error("database unavailable: %s", exc)
-        self._database_lost(exc)
-        return error(f"database unavailable: {exc}")
-
-    def _database_lost(self, exc: DatabaseUnavailable) -> None:
-        """PONG says degraded from the first request or idle check that finds the database unreachable."""
-        if self.health.degrade(DATABASE, f"database unavailable: {exc}"):
-            log.error("changes cannot be served until the database answers again (checked every %g s while "
-                      "idle)", SETTLE_INTERVAL)
-
-    def _database_answers(self) -> None:
-        if self.health.recover(DATABASE):
-            log.info("the database answers again: serving changes")
+            return self.degradation.unavailable(exc)
 
     def _answer(self, request: Request) -> bytes:
         """The reply to a valid request; raises only DatabaseUnavailable."""
@@ -275,18 +244,18 @@ class Service:
             if request.type == "PING":  # spelled other than PING_FRAME (say, with spaces)
                 return self.health.frame
             if request.type == "STATUS" and request.args[0] is None:
-                return encode_reply("STATUS", self._site_status())
+                return encode_reply("STATUS", self.status.site())
             if request.type == "PENDING":
-                return self._pending(*request.args)
+                return encode_reply("PENDING", self.status.pending(*request.args))
             if request.type == "ARCHIVED":
                 return self._archived(*request.args)
             if request.type in ("AUDIT", "JOB"):
                 return self._audit_request(request)
             package = canonicalize(request.args[0])
             if request.type == "STATUS":
-                return encode_reply("STATUS", self._status(package, request.args[1]))
+                return encode_reply("STATUS", self.status.of(package, request.args[1]))
             if request.type == "MATCH":
-                return self._match(package, request.args[1])
+                return encode_reply("MATCH", self.status.match(package, request.args[1]))
             handler = {"SKIP": self._skip, "UNSKIP": self._unskip, "YANK": self._yank, "FORGET": self._forget,
                        "DELETE": self._delete, "REMOVE": self._remove}[request.type]
             return handler(package, *request.args[1:])
@@ -298,87 +267,18 @@ class Service:
             log.error("%s", exc)
             return error(str(exc))
         except RoleRefused as exc:
-            return self._role_refused(exc)
+            return self.degradation.role_refused(exc)
         except OSError as exc:  # the output tree refused (permissions, read-only, immutable, full)
             log.error("file system error: %s", exc)
             return error(f"file system error: {exc.strerror or exc}: {exc.filename}")
         except psycopg.errors.InsufficientPrivilege as exc:
-            return self._privilege_lost(exc)
+            return self.degradation.privilege_lost(exc)
         except psycopg.Error as exc:
             log.error("database error: %s", self.db.masked(str(exc)))
             return error(f"database error: {self.db.masked(first_line(exc))}")
         except Exception as exc:  # the loop must survive anything a request triggers
             log.exception("request %s failed", request.type)
             return error(f"internal error: {exc}")
-
-    def _role_refused(self, exc: RoleRefused) -> bytes:
-        """ERROR with what fixes it; PONG says the service is degraded until a check passes again (``idle``
-        retries every SETTLE_INTERVAL).  Logged in full once, then at debug."""
-        if self.health.degrade(ROLE, f"{exc}; {exc.fix}"):
-            detail = "\n".join(exc.statements) if isinstance(exc, MissingPrivileges) else exc.fix
-            log.error("%s; changes cannot be served until this is fixed (checked again every %g s):\n%s",
-                      exc, SETTLE_INTERVAL, detail)
-        else:
-            log.debug("%s", exc)
-        return error(f"database error: {exc}; {exc.fix}")
-
-    def _role_accepted(self) -> None:
-        if self.health.recover(ROLE):
-            log.info("the database role passes the privilege check again: serving changes")
-
-    def _privilege_lost(self, exc: psycopg.Error) -> bytes:
-        """A statement was refused: a grant was revoked after the connection was checked.  Check again on a
-        fresh connection, so the reply names the GRANT that is missing (else the refusal as it is)."""
-        self.db.discard()
-        try:
-            self._check_role()
-        except RoleRefused as refused:
-            return self._role_refused(refused)
-        log.error("database error: %s", self.db.masked(str(exc)))
-        return error(f"database error: {self.db.masked(first_line(exc))}")
-
-    def _check_role(self) -> None:
-        """Connect (a no-op when connected), which checks the role; raises only RoleRefused."""
-        try:
-            with self.db.guard():
-                self.db.connect()
-        except (DatabaseUnavailable, Locked, psycopg.Error) as exc:
-            log.debug("the database role cannot be checked now: %s", exc)
-
-    def _status(self, package: str, version: str | None) -> dict:
-        """One query (one round trip to PostgreSQL) for either form of STATUS."""
-        with self.db.guard():
-            if version is None:
-                status = self.db.package_status(package)
-                return {"package": package, "skip": status.skip, "versions": sorted(status.versions, key=version_key),
-                        "yanked": sorted(status.yanked, key=version_key), "builds": status.builds,
-                        "file_count": status.file_count, "archived_count": status.archived_count,
-                        "downloads": status.downloads, "aliases": status.aliases,
-                        "site_refresh": self.notifier.enabled, "settling": self._settling(package, None),
-                        "stale_pages": self.stale.of(package),
-                        "archive_locations": locations_of(status.archive_locations)}
-            skip, yanked, builds, files, archived, downloads, locations = self.db.version_status(package, version)
-            return {"package": package, "version": version, "skip": skip, "yanked": yanked,
-                    "builds": builds, "files": files, "archived": archived, "downloads": downloads,
-                    "site_refresh": self.notifier.enabled, "settling": self._settling(package, version),
-                    "stale_pages": self.stale.of(package), "archive_locations": locations_of(locations)}
-
-    def _site_status(self) -> dict:
-        """``["STATUS", null, null]``: what concerns the whole site rather than one package, from memory only
-        (no query), so monitoring and the runbooks may ask it as often as PING.  Each concern that keeps a
-        site-wide state (the ledger's debts, the outbox, the journal) adds its own field here."""
-        return {"stale_pages": sorted(path for entry in self.ledger.entries(STALE_PAGE).values()
-                                      for path in entry.get("paths", ())),
-                "parked_notices": self.notifier.parked, "site_refresh": self.notifier.enabled,
-                "settling": self.journal.exists(), "outbox": self.notifier.state(), "audit": self.audits.site_status(),
-                "archives": {location: {"pending": count} for location, count in self.archives.counts().items()}}
-
-    def _pending(self, location: str) -> bytes:
-        """PENDING: the oldest MAX_ARCHIVE_FILES files the archive hosts of ``location`` still serve, and how
-        many there are in all (from memory: the ledger is read once)."""
-        files = self.archives.pending(location)
-        return encode_reply("PENDING", {"location": location, "files": files[:MAX_ARCHIVE_FILES],
-                                        "total": len(files)})
 
     def _archived(self, location: str, files: list[list[str]]) -> bytes:
         """ARCHIVED: the archive hosts of ``location`` no longer serve ``files``; pairs not pending are
@@ -400,18 +300,6 @@ class Service:
     def _site_scan(self, options: dict, should_stop: Callable[[], bool]) -> SiteScan:
         """The audit's scan, on a database connection of its own (never the worker's)."""
         return SiteScan(self.config.dsn, self.tree, options, should_stop, self._checkpoint)
-
-    def _match(self, package: str, version: str | None) -> bytes:
-        """MATCH: read-only, like STATUS (matching.py)."""
-        with self.db.guard():
-            return encode_reply("MATCH", match(self.db, self.audit, package, version))
-
-    def _settling(self, package: str, version: str | None) -> bool:
-        """Whether a removal of the package (that version, if given) awaits the database's word on its outcome."""
-        entry = self.journal.pending() if self.journal.exists() else None
-        if entry is None or entry.package != package:
-            return False
-        return entry.kind == "package" or version in (None, entry.version)
 
     def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():
@@ -514,42 +402,6 @@ class Service:
         self.health.refresh()  # PONG counts the new debt at once (a page written again later: while idle)
         return error(committed_but_stale(stale, self.stale.error_of(stale[0])))
 
-    def _recovered(self, entry: Entry) -> None:
-        """A change whose outcome was unknown (a crash, a connection lost at COMMIT) turned out committed:
-        audit it and tell piw-master, unless that was done already (its audit record, and its notice
-        queued or sent, carry the entry's token): once each, however many recovery passes it takes.
-
-        Raises OSError when the notice cannot be queued (a full disk): the
-        journal stays until it can, so the notice is never lost."""
-        if entry.kind == "package":
-            request, notice = ["DELETE", entry.package], rebuild_search()
-        elif entry.kind == "repair":
-            request, notice = self._recovered_repair(entry)
-        else:
-            request = [RECOVERED_REQUESTS[entry.kind], entry.package, entry.version]
-            notice = (remove_version(entry.package, entry.version, "") if entry.kind == "remove"
-                      else rewrite_pages(entry.package))
-        # a page rewrite is recovered whichever way its change went: the page now says what the database says
-        outcome = "page rewritten by recovery" if entry.kind == "page" else "done (settled by recovery)"
-        trail = self.audit.trail(entry.token)
-        if trail is None:
-            counts = {"counts": entry.counts, "repaired": sum(entry.counts.values())} if entry.kind == "repair" else {}
-            self.audit.record(request, outcome, package=entry.package, version=entry.version, token=entry.token,
-                              moved=[self.tree.relative(original) for original, _staged in entry.moves], **counts)
-        if notice is not None and not any(sent(record, notice) for record in trail or ()):
-            self.notifier.submit(notice, key=entry.token)
-
-    @staticmethod
-    def _recovered_repair(entry: Entry) -> tuple[list, list | None]:
-        """A recovered repair's audit request and notice, as Service.repair would have made them."""
-        request = ["REPAIR", entry.package or None, sorted(entry.counts)]
-        if entry.package:
-            return request, rewrite_pages(entry.package)
-        return request, rebuild_search() if entry.temp_page else None
-
-    def _set_aside(self, path: str, reason: str) -> None:
-        self.audit.record(["SET-ASIDE", path], "set aside", reason=reason)
-
     def settle_pending(self, wait: float) -> None:
         """Try to settle a pending journal now; a database that cannot say yet leaves it for the next try,
         and PONG says degraded (but for a row lock held elsewhere, which passes) until it is settled."""
@@ -560,33 +412,26 @@ class Service:
             log.debug("pending removal not settled yet: %s", exc)
         except DatabaseUnavailable as exc:
             log.debug("pending removal not settled yet: %s", exc)
-            self._database_lost(exc)
-            self._unsettled_change(f"the database is unavailable: {exc}")
+            self.degradation.database_lost(exc)
+            self.degradation.unsettled_change(f"the database is unavailable: {exc}")
         except RoleRefused as exc:  # retried while idle, settled once the grant is back
-            self._role_refused(exc)
-            self._database_answers()  # it answered: with a refusal
-            self._unsettled_change("the database role is refused")
+            self.degradation.role_refused(exc)
+            self.degradation.database_answers()  # it answered: with a refusal
+            self.degradation.unsettled_change("the database role is refused")
         except OSError as exc:  # a full disk, say: retried while idle, logged once per reason
             if str(exc) != self._unsettled:
                 log.warning("the pending change is not settled yet (%s); trying again every %g s while idle",
                             exc, SETTLE_INTERVAL)
             self._unsettled = str(exc)
-            self._unsettled_change(str(exc))
+            self.degradation.unsettled_change(str(exc))
         except Exception as exc:  # a journal must never stop the service: the log has the details
             log.exception("settling the pending removal failed")
-            self._unsettled_change(f"settling it failed ({exc}; see the log)")
+            self.degradation.unsettled_change(f"settling it failed ({exc}; see the log)")
         else:
             self._unsettled = None
-            if self.db.connected:
-                self._role_accepted()
-                self._database_answers()
-            if not self.journal.exists() and self.health.recover(JOURNAL):
-                log.info("the pending change is settled")
-
-    def _unsettled_change(self, why: str) -> None:
-        self.health.degrade(JOURNAL, f"a change's outcome is not settled ({why}); it is settled as soon as it "
-                                     f"can be (tried every {SETTLE_INTERVAL:g} s) and nothing else is changed "
-                                     "until then")
+            self.degradation.connection_works()
+            if not self.journal.exists():
+                self.degradation.change_settled()
 
     def after_reply(self) -> None:
         """What the last request left to do once its client has the reply: tell piw-master (the outbox
@@ -624,9 +469,9 @@ class Service:
                 self.db.connect()  # a role without the privileges it needs (or a superuser) stops the start here
         except DatabaseUnavailable as exc:
             log.error("the database is unavailable (%s); serving anyway, requests fail until it is back", exc)
-            self._database_lost(exc)
+            self.degradation.database_lost(exc)
             if self.journal.exists():
-                self._unsettled_change(f"the database is unavailable: {exc}")
+                self.degradation.unsettled_change(f"the database is unavailable: {exc}")
             return
         for warning in self.db.warnings:
             log.warning("%s", warning)
@@ -682,67 +527,22 @@ class Service:
         except OSError as exc:
             raise ConfigError("metrics_dir", f"cannot write {self.metrics.path}: {exc.strerror or exc}") from None
 
-    def _metrics_sample(self) -> dict:
-        """What the metrics file reports of the service's state (read on the metrics thread; no query)."""
-        queued, oldest_age = self.notifier.backlog()
-        return {"degraded": self.health.causes(), "journal_pending": self.journal.exists(),
-                "outbox_queued": queued, "outbox_oldest_age": oldest_age,
-                "stale_pages": self.ledger.count(STALE_PAGE), "parked_notices": self.notifier.parked}
+    def _archives_changed(self) -> None:
+        """A pending list changed (settled after a reply, or ARCHIVED): PONG's count and the metrics are news."""
+        self.health.refresh()
+        if self.metrics is not None:
+            self.metrics.changed()
 
     def idle(self) -> None:
-        """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any; while the
-        role is refused, check it again; see that the database answers (every second while it does not,
-        else every DATABASE_CHECK_INTERVAL) and that the outbox is delivered; bring PONG up to date."""
+        """The loop has had nothing to do for SETTLE_INTERVAL: settle a pending removal, if any, else check
+        the database role and the database (degradation.py); see that the outbox is delivered; bring PONG
+        up to date."""
         if self.journal.exists():
             self.settle_pending(SETTLE_WAIT)
-        elif self.health.degraded_by(ROLE):
-            self._recheck_role()
-        elif self.health.degraded_by(DATABASE) or time.monotonic() >= self._next_database_check:
-            self._check_database()
-        self._check_outbox()
-        self.health.refresh()
-
-    def _check_database(self) -> None:
-        """Whether the database answers a ``SELECT 1`` (a connection the server dropped is replaced once)."""
-        self._next_database_check = time.monotonic() + DATABASE_CHECK_INTERVAL
-        had_connection = self.db.connected
-        try:
-            try:
-                with self.db.guard():
-                    self.db.ping()
-            except DatabaseUnavailable as exc:
-                if not had_connection or isinstance(exc, DatabaseStalled):
-                    raise
-                with self.db.guard():
-                    self.db.ping()
-        except DatabaseUnavailable as exc:
-            self._database_lost(exc)
-        except RoleRefused as exc:
-            self._role_refused(exc)
-            self._database_answers()
-        except (Locked, psycopg.Error) as exc:
-            log.debug("the database check failed: %s", exc)
         else:
-            self._database_answers()
-
-    def _check_outbox(self) -> None:
-        """PONG says degraded while piw-master has not taken the outbox's oldest notice for too long."""
-        why = self.notifier.undeliverable()
-        if why is None:
-            if self.health.recover(OUTBOX):
-                log.info("piw-master takes the notices again")
-        elif self.health.degrade(OUTBOX, why):
-            log.error("%s", why)
-
-    def _recheck_role(self) -> None:
-        """Connect again (which checks the role) and say in PONG whether it passes now."""
-        try:
-            self._check_role()
-        except RoleRefused as exc:
-            self._role_refused(exc)
-            return
-        if self.db.connected:
-            self._role_accepted()
+            self.degradation.check_database_while_idle()
+        self.degradation.check_outbox()
+        self.health.refresh()
 
     def _watch(self) -> None:
         """After every turn of the loop: the notifier's thread runs (restarted if it died); every

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +33,25 @@ def test_codec_pins_the_finding_kinds_and_audit_limits(vectors):
     assert list(codec.FINDING_KINDS) == vectors["finding_kinds"]
     assert tuple(kind for kind in codec.FINDING_KINDS if kind != "foreign_file") == codec.REPAIRED_BY_ALL
     assert vectors["max_audit_packages"] == codec.MAX_AUDIT_PACKAGES
+
+
+#: Mr Chase's findings.py, in the role's files (the collection's tree, as ansible-test copies it)
+FINDINGS_PY = Path(__file__).resolve().parents[4] / "roles" / "mr_chase" / "files" / "mr_chase" / "findings.py"
+
+
+def service_constant(path, name):
+    """The literal value assigned to ``name`` in a service module, read without importing the service."""
+    module = ast.parse(path.read_text(encoding="utf-8"))
+    for node in module.body:
+        if isinstance(node, ast.Assign) and [getattr(target, "id", None) for target in node.targets] == [name]:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path} assigns no literal {name}")
+
+
+def test_finding_kinds_are_mr_chases_own_in_the_same_order():
+    kinds = service_constant(FINDINGS_PY, "KINDS")
+    assert kinds == codec.FINDING_KINDS
+    assert tuple(kind for kind in kinds if kind != "foreign_file") == codec.REPAIRED_BY_ALL
 
 
 GOOD_OPTIONS = {"packages": None, "repair": [], "verify_hashes": False, "min_age": 3600, "archives": []}

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from ansible_collections.piwheels.ops.plugins.modules import piw_archive_pending
+from ansible_collections.piwheels.ops.tests.unit.plugins.conftest import site_status
 
 LOCATION = "https://archive1.piwheels.example/simple"
 MAX = 1000
@@ -34,10 +35,7 @@ class PendingLists:
             self.lists[location] = [pair for pair in self.lists.get(location, []) if tuple(pair) not in gone]
             reply = ["DONE"]
         else:
-            archives = {location: {"pending": len(files)} for location, files in self.lists.items() if files}
-            reply = ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": False, "settling": False,
-                                "archives": archives, "outbox": {"queued": 0, "oldest_age": None, "last": None},
-                                "audit": {"last": None, "running": None}}]
+            reply = site_status(archives={location: len(files) for location, files in self.lists.items()})
         return json.dumps(reply).encode("utf-8")
 
 

@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase import site_audit
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.codec import FINDING_KINDS, REPAIRED_BY_ALL
 from ansible_collections.piwheels.ops.plugins.modules import piw_audit
+from ansible_collections.piwheels.ops.tests.unit.plugins.conftest import site_status
 
 STARTED = "2026-01-02T03:04:05Z"
 FINISHED = "2026-01-02T03:04:09Z"
@@ -51,9 +52,7 @@ class FakeAuditor:
 
     def do_STATUS(self, package, version):
         assert package is None and version is None, "only the whole site's STATUS"
-        return ["STATUS", {"stale_pages": [], "parked_notices": 0, "site_refresh": self.site_refresh,
-                           "settling": False, "audit": {"last": None, "running": None},
-                           "outbox": {"queued": 0, "oldest_age": None, "last": None}, "archives": {}}]
+        return site_status(self.site_refresh)
 
     def do_AUDIT(self, options):
         if self.refusal:
