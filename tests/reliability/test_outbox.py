@@ -82,6 +82,8 @@ def test_bad_entries_are_parked_and_the_notices_behind_them_delivered(repository
         assert chase.client("SKIP", "gamma", "after the bad ones") == ["DONE"]
         wait_for(lambda: len(master.accepted) == 2, timeout=20)
         assert master.accepted == [["REMVER", ["gamma", "1.0", True, "", False]], ["REBUILD", ["BOTH", "gamma"]]]
+        # the stand-in records a notice before it replies: wait for Mr Chase to have the reply and drop the entry
+        wait_for(lambda: list(outbox(repository).iterdir()) == [], timeout=20)
         assert master.rejected == []  # nothing off-schema reached it: the 20 MB entry was never sent
         assert SECRET not in master.accepted
         assert chase.client("PING")[2]["parked_notices"] == len(bad)

@@ -205,8 +205,9 @@ class ArchivePending:
 
     def counts(self) -> dict[str, int]:
         """{location: files pending} for every location with something pending (site STATUS ``archives``)."""
-        return {entry["location"]: len(entry["files"]) for entry in self.ledger.entries(ARCHIVE).values()
-                if entry.get("files")}
+        # a copy first: the metrics and notifier threads read this while the request loop changes it
+        entries = list(self.ledger.entries(ARCHIVE).values())
+        return {entry["location"]: len(entry["files"]) for entry in entries if entry.get("files")}
 
     def total(self) -> int:
         """Files pending over every location (PONG's ``archive_pending``): no disk access after the first."""
