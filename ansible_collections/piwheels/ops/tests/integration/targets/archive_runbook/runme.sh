@@ -7,7 +7,8 @@
 # archive2 unreachable the removal on the master still completes, the pending
 # list survives a Mr Chase restart, the summary names what is still served,
 # the run fails at its end, and a rerun (or piwheels.ops.archive_sync) drains
-# it. Bad inventory variables stop the run at its start.
+# it. Bad inventory variables stop the run at its start; a location with
+# wheels pending that no host serves fails it at its end.
 set -euxo pipefail
 export ANSIBLE_ROLES_PATH=..
 set -- -e @../../integration_config.yml "$@"
@@ -158,15 +159,34 @@ served "$(url2 "$alpha10")"
 # the pending list survives a restart of Mr Chase
 "${state_dir}/opt/mr-chase/bin/mr-chase-ctl" restart
 pending "$location2" '["alpha-1.0-cp37-cp37-linux_armv7l.whl"]' "$@"
-# a pending location no host serves is a clear error at the start
-sed "s|piw_archive_location: \"${location2}/\"|piw_archive_location: \"${location2}x\"|" "$good" >"${OUTPUT_DIR}/typo.yml"
-if archive_sync "${OUTPUT_DIR}/typo.yml" -e confirm=yes "$@" >"${OUTPUT_DIR}/typo.out" 2>&1; then exit 1; fi
-grep -q "Mr Chase has archived wheels pending at ${location2}, but no host of group piwheels_archive" "${OUTPUT_DIR}/typo.out"
-served "$(url2 "$alpha10")"
 # the rerun drains it
 runbook "$good" -e package=alpha -e '{"versions": ["1.0"]}' -e confirm=yes "$@" | tee "${OUTPUT_DIR}/rerun.out"
 grep -q "archive2 (${location2}): deleted 1 archived wheel" "${OUTPUT_DIR}/rerun.out"
 gone "$(url2 "$alpha10")"
+pending "$location2" '[]' "$@"
+
+# A location with wheels pending that no host of the inventory serves (archive2's piw_archive_location misspelt):
+# nothing stops the removal at its start (a removal never waits for an archive host); the master's removal is
+# done, and the run fails at its end naming the location, its wheels, and the declared location closest to it.
+# With the inventory corrected, a rerun deletes the wheel and passes.
+alpha11=alpha/alpha-1.1-cp37-cp37-linux_armv7l.whl
+ansible-playbook -i "${INVENTORY_PATH}" archive_one.yml -e package=alpha -e filename="${alpha11#alpha/}" \
+    -e root="$root2" -e location="$location2" "$@"
+sed "s|piw_archive_location: \"${location2}/\"|piw_archive_location: \"${location2}x\"|" "$good" >"${OUTPUT_DIR}/typo.yml"
+if runbook "${OUTPUT_DIR}/typo.yml" -e package=alpha -e '{"versions": ["1.1"]}' -e confirm=yes "$@" \
+    >"${OUTPUT_DIR}/typo.out" 2>&1; then exit 1; fi
+cat "${OUTPUT_DIR}/typo.out"
+grep -q 'Removed from piwheels: alpha 1.1' "${OUTPUT_DIR}/typo.out"
+grep -q "Still served at ${location2} (1 pending), by no host of group piwheels_archive (the closest declared piw_archive_location is ${location2}x, of archive2" "${OUTPUT_DIR}/typo.out"
+grep -q -- "- $(url2 "$alpha11")" "${OUTPUT_DIR}/typo.out"
+grep -q "1 archived wheel that piwheels no longer lists is still served at ${location2}, which no host of group piwheels_archive serves (${alpha11#alpha/}). The closest piw_archive_location declared is ${location2}x (archive2)" "${OUTPUT_DIR}/typo.out"
+grep -qE "testhost +: .* failed=1 " "${OUTPUT_DIR}/typo.out"
+files_left alpha 1.1 0 "$@"
+served "$(url2 "$alpha11")"
+pending "$location2" "[\"${alpha11#alpha/}\"]" "$@"
+runbook "$good" -e package=alpha -e '{"versions": ["1.1"]}' -e confirm=yes "$@" | tee "${OUTPUT_DIR}/typo-fixed.out"
+grep -q "archive2 (${location2}): deleted 1 archived wheel" "${OUTPUT_DIR}/typo-fixed.out"
+gone "$(url2 "$alpha11")"
 pending "$location2" '[]' "$@"
 
 # The same with archive_sync: FORGET alpha 1.2 while archive2 is unreachable,

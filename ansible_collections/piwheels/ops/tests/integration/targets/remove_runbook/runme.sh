@@ -23,12 +23,30 @@ INVENTORY
 ansible-playbook -i "${INVENTORY_PATH}" setup.yml "$@"
 runbook() { ansible-playbook -i "$inventory" piwheels.ops.remove "$@"; }
 # The play recap of a run: ok, changed and skipped tasks of the request's
-# play. One change is changed=1: the planning task is ok (plan: true), the
-# acting one changes. The archive plays (issue 23) add 6 ok and 6 skipped
-# tasks on a site without archive hosts and nothing pending: the inventory
-# checks (no host to check), reading the pending lists before and after, the
-# summary, and the empty rounds.
-recap() { grep -qE "testhost +: ok=$(($2 + 6)) +changed=$3 +unreachable=0 +failed=0 +skipped=$(($4 + 6)) " "$1"; }
+# play, to which the archive plays add 7 ok and 6 skipped (never a change).
+#   The request's play: a removal acted on is 6 1 4: ok are the request check,
+#   the plan, noting it, showing it, the acting task (the one change: the plan
+#   is ok, plan: true) and the summary; skipped are the package-deletion plan,
+#   the prompt and its refusal (confirmed, or --check), and the package
+#   deletion. A request already done is 5 0 5: the acting task is skipped too.
+#   The archive plays, on this inventory without archive hosts and with
+#   archive0's wheel pending (setup.yml): skipped are the three checks of the
+#   archive hosts' variables (no host to check), the rounds of the inventory's
+#   locations (none), the warning about unreachable hosts (none) and the
+#   failure (an inventory without archive hosts manages none); ok are the
+#   inclusion of drain.yml, its start, reading which locations have wheels
+#   pending, reading archive0's wheels (no host serves it), noting them, the
+#   summary and the warning that this inventory does not manage archive0.
+recap() { grep -qE "testhost +: ok=$(($2 + 7)) +changed=$3 +unreachable=0 +failed=0 +skipped=$(($4 + 6)) " "$1"; }
+# every run names the wheel setup.yml left pending at archive0, which no host of this inventory serves, with a
+# warning, and succeeds: a removal is never held up by an archive host (issue 23)
+archive0=https://archive0.piwheels.example/simple
+unmanaged_named() {
+    grep -q "Archive hosts: none in the inventory (group piwheels_archive)." "$1"
+    grep -q "${2:-Still} served at ${archive0} (1 pending), not managed by this inventory: add the archive hosts to group piwheels_archive and run piwheels.ops.archive_sync:" "$1"
+    grep -q -- "- ${archive0}/alpha/alpha-1.0-cp37-cp37-linux_armv7l.whl" "$1"
+    grep -q "Warning: 1 archived wheel that piwheels no longer lists is still served, at ${archive0}, not managed by this inventory" "$1"
+}
 # how many times a run printed the diff of gamma
 diffs_shown() { grep -c '^--- before: gamma (Mr Chase)' "$1" || true; }
 files_left() { ansible-playbook -i "${INVENTORY_PATH}" check.yml -e package=gamma -e version="$1" -e expect_files="$2" "${@:3}"; }
@@ -52,6 +70,7 @@ for confirm in no yes; do
     runbook --check --diff -e package=gamma -e '{"versions": ["1.0"]}' -e confirm=$confirm "$@" </dev/null \
         | tee "${OUTPUT_DIR}/check-$confirm.out"
     recap "${OUTPUT_DIR}/check-$confirm.out" 6 1 4
+    unmanaged_named "${OUTPUT_DIR}/check-$confirm.out" 'Would still be'
     test "$(diffs_shown "${OUTPUT_DIR}/check-$confirm.out")" = 1
     grep -q 'Check mode: nothing was changed.' "${OUTPUT_DIR}/check-$confirm.out"
     grep -q 'Would remove from piwheels: gamma 1.0' "${OUTPUT_DIR}/check-$confirm.out"
@@ -72,6 +91,7 @@ files_left 1.0 2 "$@"
 runbook --diff -e package=gamma -e '{"versions": ["1.0"], "skip_reason": "https://example.org/issue/1"}' -e confirm=yes "$@" \
     | tee "${OUTPUT_DIR}/confirmed.out"
 recap "${OUTPUT_DIR}/confirmed.out" 6 1 4
+unmanaged_named "${OUTPUT_DIR}/confirmed.out"
 test "$(diffs_shown "${OUTPUT_DIR}/confirmed.out")" = 1
 grep -q 'Removed from piwheels: gamma 1.0' "${OUTPUT_DIR}/confirmed.out"
 grep -q '(1 build, 2 files, 6 download records)' "${OUTPUT_DIR}/confirmed.out"
@@ -85,8 +105,16 @@ files_left 1.1 2 "$@"
 runbook -e package=gamma -e '{"versions": ["1.0"], "skip_reason": "https://example.org/issue/1"}' -e confirm=yes "$@" \
     | tee "${OUTPUT_DIR}/again.out"
 recap "${OUTPUT_DIR}/again.out" 5 0 5
+unmanaged_named "${OUTPUT_DIR}/again.out"
 grep -q 'Nothing left to remove for gamma 1.0: already done.' "${OUTPUT_DIR}/again.out"
 if grep -q 'Removed from piwheels' "${OUTPUT_DIR}/again.out"; then exit 1; fi
+
+# archive_sync with this inventory deletes nothing, so it asks nothing (stdin is closed: a prompt would fail the
+# run), names archive0's wheel as not managed here, changes nothing and succeeds.
+ansible-playbook -i "$inventory" piwheels.ops.archive_sync "$@" </dev/null | tee "${OUTPUT_DIR}/sync.out"
+grep -q "${archive0}: 1 wheels pending" "${OUTPUT_DIR}/sync.out"
+unmanaged_named "${OUTPUT_DIR}/sync.out"
+grep -qE "testhost +: .* changed=0 +unreachable=0 +failed=0 " "${OUTPUT_DIR}/sync.out"
 
 # One version gone already, one still there, no skip reason: only the second
 # is claimed removed, and the summary says both will be built again... except
