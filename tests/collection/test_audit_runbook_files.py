@@ -97,8 +97,10 @@ def test_metrics_parse_with_every_kind_and_the_times(tmp_path):
     assert parsed[("piwheels_audit_duration_seconds", None)] == 4.25
     families = {family.name: family.type for family in text_string_to_metric_families(text)}
     assert families == dict.fromkeys(("piwheels_audit_findings", "piwheels_audit_repaired_findings",
+                                      "piwheels_audit_archive_hosts_unlisted",
                                       "piwheels_audit_last_run_timestamp_seconds", "piwheels_audit_duration_seconds"),
                                      "gauge")
+    assert parsed[("piwheels_audit_archive_hosts_unlisted", None)] == 0  # an inventory without archive hosts
 
 
 def test_metrics_of_a_clean_site_are_all_zero(tmp_path):
@@ -159,3 +161,38 @@ def test_the_shown_report_and_the_summary_say_what_was_and_would_be_repaired(tmp
     checked = render(tmp_path, "audit_summary.j2", report, report=report, files=[], repaired_run=False, check=True)
     assert ("Check mode: nothing was repaired. A real run would repair 4 finding(s) (orphan_wheel, stale_project_page, "
             "stale_root_index).") in checked
+
+
+ARCHIVE1 = "https://archive1.piwheels.example/simple"
+UNREACHABLE = "Failed to connect to the host via ssh"
+ARCHIVES = {"listed": [{"host": "archive1", "location": ARCHIVE1, "count": 1200}],
+            "unlisted": [{"host": "archive2", "location": ARCHIVE1, "problem": UNREACHABLE}]}
+ARCHIVE_FINDINGS = [finding("orphan_archived_wheel", "gamma", f"{ARCHIVE1}/gamma/gamma-0.9-py3-none-any.whl",
+                            f"{ARCHIVE1}'s archive host serves it; the database has no files row for it", False)]
+
+
+def test_an_archive_host_not_listed_is_counted_in_the_metrics(tmp_path):
+    parsed = samples(render(tmp_path, "audit_metrics.prom.j2", result_of(ARCHIVE_FINDINGS, []), archives=ARCHIVES))
+    assert parsed[("piwheels_audit_archive_hosts_unlisted", None)] == 1
+    assert parsed[("piwheels_audit_findings", "orphan_archived_wheel")] == 1
+
+
+def test_the_reports_name_the_archive_hosts_listed_and_those_not_audited(tmp_path):
+    report = result_of(ARCHIVE_FINDINGS, ["orphan_archived_wheel"], check=True)
+    text = render(tmp_path, "audit_report.md.j2", report, archives=ARCHIVES, repaired_run=False, check=True)
+    assert f"| archive1 | `{ARCHIVE1}` | 1200 file(s) |" in text.splitlines()
+    assert (f"| archive2 | `{ARCHIVE1}` | **not audited**: Failed to connect to the host via ssh |"
+            in text.splitlines())
+    assert f"- `orphan_archived_wheel` `{ARCHIVE1}/gamma/gamma-0.9-py3-none-any.whl` (gamma): " in text
+    shown = render(tmp_path, "audit_report.j2", report, archives=ARCHIVES)
+    assert f"Archive host archive1 ({ARCHIVE1}): 1200 file(s) listed and audited\n" in shown
+    assert (f"Archive host archive2 ({ARCHIVE1}): NOT AUDITED, it could not be listed: Failed to connect to the "
+            "host via ssh\n") in shown
+    summary = render(tmp_path, "audit_summary.j2", report, report=report, files=[], repaired_run=False, check=True,
+                     archives=ARCHIVES)
+    assert (f"NOT AUDITED: archive host archive2 ({ARCHIVE1}) could not be listed: Failed to connect to the host "
+            "via ssh\n") in summary
+
+
+def test_the_markdown_without_archive_hosts_has_no_archive_section(tmp_path):
+    assert "## Archive hosts" not in render(tmp_path, "audit_report.md.j2", result_of([], []), repaired_run=False)
