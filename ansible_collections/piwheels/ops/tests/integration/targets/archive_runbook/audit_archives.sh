@@ -11,14 +11,16 @@
 ansible-playbook -i "${INVENTORY_PATH}" setup.yml "$@"
 reports="${OUTPUT_DIR}/audit-reports"
 mkdir -p "$reports"
-audit() { inventory_file="$1"; shift; (cd "$reports" && rm -f audit-*.json audit-*.md \
-    && ansible-playbook -i "$inventory_file" piwheels.ops.audit -e min_age=0 "$@"); }
+audit() { inventory_file="$1"; shift; rm -f "$reports"/audit-*
+    ansible-playbook -i "$inventory_file" piwheels.ops.audit -e min_age=0 -e report_dir="$reports" "$@"; }
 # "kind path repaired" of each finding of the run's JSON report, sorted
 audit_findings() {
     python -c 'import json, sys; print("\n".join(sorted(" ".join((f["kind"], f["path"], str(f["repaired"])))
         for f in json.load(open(sys.argv[1]))["findings"])))' "$reports"/audit-testhost-*.json
 }
-no_listing_left() { test -z "$(find "${state_dir}/run/mr-chase" -maxdepth 1 -name 'piw-audit-*')"; }
+# the listings' private directories: on the master (under Mr Chase's socket directory), and in /tmp on the control
+# node and the archive hosts (all this machine)
+no_listing_left() { test -z "$(find "${state_dir}/run/mr-chase" /tmp -maxdepth 1 -name 'piw-audit-*')"; }
 orphan=gamma/gamma-0.9-cp37-cp37-linux_armv7l.whl dead=alpha/alpha-1.0-cp37-cp37-linux_armv7l.whl
 page="${state_dir}/www-piwheels/simple/alpha/index.html"
 
