@@ -9,6 +9,7 @@ templates make of a result, quickly and for every shape (findings repaired or no
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -196,3 +197,43 @@ def test_the_reports_name_the_archive_hosts_listed_and_those_not_audited(tmp_pat
 
 def test_the_markdown_without_archive_hosts_has_no_archive_section(tmp_path):
     assert "## Archive hosts" not in render(tmp_path, "audit_report.md.j2", result_of([], []), repaired_run=False)
+
+
+def run_runbook(tmp_path, inventory: str, *extra: str) -> subprocess.CompletedProcess:
+    """piwheels.ops.audit from this checkout against ``inventory``; the cases below stop before Mr Chase is asked."""
+    (tmp_path / "inventory.yml").write_text(inventory)
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(tmp_path / "inventory.yml"),
+         "piwheels.ops.audit", "-e", f"ansible_python_interpreter={sys.executable}", *extra],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+
+
+MASTER = "piwheels_master:\n  hosts:\n    master:\n      ansible_connection: local\n"
+
+
+def archive_host(location: str, root: str = "/srv/archive") -> str:
+    return (f"piwheels_archive:\n  hosts:\n    archive1:\n      ansible_connection: local\n"
+            f"      piw_archive_location: {location}\n      piw_archive_root: {root}\n")
+
+
+def test_a_relative_listing_dir_is_refused_before_anything_runs(tmp_path):
+    run = run_runbook(tmp_path, MASTER, "-e", "listing_dir=relative/dir")
+    assert run.returncode != 0
+    assert "-e listing_dir= an absolute directory on the master" in run.stdout
+
+
+def test_archive_hosts_with_mr_chase_on_tcp_need_a_listing_dir(tmp_path):
+    inventory = MASTER + "      mr_chase_import_queue: tcp://127.0.0.1:5599\n" + archive_host(ARCHIVE1)
+    run = run_runbook(tmp_path, inventory)
+    assert run.returncode != 0
+    assert ("Mr Chase listens at tcp://127.0.0.1:5599, so the runbook has no directory of Mr Chase's on the master to "
+            "put the archive hosts' listings in: give -e listing_dir=") in " ".join(run.stdout.split())
+
+
+def test_an_archive_host_without_a_url_location_is_named_before_it_is_listed(tmp_path):
+    run = run_runbook(tmp_path, MASTER + archive_host("archive1.example"), "-e", f"listing_dir={tmp_path}")
+    assert run.returncode != 0
+    assert "archive1 (group piwheels_archive): set piw_archive_location to the files.location" in " ".join(
+        run.stdout.split())
+    assert "List the archive tree" not in run.stdout
