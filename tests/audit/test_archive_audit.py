@@ -65,10 +65,10 @@ def test_archive_findings_are_repaired_and_a_second_audit_finds_nothing(reposito
         ("missing_archived_wheel", True), ("orphan_archived_wheel", True)]
     orphan = next(f for f in found if f["kind"] == "orphan_archived_wheel")
     assert "queued for its archive hosts" in orphan["detail"]
-    # the dead link's build went with its rows; its other file, which the host still serves, and the orphan wait
-    # for the archive hosts; the dead file itself is not asked of them
+    # the dead link's build went with its rows; its files (the dead one too: a mirror may still serve it) and the
+    # orphan wait for the archive hosts
     pending = mr_chase.client("PENDING", ARCHIVE1)[1]
-    assert sorted(pending["files"]) == sorted([["alpha", site["kept"]], ["gamma", ORPHAN]])
+    assert sorted(pending["files"]) == sorted([["alpha", site["dead"]], ["alpha", site["kept"]], ["gamma", ORPHAN]])
     with psycopg.connect(repository.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM files WHERE filename = ANY(%s)",
                             ([site["dead"], site["kept"]],)).fetchone()[0] == 0
@@ -78,6 +78,21 @@ def test_archive_findings_are_repaired_and_a_second_audit_finds_nothing(reposito
     # (the project page still lists the removed build until piw-master, told by the repair, rewrites it)
     assert {(f["kind"], f["package"]) for f in found} == {("stale_project_page", "alpha")}  # page and JSON
     assert again["counts"]["orphan_archived_wheel"] == again["counts"]["missing_archived_wheel"] == 0
+
+
+def test_a_wheel_one_mirror_lacks_is_repaired_and_queued_for_the_mirror_that_serves_it(repository, mr_chase,
+                                                                                         tmp_path):
+    """Two hosts serve ARCHIVE1, each listing compared on its own: the wheel only the second lacks is a dead link
+    for its users; the repair removes its build and queues the wheel, so the first host deletes its copy and a
+    second audit finds no orphan there."""
+    site = archived_site(repository, tmp_path)
+    mirror = tmp_path / "mirror.txt"
+    mirror.write_text(f"alpha/{site['dead']}\nalpha/{site['kept']}\n")  # this mirror still serves the dead one
+    both = [{"location": ARCHIVE1, "listing": str(mirror)}, *archives(site)]
+    job, found = audit(mr_chase.client, repair=["missing_archived_wheel"], archives=both)
+    assert [(f["kind"], f["path"], f["repaired"]) for f in found if f["kind"] == "missing_archived_wheel"] == [
+        ("missing_archived_wheel", f"{ARCHIVE1}/alpha/{site['dead']}", True)]
+    assert ["alpha", site["dead"]] in mr_chase.client("PENDING", ARCHIVE1)[1]["files"]
 
 
 def test_a_missing_wheel_repair_leaves_the_builds_archived_files_pending(repository, mr_chase, tmp_path):

@@ -9,6 +9,7 @@ templates make of a result, quickly and for every shape (findings repaired or no
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -97,8 +98,10 @@ def test_metrics_parse_with_every_kind_and_the_times(tmp_path):
     assert parsed[("piwheels_audit_duration_seconds", None)] == 4.25
     families = {family.name: family.type for family in text_string_to_metric_families(text)}
     assert families == dict.fromkeys(("piwheels_audit_findings", "piwheels_audit_repaired_findings",
+                                      "piwheels_audit_archive_hosts_unlisted",
                                       "piwheels_audit_last_run_timestamp_seconds", "piwheels_audit_duration_seconds"),
                                      "gauge")
+    assert parsed[("piwheels_audit_archive_hosts_unlisted", None)] == 0  # an inventory without archive hosts
 
 
 def test_metrics_of_a_clean_site_are_all_zero(tmp_path):
@@ -159,3 +162,78 @@ def test_the_shown_report_and_the_summary_say_what_was_and_would_be_repaired(tmp
     checked = render(tmp_path, "audit_summary.j2", report, report=report, files=[], repaired_run=False, check=True)
     assert ("Check mode: nothing was repaired. A real run would repair 4 finding(s) (orphan_wheel, stale_project_page, "
             "stale_root_index).") in checked
+
+
+ARCHIVE1 = "https://archive1.piwheels.example/simple"
+UNREACHABLE = "Failed to connect to the host via ssh"
+ARCHIVES = {"listed": [{"host": "archive1", "location": ARCHIVE1, "count": 1200}],
+            "unlisted": [{"host": "archive2", "location": ARCHIVE1, "problem": UNREACHABLE}]}
+ARCHIVE_FINDINGS = [finding("orphan_archived_wheel", "gamma", f"{ARCHIVE1}/gamma/gamma-0.9-py3-none-any.whl",
+                            f"{ARCHIVE1}'s archive host serves it; the database has no files row for it", False)]
+
+
+def test_an_archive_host_not_listed_is_counted_in_the_metrics(tmp_path):
+    parsed = samples(render(tmp_path, "audit_metrics.prom.j2", result_of(ARCHIVE_FINDINGS, []), archives=ARCHIVES))
+    assert parsed[("piwheels_audit_archive_hosts_unlisted", None)] == 1
+    assert parsed[("piwheels_audit_findings", "orphan_archived_wheel")] == 1
+
+
+def test_the_reports_name_the_archive_hosts_listed_and_those_not_audited(tmp_path):
+    report = result_of(ARCHIVE_FINDINGS, ["orphan_archived_wheel"], check=True)
+    text = render(tmp_path, "audit_report.md.j2", report, archives=ARCHIVES, repaired_run=False, check=True)
+    assert f"| archive1 | `{ARCHIVE1}` | 1200 file(s) |" in text.splitlines()
+    assert (f"| archive2 | `{ARCHIVE1}` | **not audited**: Failed to connect to the host via ssh |"
+            in text.splitlines())
+    assert f"- `orphan_archived_wheel` `{ARCHIVE1}/gamma/gamma-0.9-py3-none-any.whl` (gamma): " in text
+    shown = render(tmp_path, "audit_report.j2", report, archives=ARCHIVES)
+    assert f"Archive host archive1 ({ARCHIVE1}): 1200 file(s) listed and audited\n" in shown
+    assert (f"Archive host archive2 ({ARCHIVE1}): NOT AUDITED, it could not be listed: Failed to connect to the "
+            "host via ssh\n") in shown
+    summary = render(tmp_path, "audit_summary.j2", report, report=report, files=[], repaired_run=False, check=True,
+                     archives=ARCHIVES)
+    assert (f"NOT AUDITED: archive host archive2 ({ARCHIVE1}) could not be listed: Failed to connect to the host "
+            "via ssh\n") in summary
+
+
+def test_the_markdown_without_archive_hosts_has_no_archive_section(tmp_path):
+    assert "## Archive hosts" not in render(tmp_path, "audit_report.md.j2", result_of([], []), repaired_run=False)
+
+
+def run_runbook(tmp_path, inventory: str, *extra: str) -> subprocess.CompletedProcess:
+    """piwheels.ops.audit from this checkout against ``inventory``; the cases below stop before Mr Chase is asked."""
+    (tmp_path / "inventory.yml").write_text(inventory)
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(tmp_path / "inventory.yml"),
+         "piwheels.ops.audit", "-e", f"ansible_python_interpreter={sys.executable}", *extra],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+
+
+MASTER = "piwheels_master:\n  hosts:\n    master:\n      ansible_connection: local\n"
+
+
+def archive_host(location: str, root: str = "/srv/archive") -> str:
+    return (f"piwheels_archive:\n  hosts:\n    archive1:\n      ansible_connection: local\n"
+            f"      piw_archive_location: {location}\n      piw_archive_root: {root}\n")
+
+
+def test_a_relative_listing_dir_is_refused_before_anything_runs(tmp_path):
+    run = run_runbook(tmp_path, MASTER, "-e", "listing_dir=relative/dir")
+    assert run.returncode != 0
+    assert "-e listing_dir= an absolute directory on the master" in run.stdout
+
+
+def test_archive_hosts_with_mr_chase_on_tcp_need_a_listing_dir(tmp_path):
+    inventory = MASTER + "      mr_chase_import_queue: tcp://127.0.0.1:5599\n" + archive_host(ARCHIVE1)
+    run = run_runbook(tmp_path, inventory)
+    assert run.returncode != 0
+    assert ("Mr Chase listens at tcp://127.0.0.1:5599, so the runbook has no directory of Mr Chase's on the master to "
+            "put the archive hosts' listings in: give -e listing_dir=") in " ".join(run.stdout.split())
+
+
+def test_an_archive_host_without_a_url_location_is_named_before_it_is_listed(tmp_path):
+    run = run_runbook(tmp_path, MASTER + archive_host("archive1.example"), "-e", f"listing_dir={tmp_path}")
+    assert run.returncode != 0
+    assert "archive1 (group piwheels_archive): set piw_archive_location to the files.location" in " ".join(
+        run.stdout.split())
+    assert "List the archive tree" not in run.stdout

@@ -34,8 +34,9 @@ What each kind's repair is (the database is the truth; the tree is repaired towa
   files are: repaired means queued for the archive hosts, which the archive
   runbook or archive_sync then deletes; missing_archived_wheel (a row of an
   archive location whose wheel its host lacks): its build is deleted as for
-  missing_wheel.  Whichever repair deletes a build, its other archived files
-  become pending the same way;
+  missing_wheel.  Whichever repair deletes a build, its archived files
+  become pending the same way, the missing one too: the listing is one
+  host's, and a mirror of the same location may still serve it;
 * stale_project_page: piw-master rewrites the project page and JSON when
   told ``REBUILD ["BOTH", package]``, the notice every repair of a package
   sends; without a master_queue it is not repaired (:data:`NO_MASTER`).  Its
@@ -111,10 +112,8 @@ class Plan:
     moves: list[str] = field(default_factory=list)
     builds: set[int] = field(default_factory=set)
     links: list[str] = field(default_factory=list)
-    #: [location, package, filename] of the orphan archived wheels queued for their archive hosts, and the names
-    #: of the missing archived wheels whose builds go (their hosts lack them: not queued)
+    #: [location, package, filename] of the orphan archived wheels queued for their archive hosts
     archived: list[list[str]] = field(default_factory=list)
-    missing_archived: set[str] = field(default_factory=set)
     #: whether the package page (a site's repair: the root index) is written
     page: bool = False
     root_index: bool = False
@@ -259,7 +258,6 @@ class SiteRepair(Change):
         if row is None or normalise_location(row.location) != normalise_location(location) or young:
             return False
         plan.builds.add(build)
-        plan.missing_archived.add(filename)
         return True
 
     def _check_site(self, kind: str, parts: list[str], path: str, plan: Plan) -> bool:
@@ -381,12 +379,12 @@ class SiteRepair(Change):
     @staticmethod
     def _archived_of_builds(package: str, plan: Plan, rows: Rows | None) -> list[list[str]]:
         """[location, package, filename] of the archived files of the builds the repair deletes (their rows go,
-        so their archive hosts must delete them), but those the hosts already lack."""
+        so their archive hosts must delete them); a missing archived wheel too, which the host whose listing
+        lacked it reports already absent, and any mirror of its location that still serves it deletes."""
         archived = []
         for filename, (build, _young) in (rows.builds.items() if rows else ()):
             row = rows.files.get(filename)
-            if (build in plan.builds and row is not None and row.location != LOCAL
-                    and filename not in plan.missing_archived):
+            if build in plan.builds and row is not None and row.location != LOCAL:
                 archived.append([normalise_location(row.location), package, filename])
         return archived
 

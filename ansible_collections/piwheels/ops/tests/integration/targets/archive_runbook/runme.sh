@@ -213,3 +213,6 @@ grep -qE "testhost +: .* changed=0 +unreachable=0 +failed=0 " "${OUTPUT_DIR}/syn
 # an unreachable host with nothing pending for it is a warning, not a failure
 archive_sync "$unreachable" -e confirm=yes "$@" | tee "${OUTPUT_DIR}/sync-unreachable.out"
 grep -q 'Warning: archive host archive2 could not be reached' "${OUTPUT_DIR}/sync-unreachable.out"
+
+# The audit runbook covers the archive hosts (audit_archives.sh)
+. ./audit_archives.sh "$@"
