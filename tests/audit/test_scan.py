@@ -267,18 +267,20 @@ def test_page_links_read_the_masters_format(whitespace):
 def test_the_cheap_comparison_takes_the_pages_both_writers_write(repository):
     """A page is current without parsing when its lines are those page.py writes: true of Mr Chase's pages and of
     the testbed's stand-in piw-master's (both upstream's format), so the common case is the cheap one."""
-    from mr_chase.page import PageFile, render_page
-    from mr_chase.site_scan import PackageRows, Row, _same_lines
+    from mr_chase.page import PageFile, link_line, render_page
+    from mr_chase.site_scan import _same_lines
 
     from piwheels_testbed.scribe import simple_page
 
-    rows = PackageRows(files={f.filename: Row(PageFile(f.filename, f.filehash, f.requires_python,
-                                                       ("alpha", version) in repository.manifest.yanked, version,
-                                                       "/simple"), False)
-                              for version, files in repository.manifest.packages["alpha"].items() for f in files})
-    assert _same_lines(render_page("alpha", [row.file for row in rows.files.values()]), "alpha", rows)
-    assert _same_lines((repository.simple / "alpha" / "index.html").read_text(), "alpha", rows)
-    testbed = simple_page("alpha", [(r.file.version, r.file.filename, r.file.filehash, r.file.requires_python,
-                                     r.file.yanked, "/simple") for r in rows.files.values()])
-    assert _same_lines(testbed, "alpha", rows)
-    assert not _same_lines(testbed.replace('data-yanked=""', ""), "alpha", rows)
+    files = [PageFile(f.filename, f.filehash, f.requires_python, ("alpha", version) in repository.manifest.yanked,
+                      version, "/simple")
+             for version, listed in repository.manifest.packages["alpha"].items() for f in listed]
+    assert _same_lines(render_page("alpha", files), "alpha", files)
+    assert _same_lines((repository.simple / "alpha" / "index.html").read_text(), "alpha", files)
+    testbed = simple_page("alpha", [(f.version, f.filename, f.filehash, f.requires_python, f.yanked, "/simple")
+                                    for f in files])
+    assert _same_lines(testbed, "alpha", files)
+    assert not _same_lines(testbed.replace('data-yanked=""', ""), "alpha", files)
+    first, second = link_line("alpha", files[0]), link_line("alpha", files[1])
+    listed_twice_and_one_lacking = testbed.replace(first, f"{first}\n{first}").replace(second, "")
+    assert not _same_lines(listed_twice_and_one_lacking, "alpha", files)
