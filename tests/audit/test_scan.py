@@ -236,6 +236,27 @@ def test_an_import_committed_during_the_scan_is_not_reported(repository):
     assert imported in page_links((repository.simple / "gamma" / "index.html").read_text())
 
 
+def test_a_wheel_linked_to_a_wheel_of_its_own_directory_is_served_and_hashed_through_the_link(repository):
+    """piwheels links armv6l wheels to the armv7l ones beside them (same hash): such a link, or a link to such a
+    link, is a wheel on disk, hashed through the link; a link to a directory beside it serves no file."""
+    served, linked = repository.manifest.files("alpha", "1.0")
+    to_link, to_directory = repository.manifest.files("alpha", "1.1")
+    directory = repository.simple / "alpha"
+    execute(repository, "UPDATE files SET filehash = (SELECT filehash FROM files WHERE filename = %s) "
+            "WHERE filename = ANY(%s)", served, [linked, to_link])
+    (directory / "subdirectory").mkdir()
+    for name, target in ((linked, served), (to_link, linked), (to_directory, "subdirectory")):
+        (directory / name).unlink()
+        (directory / name).symlink_to(target)
+    rewrite_pages(repository, "alpha")
+    lacking = "on disk, but not a file in the tree (a link that dangles or leaves simple/, or a directory)"
+    assert shown(scan(repository, verify_hashes=True)) == sorted([
+        ("foreign_file", "alpha", "simple/alpha/subdirectory",
+         "directory that is neither a wheel nor the page (repaired only when foreign_file is named)"),
+        ("missing_wheel", "alpha", f"simple/alpha/{to_directory}",
+         f"the database lists it (version 1.1); {lacking}")])
+
+
 def test_links_out_of_the_tree_are_never_followed(repository, tmp_path):
     outside = tmp_path / "outside"
     (outside / "pkg").mkdir(parents=True)

@@ -134,6 +134,9 @@ class SiteScan:
         self.scanned = Scanned()
         #: the tree's own real path: whatever resolves outside it is never read
         self._real_root = os.path.realpath(tree.root)
+        #: simple/ is a directory of the tree itself, not a link: a wheel linked to a file of its own directory
+        #: (the piwheels way) is then inside simple/ without resolving the link's path
+        self._simple_is_real = os.path.realpath(tree.simple) == os.path.join(self._real_root, "simple")
         #: the time before which a modification is old enough to be judged
         self._old_before = 0.0
         #: (location, listing path) of each archive whose listing is compared with its location's rows
@@ -214,7 +217,7 @@ class SiteScan:
             entry = entries.get(filename)
             if entry is not None and not self._verify and entry.is_file(follow_symlinks=False):
                 continue  # the common case: the wheel itself, on disk
-            target = self._wheel_target(entry) if entry is not None else None
+            target = self._wheel_target(entry, entries) if entry is not None else None
             path = f"simple/{package}/{filename}"
             if target is None:
                 why = "not on disk" if entry is None else "on disk, but not a file in the tree (a link that " \
@@ -239,12 +242,20 @@ class SiteScan:
                                         "wheel nor the page (repaired only when foreign_file is named)"))
         return findings
 
-    def _wheel_target(self, entry: os.DirEntry) -> str | None:
-        """The file a wheel entry serves: itself, or a symlink's target when that is a file inside simple/."""
+    def _wheel_target(self, entry: os.DirEntry, entries: dict[str, os.DirEntry]) -> str | None:
+        """The file a wheel entry serves: itself, or a symlink's target when that is a file inside simple/ (one
+        readlink for a link to a file of its own directory, as piwheels links armv6l wheels to armv7l ones)."""
         if entry.is_file(follow_symlinks=False):
             return entry.path
         if not entry.is_symlink():
             return None
+        try:
+            link = os.readlink(entry.path)
+        except OSError:
+            return None  # gone meanwhile
+        sibling = entries.get(link) if self._simple_is_real and "/" not in link else None
+        if sibling is not None and sibling.is_file(follow_symlinks=False):
+            return sibling.path
         target = os.path.realpath(entry.path)
         inside = target.startswith(os.path.join(self._real_root, "simple") + os.sep)
         return target if inside and os.path.isfile(target) else None
