@@ -206,16 +206,21 @@ def floor(dsn: str, output: Path, pages: bool = False) -> float:
 
 
 def read_pages(output: Path) -> float:
-    """Reading the three pages of every package alone (simple page, project page, JSON; no walk, no rows): what
-    any audit that finds stale_page and stale_project_page adds to the issue's floor at the least."""
+    """Reading the three pages of every package alone (simple page, project page, JSON; no walk, no rows), each
+    with the fewest system calls (the floor with the pages reads them through Python's file objects, which cost
+    more): what any audit that finds stale_page and stale_project_page adds to the issue's floor at the least."""
     started = time.perf_counter()
     with os.scandir(output / "simple") as listing:
         names = [entry.name for entry in listing if entry.is_dir(follow_symlinks=False)]
     for name in names:
         for page in (f"{output}/simple/{name}/index.html", f"{output}/project/{name}/index.html",
                      f"{output}/project/{name}/json/index.json"):
-            with contextlib.suppress(OSError), open(page, "rb") as stream:
-                stream.read()
+            with contextlib.suppress(OSError):  # the least a read costs: open, fstat, read, close
+                fd = os.open(page, os.O_RDONLY)
+                try:
+                    os.read(fd, os.fstat(fd).st_size + 1)
+                finally:
+                    os.close(fd)
     seconds = time.perf_counter() - started
     print(f"  the pages alone: {seconds:.2f} s ({3 * len(names):,} pages)")
     return seconds
