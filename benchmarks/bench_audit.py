@@ -34,10 +34,10 @@ role), ``min_age`` 0 (everything here was written seconds ago):
 
     .venv/bin/python benchmarks/bench_audit.py [--quick] [--scale 0.01 0.1 1] [--results DIR]
 
-``--scale`` multiplies the packages (default 1: 100,000 packages, 1,000,000
-files); several scales make a site each, smallest first, one CSV row each
-(the scale curve: the targets are the largest's, the smaller ones' ratios are
-reported); ``--quick`` is the smoke test (1,000 packages).  The ``load``
+``--scale`` multiplies the packages (1: 100,000 packages, 1,000,000 files);
+each scale makes a site of its own, smallest first, one CSV row each (the
+scale curve; default 0.01 0.1 1): the targets are the largest's, the smaller
+ones' ratios are reported.  ``--quick`` is the smoke test (1,000 packages).  The ``load``
 of each row is the machine's as its audit started.  Writes
 ``<results>/bench_audit.csv`` and ``bench_audit.json`` (run_all.py's summary).
 """
@@ -376,8 +376,9 @@ def summary_items(packages: int, ratios: dict[str, float], load: str, largest: b
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 packages: the smoke test")
-    parser.add_argument("--scale", type=float, nargs="+", default=[1.0],
-                        help="fractions of 100,000 packages, each a site of its own, smallest first (default 1)")
+    parser.add_argument("--scale", type=float, nargs="+", default=[0.01, 0.1, 1.0],
+                        help="fractions of 100,000 packages, each a site of its own (default 0.01 0.1 1: the scale "
+                             "curve up to the issue's size)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     sizes = [1000] if args.quick else sorted(int(100_000 * scale) for scale in args.scale)

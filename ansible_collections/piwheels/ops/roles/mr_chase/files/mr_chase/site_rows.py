@@ -15,6 +15,7 @@ table would make a whole-site audit grow with the square of the site).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import psycopg
@@ -82,6 +83,10 @@ class PackageRows:
         return [file for name, file in self.files.items() if name not in young] if young else list(self.files.values())
 
 
+#: one batch: each package's name and rows, in the database's order
+Batch = list[tuple[str, PackageRows]]
+
+
 def connect(dsn: str) -> psycopg.Connection:
     """The scan's own connection: read only, each transaction one REPEATABLE READ snapshot."""
     conn = psycopg.connect(dsn, autocommit=True, connect_timeout=5, application_name="mr_chase audit", **KEEPALIVES)
@@ -101,7 +106,7 @@ class SiteRows:
         """How many packages a whole-site audit scans."""
         return self._conn.execute("SELECT count(*) FROM packages").fetchone()[0]
 
-    def batches(self) -> Iterator[list[tuple[str, PackageRows]]]:
+    def batches(self) -> Iterator[Batch]:
         """The packages BATCH at a time, each batch read in one snapshot (keyset pagination: no query result
         grows with the site)."""
         conn = self._conn
@@ -109,7 +114,8 @@ class SiteRows:
             for start in range(0, len(self._named), BATCH):
                 with conn.transaction():
                     names = [row[0] for row in conn.execute(NAMED_PACKAGES, (self._named[start:start + BATCH],))]
-                    yield self._rows(names)
+                    batch = self._rows(names)
+                yield batch
             return
         after = ""
         while True:
@@ -126,7 +132,7 @@ class SiteRows:
         with self._conn.transaction():
             return self._rows([package])[0][1]
 
-    def _rows(self, names: list[str]) -> list[tuple[str, PackageRows]]:
+    def _rows(self, names: list[str]) -> Batch:
         """Each package's rows; ``names`` in the database's order, every package between the first and the last
         for a whole-site audit (which reads them as a range)."""
         if not names:
@@ -148,6 +154,17 @@ class SiteRows:
         return list(rows.items())
 
 
+def read_ahead(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """``batches``, each read on a thread of its own while the caller works on the one before, so that the
+    database's time (the server's, the network's) overlaps the scan's look at the disk.  ``batches`` must read
+    on a connection of its own: the caller's statements meanwhile go to another."""
+    with ThreadPoolExecutor(1, thread_name_prefix="mr-chase-audit-rows") as reader:
+        ahead = reader.submit(next, batches, None)
+        while (batch := ahead.result()) is not None:
+            ahead = reader.submit(next, batches, None)
+            yield batch
+
+
 def delete_builds(db: Database, build_ids: list[int]) -> tuple[int, int]:
     """Inside :meth:`Database.removal` (a repair, site_repair.py): delete these builds as REMOVE deletes a
     version's (their download rows by name, then the builds: files and dependencies cascade), leaving the
@@ -159,4 +176,4 @@ def delete_builds(db: Database, build_ids: list[int]) -> tuple[int, int]:
     return builds.rowcount, downloads.rowcount
 
 
-__all__ = ["BATCH", "PackageRows", "SiteRows", "connect", "delete_builds"]
+__all__ = ["BATCH", "Batch", "PackageRows", "SiteRows", "connect", "delete_builds", "read_ahead"]
