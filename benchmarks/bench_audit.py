@@ -15,6 +15,8 @@ role), ``min_age`` 0 (everything here was written seconds ago):
 
 * ``audit``: from ``["AUDIT", {packages: null, repair: [], ...}]`` until JOB
   says ``done``, every finding paged in (checked: exactly the injected damage);
+  the best of ROUNDS audits, each round measuring the floors below and then
+  the audit, as the floors are the best of theirs;
 * ``floor``, in this process: one streaming read (server-side cursors) of the
   ``packages``, ``files`` (with their build's package) and ``package_names``
   rows, and an ``os.scandir`` walk of ``simple/`` and ``project/`` (into each
@@ -67,6 +69,8 @@ from piwheels_testbed.scribe import project_json, project_page  # noqa: E402
 VERSIONS, FILES = 2, 5
 HASH_PACKAGES, HASH_FILE_BYTES = 200, 64 * 1024
 REMOVES = 7
+#: rounds of the floors and the audit (the REMOVEs are sent during the first round's audit)
+ROUNDS = 2
 MB = 1 << 20
 
 FILL = """
@@ -309,9 +313,6 @@ def measure(packages: int) -> tuple[dict, dict[str, float]]:
         chase.client.timeout = 120
         chase.client.dsn = dsn
         pid = chase.proc.pid
-        floor_s = min(floor(dsn, output) for _round in range(2))
-        pages_s = min(floor(dsn, output, pages=True) for _round in range(2))
-        pages_only_s = min(read_pages(output) for _round in range(2))
         idle_rss = rss_kb(pid, "VmRSS")
         idle = [timed_remove(chase.client, "zzremove", f"0.{n}") for n in range(1, REMOVES + 1)]
         during: list[float] = []
@@ -320,12 +321,20 @@ def measure(packages: int) -> tuple[dict, dict[str, float]]:
             if len(during) < REMOVES and job["progress"]["packages_done"] > len(during) * packages / (REMOVES + 2):
                 during.append(timed_remove(chase.client, "zzremove", f"0.{REMOVES + len(during) + 1}"))
 
-        load = machine_load()  # the load the audit starts under (the json's load field)
-        audit_s, job, found = run_audit(chase.client, during=remove_while_scanning)
-        peak_rss = rss_kb(pid, "VmHWM")
-        got = {kind: count for kind, count in job["counts"].items()}
-        assert got == expected, f"the audit found {got}, the damage was {expected}"
-        assert len(found) == sum(expected.values())
+        load = machine_load()  # the load the first audit starts under (the json's load field)
+        floors, audits = [], []
+        for round_ in range(ROUNDS):  # each measure once a round, interleaved: a load that comes and goes on a
+            # shared machine weighs on all of them alike; each is the best of its rounds
+            floors.append((floor(dsn, output), floor(dsn, output, pages=True), read_pages(output)))
+            seconds, job, found = run_audit(chase.client, during=remove_while_scanning if round_ == 0 else None)
+            audits.append(seconds)
+            if round_ == 0:
+                peak_rss = rss_kb(pid, "VmHWM")
+            got = {kind: count for kind, count in job["counts"].items()}
+            assert got == expected, f"the audit found {got}, the damage was {expected}"
+            assert len(found) == sum(expected.values())
+        floor_s, pages_s, pages_only_s = (min(times) for times in zip(*floors, strict=True))
+        audit_s = min(audits)
         hash_s, sha256sum_s, hashed = hashing(chase.client, output)
     finally:
         if chase is not None:
@@ -337,7 +346,8 @@ def measure(packages: int) -> tuple[dict, dict[str, float]]:
     remove_ratio = statistics.median(during) / statistics.median(idle) if during else float("nan")
     audit_mb_s, sha_mb_s = hashed / MB / hash_s, hashed / MB / sha256sum_s
     row = {"packages": packages, "files": job["scanned"]["files"], "made_s": round(made_s),
-           "audit_s": round(audit_s, 3), "floor_s": round(floor_s, 3), "audit_over_floor": round(audit_s / floor_s, 3),
+           "audit_s": round(audit_s, 3), "audit_with_removes_s": round(audits[0], 3), "floor_s": round(floor_s, 3),
+           "audit_over_floor": round(audit_s / floor_s, 3),
            "floor_pages_s": round(pages_s, 3), "audit_over_floor_pages": round(audit_s / pages_s, 3),
            "pages_only_s": round(pages_only_s, 3), "pages_only_over_floor": round(pages_only_s / floor_s, 3),
            "idle_rss_mb": round(idle_rss / 1024, 1), "peak_rss_mb": round(peak_rss / 1024, 1),
