@@ -14,7 +14,7 @@ table would make a whole-site audit grow with the square of the site).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -154,14 +154,21 @@ class SiteRows:
         return list(rows.items())
 
 
-def read_ahead(batches: Iterator[Batch]) -> Iterator[Batch]:
+def read_ahead(batches: Iterator[Batch], give_way: Callable[[], object]) -> Iterator[Batch]:
     """``batches``, each read on a thread of its own while the caller works on the one before, so that the
-    database's time (the server's, the network's) overlaps the scan's look at the disk.  ``batches`` must read
-    on a connection of its own: the caller's statements meanwhile go to another."""
+    database's time (the server's, the network's) overlaps the scan's look at the disk.  ``give_way`` is
+    called before each read, as the scan calls it before each package: it waits while Mr Chase serves a
+    request, so no read competes with a REMOVE.  ``batches`` must read on a connection of its own: the
+    caller's statements meanwhile go to another."""
+
+    def next_batch() -> Batch | None:
+        give_way()
+        return next(batches, None)
+
     with ThreadPoolExecutor(1, thread_name_prefix="mr-chase-audit-rows") as reader:
-        ahead = reader.submit(next, batches, None)
+        ahead = reader.submit(next_batch)
         while (batch := ahead.result()) is not None:
-            ahead = reader.submit(next, batches, None)
+            ahead = reader.submit(next_batch)
             yield batch
 
 

@@ -156,7 +156,7 @@ class SiteScan:
             site_rows = SiteRows(conn, self._min_age, self._named)
             if self._named is None:
                 self.packages_total = site_rows.count()
-            for batch in read_ahead(SiteRows(reader, self._min_age, self._named).batches()):
+            for batch in read_ahead(SiteRows(reader, self._min_age, self._named).batches(), self._should_stop):
                 self._checkpoint(WALK)
                 for package, rows in batch:
                     if self._should_stop():
