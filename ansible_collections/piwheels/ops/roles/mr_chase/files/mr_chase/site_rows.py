@@ -14,8 +14,7 @@ table would make a whole-site audit grow with the square of the site).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import psycopg
@@ -154,24 +153,6 @@ class SiteRows:
         return list(rows.items())
 
 
-def read_ahead(batches: Iterator[Batch], give_way: Callable[[], object]) -> Iterator[Batch]:
-    """``batches``, each read on a thread of its own while the caller works on the one before, so that the
-    database's time (the server's, the network's) overlaps the scan's look at the disk.  ``give_way`` is
-    called before each read, as the scan calls it before each package: it waits while Mr Chase serves a
-    request, so no read competes with a REMOVE.  ``batches`` must read on a connection of its own: the
-    caller's statements meanwhile go to another."""
-
-    def next_batch() -> Batch | None:
-        give_way()
-        return next(batches, None)
-
-    with ThreadPoolExecutor(1, thread_name_prefix="mr-chase-audit-rows") as reader:
-        ahead = reader.submit(next_batch)
-        while (batch := ahead.result()) is not None:
-            ahead = reader.submit(next_batch)
-            yield batch
-
-
 def delete_builds(db: Database, build_ids: list[int]) -> tuple[int, int]:
     """Inside :meth:`Database.removal` (a repair, site_repair.py): delete these builds as REMOVE deletes a
     version's (their download rows by name, then the builds: files and dependencies cascade), leaving the
@@ -183,4 +164,4 @@ def delete_builds(db: Database, build_ids: list[int]) -> tuple[int, int]:
     return builds.rowcount, downloads.rowcount
 
 
-__all__ = ["BATCH", "Batch", "PackageRows", "SiteRows", "connect", "delete_builds", "read_ahead"]
+__all__ = ["BATCH", "Batch", "PackageRows", "SiteRows", "connect", "delete_builds"]

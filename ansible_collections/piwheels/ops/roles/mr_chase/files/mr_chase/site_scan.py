@@ -53,7 +53,7 @@ from .database import ROOT_INDEX_PACKAGES
 from .findings import Finding
 from .page import LOCAL, PageFile, link_line, render_page
 from .protocol import canonicalize, normalise_location
-from .site_rows import ARCHIVE_ROWS, BATCH, SITE_NAMES, PackageRows, SiteRows, connect, read_ahead
+from .site_rows import ARCHIVE_ROWS, BATCH, SITE_NAMES, PackageRows, SiteRows, connect
 from .tree import Tree, UnsafePath, safe_component
 
 log = logging.getLogger(__name__)
@@ -152,11 +152,11 @@ class SiteScan:
         whole-site audit."""
         for _location, listing in self._archives:
             _readable(listing)  # before anything is scanned: a listing that cannot be read fails the job at once
-        with connect(self._dsn) as conn, connect(self._dsn) as reader:
+        with connect(self._dsn) as conn:
             site_rows = SiteRows(conn, self._min_age, self._named)
             if self._named is None:
                 self.packages_total = site_rows.count()
-            for batch in read_ahead(SiteRows(reader, self._min_age, self._named).batches(), self._should_stop):
+            for batch in site_rows.batches():
                 self._checkpoint(WALK)
                 for package, rows in batch:
                     if self._should_stop():
