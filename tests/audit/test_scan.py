@@ -236,6 +236,27 @@ def test_an_import_committed_during_the_scan_is_not_reported(repository):
     assert imported in page_links((repository.simple / "gamma" / "index.html").read_text())
 
 
+def test_a_wheel_linked_to_a_wheel_of_its_own_directory_is_served_and_hashed_through_the_link(repository):
+    """piwheels links armv6l wheels to the armv7l ones beside them (same hash): such a link, or a link to such a
+    link, is a wheel on disk, hashed through the link; a link to a directory beside it serves no file."""
+    served, linked = repository.manifest.files("alpha", "1.0")
+    to_link, to_directory = repository.manifest.files("alpha", "1.1")
+    directory = repository.simple / "alpha"
+    execute(repository, "UPDATE files SET filehash = (SELECT filehash FROM files WHERE filename = %s) "
+            "WHERE filename = ANY(%s)", served, [linked, to_link])
+    (directory / "subdirectory").mkdir()
+    for name, target in ((linked, served), (to_link, linked), (to_directory, "subdirectory")):
+        (directory / name).unlink()
+        (directory / name).symlink_to(target)
+    rewrite_pages(repository, "alpha")
+    lacking = "on disk, but not a file in the tree (a link that dangles or leaves simple/, or a directory)"
+    assert shown(scan(repository, verify_hashes=True)) == sorted([
+        ("foreign_file", "alpha", "simple/alpha/subdirectory",
+         "directory that is neither a wheel nor the page (repaired only when foreign_file is named)"),
+        ("missing_wheel", "alpha", f"simple/alpha/{to_directory}",
+         f"the database lists it (version 1.1); {lacking}")])
+
+
 def test_links_out_of_the_tree_are_never_followed(repository, tmp_path):
     outside = tmp_path / "outside"
     (outside / "pkg").mkdir(parents=True)
@@ -267,18 +288,20 @@ def test_page_links_read_the_masters_format(whitespace):
 def test_the_cheap_comparison_takes_the_pages_both_writers_write(repository):
     """A page is current without parsing when its lines are those page.py writes: true of Mr Chase's pages and of
     the testbed's stand-in piw-master's (both upstream's format), so the common case is the cheap one."""
-    from mr_chase.page import PageFile, render_page
-    from mr_chase.site_scan import PackageRows, Row, _same_lines
+    from mr_chase.page import PageFile, link_line, render_page
+    from mr_chase.site_scan import _same_lines
 
     from piwheels_testbed.scribe import simple_page
 
-    rows = PackageRows(files={f.filename: Row(PageFile(f.filename, f.filehash, f.requires_python,
-                                                       ("alpha", version) in repository.manifest.yanked, version,
-                                                       "/simple"), False)
-                              for version, files in repository.manifest.packages["alpha"].items() for f in files})
-    assert _same_lines(render_page("alpha", [row.file for row in rows.files.values()]), "alpha", rows)
-    assert _same_lines((repository.simple / "alpha" / "index.html").read_text(), "alpha", rows)
-    testbed = simple_page("alpha", [(r.file.version, r.file.filename, r.file.filehash, r.file.requires_python,
-                                     r.file.yanked, "/simple") for r in rows.files.values()])
-    assert _same_lines(testbed, "alpha", rows)
-    assert not _same_lines(testbed.replace('data-yanked=""', ""), "alpha", rows)
+    files = [PageFile(f.filename, f.filehash, f.requires_python, ("alpha", version) in repository.manifest.yanked,
+                      version, "/simple")
+             for version, listed in repository.manifest.packages["alpha"].items() for f in listed]
+    assert _same_lines(render_page("alpha", files), "alpha", files)
+    assert _same_lines((repository.simple / "alpha" / "index.html").read_text(), "alpha", files)
+    testbed = simple_page("alpha", [(f.version, f.filename, f.filehash, f.requires_python, f.yanked, "/simple")
+                                    for f in files])
+    assert _same_lines(testbed, "alpha", files)
+    assert not _same_lines(testbed.replace('data-yanked=""', ""), "alpha", files)
+    first, second = link_line("alpha", files[0]), link_line("alpha", files[1])
+    listed_twice_and_one_lacking = testbed.replace(first, f"{first}\n{first}").replace(second, "")
+    assert not _same_lines(listed_twice_and_one_lacking, "alpha", files)

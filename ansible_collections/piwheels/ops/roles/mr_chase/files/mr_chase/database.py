@@ -271,6 +271,11 @@ class Database:
         if self._pipeline is not None:
             self._pipeline.sync()
 
+    def sync(self) -> None:
+        """Wait for the results of the statements sent so far in :meth:`removal`'s pipeline (site_rows.py's
+        delete_builds reads their row counts)."""
+        self._await(None)
+
     def _one(self, query: str, params: Sequence = ()) -> tuple | None:
         return self.conn.execute(query, params).fetchone()
 
@@ -392,16 +397,6 @@ class Database:
             xid=xid,
             build_ids=build_ids,
         )
-
-    def delete_builds(self, build_ids: list[int]) -> tuple[int, int]:
-        """Inside :meth:`removal` (a repair, site_repair.py): delete these builds as REMOVE deletes a
-        version's (their download rows by name, then the builds: files and dependencies cascade), leaving
-        the version and its other builds; return (builds, downloads) deleted."""
-        conn = self.conn
-        downloads = conn.execute(DELETE_BUILD_DOWNLOADS, (build_ids,))
-        builds = conn.execute("DELETE FROM builds WHERE build_id = ANY(%s)", (build_ids,))
-        self._await(None)
-        return builds.rowcount, downloads.rowcount
 
     def transaction_committed(self, xid: str, lock: tuple[str, str | None], wait: float) -> bool | None:
         """Whether transaction ``xid`` committed (True) or aborted (False); None when the server no
@@ -654,9 +649,6 @@ DELETE FROM downloads WHERE filename IN (
     WHERE b.package = %s AND b.version = %s
 )
 """
-
-#: the download rows of some builds' files (a repair's delete_builds)
-DELETE_BUILD_DOWNLOADS = "DELETE FROM downloads WHERE filename IN (SELECT filename FROM files WHERE build_id = ANY(%s))"
 
 #: a REMOVE's skip reason: ``replace`` sets it whatever it was, otherwise only an empty one is set
 SET_VERSION_SKIP = """

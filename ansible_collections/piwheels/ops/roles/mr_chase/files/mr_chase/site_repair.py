@@ -21,7 +21,7 @@ What each kind's repair is (the database is the truth; the tree is repaired towa
   The link is ``project/<alias>`` -> ``<package>``, relative, as
   piw-master's page writer makes it;
 * missing_wheel, hash_mismatch: the build that produced the file is deleted
-  as REMOVE deletes a version's builds (Database.delete_builds: its download
+  as REMOVE deletes a version's builds (site_rows.delete_builds: its download
   rows, its rows, and every other file of it moved aside), never the
   version's other builds; the finding's detail says whether piwheels builds
   the version again (not while the version or the package is skipped);
@@ -67,6 +67,7 @@ from .notifier import rebuild_search, rewrite_pages
 from .page import LOCAL, PageFile, index_pieces, page_pieces
 from .protocol import normalise_location
 from .removal import Change
+from .site_rows import delete_builds
 from .tree import UnsafePath, fsync_dir, fsync_file, write_pieces
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class SiteRepair(Change):
             held = self._check_all(package, results, rows, plan)
             if not held:
                 return RepairResult(results)
-            removed = self.db.delete_builds(sorted(plan.builds)) if plan.builds else (0, 0)
+            removed = delete_builds(self.db, sorted(plan.builds)) if plan.builds else (0, 0)
             listed = self._plan_entry(entry, plan, rows, xid, held, results)
             self.journal.write(entry)
             mounted = self._journal_archived(entry, xid)

@@ -2,7 +2,8 @@
 
 The database is the truth (DESIGN, "Audit and repair"): each package's rows
 are read in batches of BATCH packages, each batch one read-only snapshot on a
-connection of the scan's own (never the worker's), and held against what the
+connection of the scan's own (never the worker's; the SQL is site_rows.py's),
+and held against what the
 tree serves for each package of the batch: ``simple/<pkg>/`` (its wheels and
 page), ``project/<pkg>/`` (page and JSON) and the ``project/<alias>`` links.
 Memory holds one batch, never the site.  The site-wide checks (directories
@@ -42,68 +43,31 @@ import re
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import psycopg
 
-from .database import KEEPALIVES, ROOT_INDEX_PACKAGES
+from .database import ROOT_INDEX_PACKAGES
 from .findings import Finding
 from .page import LOCAL, PageFile, link_line, render_page
 from .protocol import canonicalize, normalise_location
+from .site_rows import ARCHIVE_ROWS, BATCH, SITE_NAMES, PackageRows, SiteRows, connect
 from .tree import Tree, UnsafePath, safe_component
 
 log = logging.getLogger(__name__)
 
-#: packages per snapshot: few enough that a batch's rows are small, many enough that a query's round trip is
-#: spread over hundreds of packages
-BATCH = 500
 #: bytes per read when hashing a wheel
 READ_SIZE = 1 << 20
-#: a statement of the scan that takes longer fails the audit (a stalled server), never hangs it
-STATEMENT_TIMEOUT_S = 120
 #: how many names a detail lists before it says how many more
 SHOWN = 10
-#: every file row in (package, filename) order, byte for byte (the sorted listing's order), with its location and
-#: whether its build is younger than min_age: the archive comparison merges it with a listing
-ARCHIVE_ROWS = """
-SELECT b.package, f.filename, f.location,
-       b.built_at > (now() AT TIME ZONE 'UTC') - %(age)s * interval '1 second'
-FROM builds b JOIN files f ON f.build_id = b.build_id {where}
-ORDER BY b.package COLLATE "C", f.filename COLLATE "C"
-"""
 #: the listing sorted as ARCHIVE_ROWS is: by package then filename, byte for byte, on disk (sort(1) spills to
 #: temporary files in Mr Chase's state directory, writable under the unit's ProtectSystem=strict, so a million
 #: names are never held in memory)
 SORT_LISTING = ["sort", "-u", "-t", "/", "-k1,1", "-k2,2"]
 #: the names of the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
 WALK = "audit_walk"
-
-BATCH_PACKAGES = "SELECT package FROM packages WHERE package > %s ORDER BY package LIMIT %s"
-NAMED_PACKAGES = "SELECT package FROM packages WHERE package = ANY(%s) ORDER BY package"
-#: the files of a batch's packages, with whether the build is younger than min_age (an import in flight)
-#: the files of a batch's packages, with whether the build is younger than min_age (an import in flight)
-BATCH_FILES = """
-SELECT b.package, f.filename, rtrim(f.filehash), f.requires_python, v.yanked, b.version, f.location,
-       b.built_at > (now() AT TIME ZONE 'UTC') - %(age)s * interval '1 second'
-FROM builds b JOIN files f ON f.build_id = b.build_id
-JOIN versions v ON v.package = b.package AND v.version = b.version
-WHERE b.package {which}
-"""
-BATCH_VERSIONS = "SELECT package, version FROM versions WHERE package {which}"
-BATCH_ALIASES = """
-SELECT package, name, seen > (now() AT TIME ZONE 'UTC') - %(age)s * interval '1 second'
-FROM package_names WHERE package {which} AND name <> package
-"""
-#: which packages a batch's queries read: a whole-site batch is a range of the packages' order (an index range
-#: scan), a named audit's batch the names themselves
-RANGE, NAMED = "BETWEEN %(first)s AND %(last)s", "= ANY(%(names)s)"
-#: every name a directory under simple/ or project/ may have, in code point order (Python's str order)
-SITE_NAMES = """
-SELECT name FROM (SELECT package AS name FROM packages UNION SELECT name FROM package_names) AS names
-ORDER BY name COLLATE "C"
-"""
 
 #: a link of a page Mr Chase or piw-master wrote: its href and the attributes after it
 _LINK = re.compile(r'<a href="([^"]*)"((?:\s+[\w-]+="[^"]*")*)\s*>')
@@ -116,23 +80,6 @@ _FILE_HREF = re.compile(r'href="[^"#]*/([^"#/]*)#sha256=')
 
 class ListingError(Exception):
     """An archive's listing that cannot be read: the job fails, naming the file."""
-
-
-class Row(NamedTuple):
-    """A file row of a package, and whether its build is too young to be judged."""
-
-    file: PageFile
-    young: bool
-
-
-@dataclass
-class PackageRows:
-    """What the database says of one package."""
-
-    files: dict[str, Row] = field(default_factory=dict)
-    versions: set[str] = field(default_factory=set)
-    #: alias -> whether its package_names row was seen within min_age
-    aliases: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -187,6 +134,9 @@ class SiteScan:
         self.scanned = Scanned()
         #: the tree's own real path: whatever resolves outside it is never read
         self._real_root = os.path.realpath(tree.root)
+        #: simple/ is a directory of the tree itself, not a link: a wheel linked to a file of its own directory
+        #: (the piwheels way) is then inside simple/ without resolving the link's path
+        self._simple_is_real = os.path.realpath(tree.simple) == os.path.join(self._real_root, "simple")
         #: the time before which a modification is old enough to be judged
         self._old_before = 0.0
         #: (location, listing path) of each archive whose listing is compared with its location's rows
@@ -202,10 +152,11 @@ class SiteScan:
         whole-site audit."""
         for _location, listing in self._archives:
             _readable(listing)  # before anything is scanned: a listing that cannot be read fails the job at once
-        with self._connect() as conn:
+        with connect(self._dsn) as conn:
+            site_rows = SiteRows(conn, self._min_age, self._named)
             if self._named is None:
-                self.packages_total = conn.execute("SELECT count(*) FROM packages").fetchone()[0]
-            for batch in self._batches(conn):
+                self.packages_total = site_rows.count()
+            for batch in site_rows.batches():
                 self._checkpoint(WALK)
                 for package, rows in batch:
                     if self._should_stop():
@@ -213,7 +164,7 @@ class SiteScan:
                     self._old_before = time.time() - self._min_age
                     findings = self._package(package, rows, count=True)
                     if findings:
-                        findings = self._confirmed(conn, package, findings)
+                        findings = self._confirmed(site_rows, package, findings)
                     self.scanned.packages += 1
                     yield package, findings
             self.in_archives = True
@@ -224,57 +175,10 @@ class SiteScan:
             if self._named is None:
                 yield None, self._site(conn)
 
-    def _connect(self) -> psycopg.Connection:
-        conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5, application_name="mr_chase audit",
-                               **KEEPALIVES)
-        conn.execute("SET default_transaction_read_only = on")
-        conn.execute(f"SET statement_timeout = '{STATEMENT_TIMEOUT_S}s'")
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        return conn
-
-    def _batches(self, conn: psycopg.Connection) -> Iterator[list[tuple[str, PackageRows]]]:
-        """The packages BATCH at a time, each batch read in one snapshot (keyset pagination: no query result
-        grows with the site)."""
-        if self._named is not None:
-            for start in range(0, len(self._named), BATCH):
-                with conn.transaction():
-                    names = [row[0] for row in conn.execute(NAMED_PACKAGES, (self._named[start:start + BATCH],))]
-                    yield self._rows(conn, names)
-            return
-        after = ""
-        while True:
-            with conn.transaction():
-                names = [row[0] for row in conn.execute(BATCH_PACKAGES, (after, BATCH))]
-                batch = self._rows(conn, names)
-            if not names:
-                return
-            yield batch
-            after = names[-1]
-
-    def _rows(self, conn: psycopg.Connection, names: list[str]) -> list[tuple[str, PackageRows]]:
-        """Each package's rows; ``names`` in the database's order, every package between the first and the last
-        for a whole-site audit (which reads them as a range)."""
-        rows = {name: PackageRows() for name in names}
-        if not names:
-            return []
-        which = NAMED if self._named is not None else RANGE
-        bounds = {"age": self._min_age, "first": names[0], "last": names[-1], "names": names}
-        for package, filename, filehash, requires_python, yanked, version, location, young in conn.execute(
-                BATCH_FILES.format(which=which), bounds):
-            rows[package].files[filename] = Row(PageFile(filename, filehash, requires_python, yanked, version,
-                                                         location), young)
-        for package, version in conn.execute(BATCH_VERSIONS.format(which=which), bounds):
-            rows[package].versions.add(version)
-        for package, alias, young in conn.execute(BATCH_ALIASES.format(which=which), bounds):
-            rows[package].aliases[alias] = young
-        return list(rows.items())
-
-    def _confirmed(self, conn: psycopg.Connection, package: str, findings: list[Finding]) -> list[Finding]:
+    def _confirmed(self, site_rows: SiteRows, package: str, findings: list[Finding]) -> list[Finding]:
         """The findings that still hold on a fresh snapshot and a fresh look at the disk: a change committed
         since the batch's snapshot (an import, a removal) is not reported."""
-        with conn.transaction():
-            fresh = dict(self._rows(conn, [package]))
-        again = self._package(package, fresh[package], count=False)
+        again = self._package(package, site_rows.fresh(package), count=False)
         first = {(finding.kind, finding.path) for finding in findings}
         return [finding for finding in again if (finding.kind, finding.path) in first]
 
@@ -307,11 +211,13 @@ class SiteScan:
     def _wheels(self, package: str, rows: PackageRows, entries: dict[str, os.DirEntry], count: bool) -> list[Finding]:
         """missing_wheel, hash_mismatch, orphan_wheel and foreign_file."""
         findings = []
-        for filename, (file, young) in rows.files.items():
-            if file.location != LOCAL or young:
+        for filename, file in rows.files.items():
+            if file.location != LOCAL or filename in rows.young:
                 continue
             entry = entries.get(filename)
-            target = self._wheel_target(entry) if entry is not None else None
+            if entry is not None and not self._verify and entry.is_file(follow_symlinks=False):
+                continue  # the common case: the wheel itself, on disk
+            target = self._wheel_target(entry, entries) if entry is not None else None
             path = f"simple/{package}/{filename}"
             if target is None:
                 why = "not on disk" if entry is None else "on disk, but not a file in the tree (a link that " \
@@ -323,7 +229,7 @@ class SiteScan:
         for name, entry in entries.items():
             if name == "index.html" and entry.is_file(follow_symlinks=False):
                 continue
-            wheel = name.endswith(".whl") and (entry.is_symlink() or entry.is_file(follow_symlinks=False))
+            wheel = name.endswith(".whl") and (entry.is_file(follow_symlinks=False) or entry.is_symlink())
             if wheel and count:
                 self.scanned.files += 1
             if (wheel and name in rows.files) or not self._old(entry):
@@ -336,12 +242,20 @@ class SiteScan:
                                         "wheel nor the page (repaired only when foreign_file is named)"))
         return findings
 
-    def _wheel_target(self, entry: os.DirEntry) -> str | None:
-        """The file a wheel entry serves: itself, or a symlink's target when that is a file inside simple/."""
+    def _wheel_target(self, entry: os.DirEntry, entries: dict[str, os.DirEntry]) -> str | None:
+        """The file a wheel entry serves: itself, or a symlink's target when that is a file inside simple/ (one
+        readlink for a link to a file of its own directory, as piwheels links armv6l wheels to armv7l ones)."""
         if entry.is_file(follow_symlinks=False):
             return entry.path
         if not entry.is_symlink():
             return None
+        try:
+            link = os.readlink(entry.path)
+        except OSError:
+            return None  # gone meanwhile
+        sibling = entries.get(link) if self._simple_is_real and "/" not in link else None
+        if sibling is not None and sibling.is_file(follow_symlinks=False):
+            return sibling.path
         target = os.path.realpath(entry.path)
         inside = target.startswith(os.path.join(self._real_root, "simple") + os.sep)
         return target if inside and os.path.isfile(target) else None
@@ -368,8 +282,8 @@ class SiteScan:
         path = f"simple/{package}/index.html"
         entry = entries.get("index.html")
         if entry is None or not entry.is_file(follow_symlinks=False):
-            old_files = [row for row in rows.files.values() if not row.young]
-            if not old_files or any(row.young for row in rows.files.values()):
+            old_files = rows.judged()
+            if not old_files or rows.young:
                 return []  # a package with no files has no page until piw-master builds it; an import in flight
             return [Finding("missing_page", package, path, f"the database lists {len(old_files)} file(s) of "
                             f"{package}; the page is missing, so pip finds none of them")]
@@ -377,11 +291,10 @@ class SiteScan:
         if page is None:
             return []  # gone meanwhile
         text, mtime = page
-        young = {name for name, row in rows.files.items() if row.young}
-        if not young and _same_lines(text, package, rows):
+        if not rows.young and _same_lines(text, package, rows.files.values()):
             return []  # line for line what Mr Chase would write (the common case, and the cheap one)
-        wanted = page_links(render_page(package, [row.file for row in rows.files.values() if not row.young]))
-        found = {name: links for name, links in page_links(text).items() if name not in young}
+        wanted = page_links(render_page(package, rows.judged()))
+        found = {name: links for name, links in page_links(text).items() if name not in rows.young}
         differences = _differences(found, wanted)
         if not differences or not self._old(mtime):
             return []
@@ -396,8 +309,8 @@ class SiteScan:
         findings = []
         page = _read_file(f"{project}/index.html")
         if page is not None and (found := _stale_project(
-                package, f"project/{package}/index.html", rows, {_unescape(v) for v in _RELEASE.findall(page[0])},
-                {_unescape(name) for name in _FILE_HREF.findall(page[0])})) and self._old(page[1]):
+                package, f"project/{package}/index.html", rows, _found(_RELEASE, page[0]),
+                _found(_FILE_HREF, page[0]))) and self._old(page[1]):
             findings.append(found)
         data = _read_file(f"{project}/json/index.json") if _real_directory(f"{project}/json") else None
         if data is not None:
@@ -631,10 +544,11 @@ def _read_file(path: str) -> tuple[str, float] | None:
         os.close(fd)
 
 
-def _same_lines(text: str, package: str, rows: PackageRows) -> bool:
-    """Whether the page's link lines are exactly those Mr Chase writes for the rows (in any order)."""
-    found = sorted(line for line in text.split("\n") if line.startswith("<a href="))
-    return found == sorted(link_line(package, row.file) for row in rows.files.values())
+def _same_lines(text: str, package: str, files: Collection[PageFile]) -> bool:
+    """Whether the page's link lines are exactly those Mr Chase writes for ``files`` (in any order): as many
+    lines as files, and the same set (each file's line is its own, so no line is missing or listed twice)."""
+    found = [line for line in text.split("\n") if line.startswith("<a href=")]
+    return len(found) == len(files) and set(found) == {link_line(package, file) for file in files}
 
 
 def _json_releases(text: str) -> dict[str, Any]:
@@ -669,13 +583,20 @@ def _differences(found: dict[str, list[Link]], wanted: dict[str, list[Link]]) ->
 def _stale_project(package: str, path: str, rows: PackageRows, versions: set[str],
                    files: set[str]) -> Finding | None:
     """What a project page or JSON lists that the database no longer has, or None."""
-    gone_versions = sorted(versions - rows.versions)
-    gone_files = sorted(files - set(rows.files))
+    gone_versions, gone_files = versions - rows.versions, files - rows.files.keys()
+    if not gone_versions and not gone_files:
+        return None  # the common case
     problems = [f"lists {len(gone_versions)} version(s) the database no longer has: {listed(gone_versions)}"] \
         if gone_versions else []
     problems += [f"lists {len(gone_files)} file(s) the database no longer has: {listed(gone_files)}"] \
         if gone_files else []
-    return Finding("stale_project_page", package, path, "; ".join(problems)) if problems else None
+    return Finding("stale_project_page", package, path, "; ".join(problems))
+
+
+def _found(pattern: re.Pattern, text: str) -> set[str]:
+    """What ``pattern`` captures in a page, unescaped (a page without ``&`` has nothing to unescape)."""
+    found = pattern.findall(text)
+    return set(map(html.unescape, found)) if "&" in text else set(found)
 
 
 def _alias_problem(target: str | None, package: str, package_exists: bool) -> str | None:
