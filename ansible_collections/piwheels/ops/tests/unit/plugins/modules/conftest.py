@@ -67,11 +67,20 @@ def run_module(monkeypatch):
 
 
 @pytest.fixture
-def remove(run_module, mr_chase):
-    """Run piw_remove against the fake Mr Chase (the ``mr_chase`` fixture) with these options."""
-    def run(check_mode=False, diff=False, **args):
-        args.setdefault("import_queue", mr_chase.peer.address)
-        args.setdefault("timeout", 5)
-        return run_module(piw_remove, args, check_mode=check_mode, diff=diff)
+def runner(run_module):
+    """``runner(module, peer, **defaults)`` -> ``run(check_mode=False, diff=False, **args)``: the module run against
+    a fake Mr Chase (``peer``), each option of ``defaults`` used where the test gives none."""
+    def bind(module, peer, **defaults):
+        def run(check_mode=False, diff=False, **args):
+            args = {"import_queue": peer.address, **defaults, **args}
+            return run_module(module, args, check_mode=check_mode, diff=diff)
 
-    return run
+        return run
+
+    return bind
+
+
+@pytest.fixture
+def remove(runner, mr_chase):
+    """Run piw_remove against the fake Mr Chase (the ``mr_chase`` fixture) with these options."""
+    return runner(piw_remove, mr_chase.peer, timeout=5)

@@ -47,13 +47,8 @@ def lists(peer):
 
 
 @pytest.fixture
-def pending(run_module, lists):
-    def run(check_mode=False, diff=False, **args):
-        args.setdefault("import_queue", lists.peer.address)
-        args.setdefault("timeout", 5)
-        return run_module(piw_archive_pending, args, check_mode=check_mode, diff=diff)
-
-    return run
+def pending(runner, lists):
+    return runner(piw_archive_pending, lists.peer, timeout=5)
 
 
 def wheel(n):

@@ -103,18 +103,11 @@ def auditor(peer):
 
 
 @pytest.fixture
-def audit(run_module, auditor, monkeypatch):
+def audit(runner, auditor, monkeypatch):
     """Run piw_audit against the fake, polling without the real waits unless a test wants them."""
     monkeypatch.setattr(site_audit, "FIRST_POLL", 0.001)
     monkeypatch.setattr(site_audit, "LONGEST_POLL", 0.01)
-
-    def run(check_mode=False, **args):
-        args.setdefault("import_queue", auditor.peer.address)
-        args.setdefault("timeout", 5)
-        args.setdefault("min_age", 0)
-        return run_module(piw_audit, args, check_mode=check_mode)
-
-    return run
+    return runner(piw_audit, auditor.peer, timeout=5, min_age=0)
 
 
 def test_report_only_finds_everything_and_changes_nothing(audit, auditor):

@@ -11,16 +11,9 @@ from ansible_collections.piwheels.ops.plugins.modules import piw_package
 
 
 @pytest.fixture
-def package(run_module, mr_chase):
+def package(runner, mr_chase):
     """Run piw_package against the fake Mr Chase with these options."""
-
-    def run(check_mode=False, diff=False, **args):
-        args.setdefault("import_queue", mr_chase.peer.address)
-        args.setdefault("timeout", 5)
-        args.setdefault("state", "absent")
-        return run_module(piw_package, args, check_mode=check_mode, diff=diff)
-
-    return run
+    return runner(piw_package, mr_chase.peer, timeout=5, state="absent")
 
 
 def test_delete_check_real_check_real_is_changed_changed_ok_ok(package, mr_chase):

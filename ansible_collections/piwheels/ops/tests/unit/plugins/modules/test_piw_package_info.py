@@ -11,12 +11,8 @@ from ansible_collections.piwheels.ops.plugins.modules import piw_package_info
 
 
 @pytest.fixture
-def info(run_module, mr_chase):
-    def run(check_mode=False, **args):
-        args.setdefault("import_queue", mr_chase.peer.address)
-        return run_module(piw_package_info, args, check_mode=check_mode)
-
-    return run
+def info(runner, mr_chase):
+    return runner(piw_package_info, mr_chase.peer)
 
 
 def test_package_only(info, mr_chase):
