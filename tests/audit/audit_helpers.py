@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 from chase_helpers import snapshot_db, snapshot_tree
 from mr_chase.findings import KINDS, Finding
-from mr_chase.site_scan import SiteScan
+from mr_chase.site_scan import BATCH, SiteScan
 from mr_chase.tree import Tree
 
 from piwheels_testbed.scribe import write_pages
@@ -22,11 +22,18 @@ def options(**chosen) -> dict:
     return {"packages": None, "repair": [], "verify_hashes": False, "min_age": 0, "archives": [], **chosen}
 
 
-def scan(repository, checkpoint=lambda step: None, **chosen) -> list[Finding]:
-    """Every finding of an in-process scan, in the order the scan yields them (as the service role)."""
+def scan(repository, checkpoint=lambda step: None, workers: int = 1, batch: int = BATCH, **chosen) -> list[Finding]:
+    """Every finding of a scan, in the order the scan yields them (as the service role); ``workers`` above 1
+    checks its batches of ``batch`` packages in that many worker processes."""
+    return scan_of(repository, checkpoint, workers, batch, **chosen)[1]
+
+
+def scan_of(repository, checkpoint=lambda step: None, workers: int = 1, batch: int = BATCH,
+            **chosen) -> tuple[SiteScan, list[Finding]]:
+    """The scan itself (its ``scanned`` counts) and every finding it yielded."""
     site_scan = SiteScan(repository.service_dsn, Tree(repository.output_path), options(**chosen), lambda: False,
-                         checkpoint)
-    return [finding for _package, findings in site_scan.run() for finding in findings]
+                         checkpoint, workers=workers, batch=batch)
+    return site_scan, [finding for _package, findings in site_scan.run() for finding in findings]
 
 
 def shown(findings) -> list[tuple]:

@@ -15,7 +15,7 @@ from mr_chase import loop as loop_module
 from mr_chase.audit_job import Audits, Handoff
 from mr_chase.findings import Finding
 from mr_chase.loop import RequestLoop
-from mr_chase.site_scan import Scanned
+from mr_chase.package_check import Scanned
 from mr_chase.tree import Tree
 
 PONG = b'["PONG","9.9",{"degraded":[],"warnings":[],"stale_pages":0,"parked_notices":0}]'
@@ -121,7 +121,6 @@ class FakeScan:
         self.batches, self.fail = batches, fail
         self.scanned = Scanned()
         self.packages_total = sum(package is not None for package, _findings in batches)
-        self.in_archives = False
 
     def run(self):
         for package, findings in self.batches:

@@ -9,7 +9,8 @@ import os
 
 import pytest
 from audit_helpers import age, age_site, execute, rewrite_pages, scan, shown, wheel
-from mr_chase.site_scan import BATCH, WALK, page_links
+from mr_chase.package_check import page_links
+from mr_chase.site_scan import BATCH, WALK
 
 from piwheels_testbed import RepositorySpec
 from piwheels_testbed.scribe import simple_index
@@ -288,8 +289,8 @@ def test_page_links_read_the_masters_format(whitespace):
 def test_the_cheap_comparison_takes_the_pages_both_writers_write(repository):
     """A page is current without parsing when its lines are those page.py writes: true of Mr Chase's pages and of
     the testbed's stand-in piw-master's (both upstream's format), so the common case is the cheap one."""
+    from mr_chase.package_check import _same_lines
     from mr_chase.page import PageFile, link_line, render_page
-    from mr_chase.site_scan import _same_lines
 
     from piwheels_testbed.scribe import simple_page
 

@@ -21,6 +21,8 @@ def test_defaults():
     assert config.master_queue is None and config.master_timeout == 5.0
     assert config.allow_superuser is False
     assert config.metrics_dir is None
+    assert config.audit_workers == 2
+    assert parse_config({**MINIMAL, "audit_workers": 1}).audit_workers == 1
     assert parse_config({**MINIMAL, "metrics_dir": "/var/lib/node"}).metrics_dir == Path("/var/lib/node")
 
 
@@ -52,6 +54,11 @@ def test_defaults():
     ({**MINIMAL, "metrics_dir": "textfile"}, "metrics_dir"),
     ({**MINIMAL, "metrics_dir": ""}, "metrics_dir"),
     ({**MINIMAL, "metrics_dir": True}, "metrics_dir"),
+    ({**MINIMAL, "audit_workers": 0}, "audit_workers"),
+    ({**MINIMAL, "audit_workers": 33}, "audit_workers"),
+    ({**MINIMAL, "audit_workers": "2"}, "audit_workers"),
+    ({**MINIMAL, "audit_workers": True}, "audit_workers"),
+    ({**MINIMAL, "audit_workers": 2.5}, "audit_workers"),
 ])
 def test_errors_name_the_key(data, key):
     with pytest.raises(ConfigError) as info:

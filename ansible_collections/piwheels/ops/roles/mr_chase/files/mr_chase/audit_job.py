@@ -28,11 +28,13 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
+from multiprocessing.synchronize import Event as EventType
 from typing import Any, Protocol
 
 from .findings import KINDS, Finding
@@ -65,11 +67,10 @@ class Scan(Protocol):
 
     scanned: Scanned
     packages_total: int | None
-    #: true once the scan compares the archives' listings (after the packages: not counted as packages done)
-    in_archives: bool
 
     def run(self) -> Iterator[tuple[str | None, list[Finding]]]:
-        """Each package's findings (maybe none), in package-name order, then (None, site-wide findings)."""
+        """Each package's findings in package-name order (at least one item per batch of packages, maybe with
+        none, so the progress is seen), then (None, site-wide findings)."""
 
 
 #: (options, should_stop) -> a scan; should_stop() is called before each package (it may wait while a request is
@@ -171,7 +172,7 @@ class Job:
     def running(self) -> bool:
         return self.finished is None
 
-    def report(self, findings: list[Finding], scan: Scan, package_done: bool) -> None:
+    def report(self, findings: list[Finding], scan: Scan) -> None:
         """A package's findings (final: repaired, if they were to be) and the scan's progress."""
         scanned = scan.scanned
         with self._lock:
@@ -181,7 +182,7 @@ class Job:
                 self.findings.append(finding.as_dict())
             self.scanned = {"packages": scanned.packages, "files": scanned.files,
                             "bytes_hashed": scanned.bytes_hashed}
-            self.packages_done += package_done
+            self.packages_done = scanned.packages
 
     def end(self, state: str, error: str | None = None, finished: str | None = None) -> None:
         with self._lock:
@@ -226,6 +227,8 @@ class Audits:
         #: set while the loop serves no request: the scan waits for it before each package (``serving``)
         self._quiet = threading.Event()
         self._quiet.set()
+        #: the same, for the scan's worker processes (made for the first audit that has workers)
+        self._workers_quiet: EventType | None = None
         self._last = self._read_last()
 
     # -- requests (the loop thread) --------------------------------------------
@@ -257,10 +260,21 @@ class Audits:
         """The loop starts (True) or ends (False) serving a request: meanwhile the scan waits before its next
         package, so it never competes with a request for the interpreter, and a REMOVE is answered as fast as
         without an audit."""
-        if busy:
-            self._quiet.clear()
-        else:
-            self._quiet.set()
+        for quiet in (self._quiet, self._workers_quiet):
+            if quiet is None:
+                continue
+            if busy:
+                quiet.clear()
+            else:
+                quiet.set()
+
+    def workers_quiet(self) -> EventType:
+        """The event the scan's worker processes wait for before each package, as the scan's thread waits for
+        the loop's: set while no request is served."""
+        if self._workers_quiet is None:
+            self._workers_quiet = multiprocessing.get_context("spawn").Event()
+            self._workers_quiet.set()
+        return self._workers_quiet
 
     def site_status(self) -> dict:
         """STATUS' ``audit`` field: the last finished audit and the running one (each None when there is none)."""
@@ -302,7 +316,7 @@ class Audits:
             if chosen:
                 findings = [finding for finding in findings if finding.kind not in repair]
                 findings += self._repaired(job, package, chosen)
-            job.report(findings, scan, package_done=package is not None and not scan.in_archives)
+            job.report(findings, scan)
 
     def _between_packages(self) -> bool:
         """The scan's call before each package: give way to the request in hand, if any; whether to stop."""

@@ -21,6 +21,8 @@ DEFAULT_QUEUE = "ipc:///run/mr-chase/queue"
 #: piw-master's own import queue (its Mr Chase task): never ours to bind
 MASTER_IMPORT_QUEUE = "ipc:///tmp/piw-import"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: more workers than this would only hold database connections: the scan waits for the disk and the database
+MAX_AUDIT_WORKERS = 32
 
 
 class ConfigError(Exception):
@@ -51,6 +53,8 @@ class Config:
     archives: dict[str, Path] = field(default_factory=dict)
     #: where to write Prometheus metrics for node_exporter's textfile collector (metrics.py); None: none
     metrics_dir: Path | None = None
+    #: processes that check a site audit's batches (scan_workers.py); 1: Mr Chase checks them itself
+    audit_workers: int = 2
 
     @property
     def ipc_path(self) -> Path | None:
@@ -79,6 +83,7 @@ SCHEMA: dict[str, tuple] = {
     "allow_superuser": (bool, False),
     "archives": (list, False),
     "metrics_dir": (str, False),
+    "audit_workers": (int, False),
 }
 
 
@@ -162,6 +167,10 @@ def _build(values: dict[str, Any]) -> Config:
             values[key] = Path(values[key])
     if "archives" in values:
         values["archives"] = _archives(values["archives"])
+    if not 1 <= values.get("audit_workers", 1) <= MAX_AUDIT_WORKERS:
+        raise ConfigError("audit_workers", f"must be a number of processes from 1 (none: Mr Chase checks the "
+                                           f"audit's batches itself) to {MAX_AUDIT_WORKERS}, not "
+                                           f"{values['audit_workers']}")
     return Config(**values)
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .catch_up import catch_up
+from .checkpoints import no_checkpoint
 from .database import Database, Deleted, Removal
 from .journal import Entry, Journal, mounted_staging
 from .page import PageFile, page_pieces
@@ -37,10 +38,6 @@ log = logging.getLogger(__name__)
 
 class OutcomeUnknown(Exception):
     """COMMIT was sent but its outcome could not be learnt; the journal stays until it is settled."""
-
-
-def no_checkpoint(step: str) -> None:
-    """The default: no test hook."""
 
 
 @dataclass

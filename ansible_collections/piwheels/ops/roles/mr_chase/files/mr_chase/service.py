@@ -31,6 +31,7 @@ import zmq
 from . import __version__
 from .audit_job import AuditRefused, Audits, Handoff
 from .audit_log import AuditLog
+from .checkpoints import checkpoint_from_env
 from .config import Config, ConfigError
 from .database import Database, DatabaseStalled, DatabaseUnavailable, Locked, NotFound, first_line
 from .degradation import Degradation
@@ -55,7 +56,7 @@ from .protocol import (
     invalid,
 )
 from .recovered import RecoveredChanges
-from .removal import Cleanup, OutcomeUnknown, Remover, no_checkpoint
+from .removal import Cleanup, OutcomeUnknown, Remover
 from .site_repair import SiteRepair
 from .site_scan import SiteScan
 from .status import Status
@@ -93,26 +94,6 @@ def committed_but_stale(stale: list[str], why: str) -> str:
 
 class AddressLost(Exception):
     """Another process replaced the queue's socket file: clients can no longer reach this service."""
-
-
-def checkpoint_from_env() -> Callable[[str], None]:
-    """Test hook: MR_CHASE_CRASH_AT=<step> exits abruptly at that step of a removal,
-    MR_CHASE_FAIL_AT=<step> raises there.  Unset (as in production) it does nothing."""
-    crash_at = os.environ.get("MR_CHASE_CRASH_AT")
-    fail_at = os.environ.get("MR_CHASE_FAIL_AT")
-    delay_at, _sep, delay = os.environ.get("MR_CHASE_DELAY_AT", "").partition(":")
-    if not crash_at and not fail_at and not delay_at:
-        return no_checkpoint
-
-    def checkpoint(step: str) -> None:
-        if step == crash_at:
-            os._exit(70)
-        if step == fail_at:
-            raise RuntimeError(f"failure injected at {step}")
-        if step == delay_at:  # MR_CHASE_DELAY_AT=<step>:<seconds> slows that step down
-            time.sleep(float(delay or 1))
-
-    return checkpoint
 
 
 class Service:
@@ -299,7 +280,8 @@ class Service:
 
     def _site_scan(self, options: dict, should_stop: Callable[[], bool]) -> SiteScan:
         """The audit's scan, on a database connection of its own (never the worker's)."""
-        return SiteScan(self.config.dsn, self.tree, options, should_stop, self._checkpoint)
+        return SiteScan(self.config.dsn, self.tree, options, should_stop, self._checkpoint,
+                        workers=self.config.audit_workers, workers_quiet=self.audits.workers_quiet)
 
     def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():

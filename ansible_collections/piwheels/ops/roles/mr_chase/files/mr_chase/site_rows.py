@@ -14,13 +14,14 @@ table would make a whole-site audit grow with the square of the site).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import psycopg
 
 from .database import KEEPALIVES, Database
-from .page import PageFile
+from .page import LOCAL, PageFile
 
 #: packages per snapshot: few enough that a batch's rows are small, many enough that a query's round trip is
 #: spread over hundreds of packages
@@ -28,8 +29,13 @@ BATCH = 500
 #: a statement of the scan that takes longer fails the audit (a stalled server), never hangs it
 STATEMENT_TIMEOUT_S = 120
 
-BATCH_PACKAGES = "SELECT package FROM packages WHERE package > %s ORDER BY package LIMIT %s"
-NAMED_PACKAGES = "SELECT package FROM packages WHERE package = ANY(%s) ORDER BY package"
+#: every package in the order of names, streamed once to cut a whole-site audit into batches
+ALL_PACKAGES = "SELECT package FROM packages ORDER BY package"
+#: a whole-site batch's packages: those after the previous batch's last, up to its own last (the final batch has
+#: no last: a package added since the audit started is scanned too)
+RANGE_PACKAGES = "SELECT package FROM packages WHERE package > %(after)s AND package <= %(last)s ORDER BY package"
+TAIL_PACKAGES = "SELECT package FROM packages WHERE package > %(after)s ORDER BY package"
+NAMED_PACKAGES = "SELECT package FROM packages WHERE package = ANY(%(names)s) ORDER BY package"
 #: the files of a batch's packages (a PageFile's fields), with whether the build is younger than min_age (an
 #: import in flight); the batch's names restrict versions and builds alike, so the planner joins through their
 #: indexes (versions_pk, builds_pkgver, then files_builds) and never scans the files table
@@ -75,6 +81,12 @@ class PackageRows:
     versions: set[str] = field(default_factory=set)
     #: alias -> whether its package_names row was seen within min_age
     aliases: dict[str, bool] = field(default_factory=dict)
+    #: the files an archive host serves (not in simple/ here)
+    archived: set[str] = field(default_factory=set)
+
+    def judged_local(self) -> Collection[str]:
+        """The names of the files in simple/ here old enough to be judged."""
+        return self.files.keys() - self.young - self.archived if self.young or self.archived else self.files.keys()
 
     def judged(self) -> list[PageFile]:
         """The files old enough to be judged."""
@@ -84,6 +96,15 @@ class PackageRows:
 
 #: one batch: each package's name and rows, in the database's order
 Batch = list[tuple[str, PackageRows]]
+
+
+class Bounds(NamedTuple):
+    """Which packages one batch reads: ``names`` (a named audit), or those after ``after`` up to ``last``
+    (None: to the end) in the database's order (a whole-site audit)."""
+
+    after: str = ""
+    last: str | None = None
+    names: tuple[str, ...] | None = None
 
 
 def connect(dsn: str) -> psycopg.Connection:
@@ -96,48 +117,51 @@ def connect(dsn: str) -> psycopg.Connection:
 
 
 class SiteRows:
-    """Each package's rows, BATCH packages per snapshot, in the database's order of names."""
+    """Each package's rows, a batch of packages per snapshot, in the database's order of names."""
 
-    def __init__(self, conn: psycopg.Connection, min_age: float, named: list[str] | None):
-        self._conn, self._min_age, self._named = conn, min_age, named
+    def __init__(self, conn: psycopg.Connection, min_age: float):
+        self._conn, self._min_age = conn, min_age
 
-    def count(self) -> int:
-        """How many packages a whole-site audit scans."""
-        return self._conn.execute("SELECT count(*) FROM packages").fetchone()[0]
+    def bounds(self, named: list[str] | None, batch: int = BATCH) -> tuple[list[Bounds], int]:
+        """The batches of ``batch`` packages of an audit of ``named`` (None: the whole site) and how many
+        packages they hold: a whole site's names are streamed once (a server-side cursor), keeping every
+        ``batch``-th (keyset pagination: no query result grows with the site)."""
+        if named is not None:
+            return [Bounds(names=tuple(named[start:start + batch])) for start in range(0, len(named), batch)], \
+                len(named)
+        bounds, after, count = [], "", 0
+        with self._conn.transaction(), self._conn.cursor(name="mr_chase_audit_bounds") as cursor:
+            cursor.itersize = 10_000
+            for (package,) in cursor.execute(ALL_PACKAGES):
+                count += 1
+                if count % batch == 0:
+                    bounds.append(Bounds(after, package))
+                    after = package
+        return [*bounds, Bounds(after)], count
 
-    def batches(self) -> Iterator[Batch]:
-        """The packages BATCH at a time, each batch read in one snapshot (keyset pagination: no query result
-        grows with the site)."""
+    def batch(self, bounds: Bounds) -> Batch:
+        """The packages of ``bounds`` and their rows, in one snapshot."""
         conn = self._conn
-        if self._named is not None:
-            for start in range(0, len(self._named), BATCH):
-                with conn.transaction():
-                    names = [row[0] for row in conn.execute(NAMED_PACKAGES, (self._named[start:start + BATCH],))]
-                    batch = self._rows(names)
-                yield batch
-            return
-        after = ""
-        while True:
-            with conn.transaction():
-                names = [row[0] for row in conn.execute(BATCH_PACKAGES, (after, BATCH))]
-                batch = self._rows(names)
-            if not names:
-                return
-            yield batch
-            after = names[-1]
+        with conn.transaction():
+            if bounds.names is not None:
+                names = [row[0] for row in conn.execute(NAMED_PACKAGES, {"names": list(bounds.names)})]
+            else:
+                query = TAIL_PACKAGES if bounds.last is None else RANGE_PACKAGES
+                names = [row[0] for row in conn.execute(query, bounds._asdict())]
+            return self._rows(names, named=bounds.names is not None)
 
     def fresh(self, package: str) -> PackageRows:
         """The package's rows on a snapshot of their own (a finding's confirmation)."""
         with self._conn.transaction():
-            return self._rows([package])[0][1]
+            return self._rows([package], named=True)[0][1]
 
-    def _rows(self, names: list[str]) -> Batch:
+    def _rows(self, names: list[str], named: bool) -> Batch:
         """Each package's rows; ``names`` in the database's order, every package between the first and the last
-        for a whole-site audit (which reads them as a range)."""
+        unless ``named`` (a range is read as a range)."""
         if not names:
             return []
         rows = {name: PackageRows() for name in names}
-        which = NAMED if self._named is not None else RANGE
+        which = NAMED if named else RANGE
         bounds = {"age": self._min_age, "first": names[0], "last": names[-1], "names": names}
         conn = self._conn
         for package, filename, filehash, requires_python, yanked, version, location, young in conn.execute(
@@ -146,6 +170,8 @@ class SiteRows:
             found.files[filename] = PageFile(filename, filehash, requires_python, yanked, version, location)
             if young:
                 found.young.add(filename)
+            if location != LOCAL:
+                found.archived.add(filename)
         for package, version in conn.execute(BATCH_VERSIONS.format(which=which), bounds):
             rows[package].versions.add(version)
         for package, alias, young in conn.execute(BATCH_ALIASES.format(which=which), bounds):
@@ -164,4 +190,4 @@ def delete_builds(db: Database, build_ids: list[int]) -> tuple[int, int]:
     return builds.rowcount, downloads.rowcount
 
 
-__all__ = ["BATCH", "Batch", "PackageRows", "SiteRows", "connect", "delete_builds"]
+__all__ = ["BATCH", "Batch", "Bounds", "PackageRows", "SiteRows", "connect", "delete_builds"]

@@ -1,0 +1,135 @@
+"""The site audit's batches, checked in Mr Chase itself or in worker processes of its own.
+
+A whole-site audit is work for the interpreter (reading a million rows,
+listing a hundred thousand directories, reading and comparing their pages),
+and one interpreter runs on one core at a time.  With ``audit_workers`` above
+1, an audit of more than one batch hands its batches to that many worker
+processes, each with a read-only database connection of its own, and takes
+their results back in the order of the batches.  The workers are spawned
+fresh (Mr Chase's threads and sockets are never forked), live as long as the
+audit, and read only: what they find goes back to the job, which alone
+repairs (through the loop thread, as before).  While they work, Mr Chase's
+own interpreter is free for requests.
+
+A worker that dies (killed, out of memory) fails the audit with a message
+that says so, never the service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing.synchronize import Event as EventType
+
+from .audit_job import QUIET_WAIT_S
+from .checkpoints import checkpoint_from_env
+from .findings import Finding
+from .package_check import PackageCheck, Scanned
+from .site_rows import Bounds, SiteRows, connect
+from .tree import Tree
+
+#: the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
+WALK = "audit_walk"
+
+#: what checks batches: bounds in, results out in the same order
+BatchChecker = Callable[[Iterable[Bounds]], Iterator["BatchResult"]]
+
+
+@dataclass
+class BatchResult:
+    """One batch checked: the packages with findings (in order), how many packages, what was examined."""
+
+    found: list[tuple[str, list[Finding]]] = field(default_factory=list)
+    #: the batch's last package (None: the batch was empty)
+    last: str | None = None
+    scanned: Scanned = field(default_factory=Scanned)
+    #: should_stop said so before the batch's end
+    stopped: bool = False
+
+
+class WorkerDied(Exception):
+    """A worker process ended without its result (killed, out of memory): the audit fails, saying so."""
+
+
+def check_batch(site_rows: SiteRows, check: PackageCheck, bounds: Bounds, checkpoint: Callable[[str], None],
+                should_stop: Callable[[], bool]) -> BatchResult:
+    """The batch's packages checked, each finding confirmed against a fresh snapshot and a fresh look at the
+    disk (an import or a removal committed since the batch's snapshot is not reported)."""
+    batch = site_rows.batch(bounds)
+    checkpoint(WALK)
+    check.scanned = result_scanned = Scanned()
+    result = BatchResult(scanned=result_scanned)
+    for package, rows in batch:
+        if should_stop():
+            result.stopped = True
+            break
+        findings = check.findings(package, rows)
+        if findings:
+            again = check.findings(package, site_rows.fresh(package), count=False)
+            first = {(finding.kind, finding.path) for finding in findings}
+            findings = [finding for finding in again if (finding.kind, finding.path) in first]
+        if findings:
+            result.found.append((package, findings))
+        result.last = package
+    return result
+
+
+@contextlib.contextmanager
+def batch_checker(workers: int, dsn: str, tree: Tree, min_age: float, verify_hashes: bool,
+                  site_rows: SiteRows, checkpoint: Callable[[str], None], should_stop: Callable[[], bool],
+                  quiet: EventType | None = None) -> Iterator[BatchChecker]:
+    """Check batches in this process (``workers`` 1: between packages ``should_stop`` may pause or end the
+    scan) or in ``workers`` processes, which wait for ``quiet`` (if any) before each package, so a request
+    Mr Chase serves meanwhile does not share the cores with them; the caller may stop between batches."""
+    if workers <= 1:
+        check = PackageCheck(tree, min_age, verify_hashes)
+        yield lambda all_bounds: (check_batch(site_rows, check, bounds, checkpoint, should_stop)
+                                  for bounds in all_bounds)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(dsn, tree.root, min_age, verify_hashes, quiet))
+    try:
+        yield lambda all_bounds: _results(pool.map(_check_in_worker, all_bounds))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _results(results: Iterator[BatchResult]) -> Iterator[BatchResult]:
+    try:
+        yield from results
+    except BrokenProcessPool as exc:
+        raise WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit "
+                         "is in the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own "
+                         "process") from exc
+
+
+#: the worker process's own connection, check, checkpoint and way of giving way (set by _start_worker)
+_worker: tuple[SiteRows, PackageCheck, Callable[[str], None], Callable[[], bool]] | None = None
+
+
+def _start_worker(dsn: str, root: str, min_age: float, verify_hashes: bool, quiet: EventType | None) -> None:
+    global _worker  # noqa: PLW0603 (one per worker process, for the life of the process)
+    _worker = (SiteRows(connect(dsn), min_age), PackageCheck(Tree(root), min_age, verify_hashes),
+               checkpoint_from_env(), _giving_way(quiet))
+
+
+def _giving_way(quiet: EventType | None) -> Callable[[], bool]:
+    """A worker's should_stop: wait (QUIET_WAIT_S at most) while Mr Chase serves a request; never stop (the
+    caller stops between batches)."""
+    def should_stop() -> bool:
+        if quiet is not None and not quiet.is_set():
+            quiet.wait(QUIET_WAIT_S)
+        return False
+    return should_stop
+
+
+def _check_in_worker(bounds: Bounds) -> BatchResult:
+    site_rows, check, checkpoint, should_stop = _worker
+    return check_batch(site_rows, check, bounds, checkpoint, should_stop)
+
+
+__all__ = ["WALK", "BatchResult", "WorkerDied", "batch_checker", "check_batch"]
