@@ -20,24 +20,24 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as EventType
+from typing import Protocol
+
+import psycopg
 
 from .audit_job import QUIET_WAIT_S
 from .checkpoints import checkpoint_from_env
 from .findings import Finding
 from .package_check import PackageCheck, Scanned
 from .site_rows import Bounds, SiteRows, connect
+from .site_wide import SiteWide
 from .tree import Tree
 
 #: the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
 WALK = "audit_walk"
-
-#: what checks batches: bounds in, results out in the same order
-BatchChecker = Callable[[Iterable[Bounds]], Iterator["BatchResult"]]
-
 
 @dataclass
 class BatchResult:
@@ -78,43 +78,109 @@ def check_batch(site_rows: SiteRows, check: PackageCheck, bounds: Bounds, checkp
     return result
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What a check needs to know of the audit (sent to each worker process as it starts)."""
+
+    dsn: str
+    root: str
+    min_age: float
+    verify_hashes: bool
+
+
+class Checker(Protocol):
+    """Checks an audit's batches, and its site-wide checks beside them."""
+
+    def site_wide(self) -> Callable[[], list[Finding]]:
+        """Start the site-wide checks; the callable returns their findings (waiting for them)."""
+
+    def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
+        """Each batch's result, in the order of ``all_bounds``."""
+
+
 @contextlib.contextmanager
-def batch_checker(workers: int, dsn: str, tree: Tree, min_age: float, verify_hashes: bool,
-                  site_rows: SiteRows, checkpoint: Callable[[str], None], should_stop: Callable[[], bool],
-                  quiet: EventType | None = None) -> Iterator[BatchChecker]:
-    """Check batches in this process (``workers`` 1: between packages ``should_stop`` may pause or end the
-    scan) or in ``workers`` processes, which wait for ``quiet`` (if any) before each package, so a request
+def batch_checker(settings: Settings, workers: int, conn: psycopg.Connection, checkpoint: Callable[[str], None],
+                  should_stop: Callable[[], bool], quiet: EventType | None = None) -> Iterator[Checker]:
+    """Check in this process (``workers`` 1, on ``conn``: between packages ``should_stop`` may pause or end
+    the scan) or in ``workers`` processes, which wait for ``quiet`` (if any) before each package, so a request
     Mr Chase serves meanwhile does not share the cores with them; the caller may stop between batches."""
     if workers <= 1:
-        check = PackageCheck(tree, min_age, verify_hashes)
-        yield lambda all_bounds: (check_batch(site_rows, check, bounds, checkpoint, should_stop)
-                                  for bounds in all_bounds)
+        yield _InProcess(settings, conn, checkpoint, should_stop)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                               initargs=(dsn, tree.root, min_age, verify_hashes, quiet))
+                               initargs=(settings, quiet))
     try:
-        yield lambda all_bounds: _results(pool.map(_check_in_worker, all_bounds))
+        yield _Workers(pool)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _InProcess:
+    def __init__(self, settings: Settings, conn: psycopg.Connection, checkpoint: Callable[[str], None],
+                 should_stop: Callable[[], bool]):
+        self._conn, self._checkpoint, self._should_stop = conn, checkpoint, should_stop
+        self._tree, self._min_age = Tree(settings.root), settings.min_age
+        self._check = PackageCheck(self._tree, settings.min_age, settings.verify_hashes)
+
+    def site_wide(self) -> Callable[[], list[Finding]]:
+        return lambda: SiteWide(self._tree, self._min_age).findings(self._conn)
+
+    def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
+        site_rows = SiteRows(self._conn, self._min_age)
+        for bounds in all_bounds:
+            yield check_batch(site_rows, self._check, bounds, self._checkpoint, self._should_stop)
+
+
+class _Workers:
+    def __init__(self, pool: ProcessPoolExecutor):
+        self._pool = pool
+
+    def site_wide(self) -> Callable[[], list[Finding]]:
+        future = self._pool.submit(_site_wide_in_worker)  # first: one worker makes them while the others start
+        return lambda: _result(future)
+
+    def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
+        return _results(self._pool.map(_check_in_worker, all_bounds))
 
 
 def _results(results: Iterator[BatchResult]) -> Iterator[BatchResult]:
     try:
         yield from results
     except BrokenProcessPool as exc:
-        raise WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit "
-                         "is in the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own "
-                         "process") from exc
+        raise _died() from exc
 
 
-#: the worker process's own connection, check, checkpoint and way of giving way (set by _start_worker)
-_worker: tuple[SiteRows, PackageCheck, Callable[[str], None], Callable[[], bool]] | None = None
+def _result(future: Future) -> list[Finding]:
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise _died() from exc
 
 
-def _start_worker(dsn: str, root: str, min_age: float, verify_hashes: bool, quiet: EventType | None) -> None:
+def _died() -> WorkerDied:
+    return WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit is in "
+                      "the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own process")
+
+
+@dataclass
+class _Worker:
+    """A worker process's own connection and checks, for the life of the process."""
+
+    conn: psycopg.Connection
+    settings: Settings
+    check: PackageCheck
+    checkpoint: Callable[[str], None]
+    should_stop: Callable[[], bool]
+
+
+_worker: _Worker | None = None
+
+
+def _start_worker(settings: Settings, quiet: EventType | None) -> None:
     global _worker  # noqa: PLW0603 (one per worker process, for the life of the process)
-    _worker = (SiteRows(connect(dsn), min_age), PackageCheck(Tree(root), min_age, verify_hashes),
-               checkpoint_from_env(), _giving_way(quiet))
+    _worker = _Worker(connect(settings.dsn), settings,
+                      PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes),
+                      checkpoint_from_env(), _giving_way(quiet))
 
 
 def _giving_way(quiet: EventType | None) -> Callable[[], bool]:
@@ -128,8 +194,14 @@ def _giving_way(quiet: EventType | None) -> Callable[[], bool]:
 
 
 def _check_in_worker(bounds: Bounds) -> BatchResult:
-    site_rows, check, checkpoint, should_stop = _worker
-    return check_batch(site_rows, check, bounds, checkpoint, should_stop)
+    worker = _worker
+    return check_batch(SiteRows(worker.conn, worker.settings.min_age), worker.check, bounds, worker.checkpoint,
+                       worker.should_stop)
 
 
-__all__ = ["WALK", "BatchResult", "WorkerDied", "batch_checker", "check_batch"]
+def _site_wide_in_worker() -> list[Finding]:
+    worker = _worker
+    return SiteWide(Tree(worker.settings.root), worker.settings.min_age).findings(worker.conn)
+
+
+__all__ = ["WALK", "BatchResult", "Checker", "Settings", "WorkerDied", "batch_checker", "check_batch"]

@@ -21,7 +21,7 @@ What each kind's repair is (the database is the truth; the tree is repaired towa
   The link is ``project/<alias>`` -> ``<package>``, relative, as
   piw-master's page writer makes it;
 * missing_wheel, hash_mismatch: the build that produced the file is deleted
-  as REMOVE deletes a version's builds (site_rows.delete_builds: its download
+  as REMOVE deletes a version's builds (delete_builds: its download
   rows, its rows, and every other file of it moved aside), never the
   version's other builds; the finding's detail says whether piwheels builds
   the version again (not while the version or the package is skipped);
@@ -60,14 +60,13 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from html.parser import HTMLParser
 
-from .database import PACKAGE_EVIDENCE, PACKAGE_FILES, ROOT_INDEX_PACKAGES
+from .database import PACKAGE_EVIDENCE, PACKAGE_FILES, ROOT_INDEX_PACKAGES, Database
 from .findings import ARCHIVE_KINDS, Finding
 from .journal import Entry
 from .notifier import rebuild_search, rewrite_pages
 from .page import LOCAL, PageFile, index_pieces, page_pieces
 from .protocol import normalise_location
 from .removal import Change
-from .site_rows import delete_builds
 from .tree import UnsafePath, fsync_dir, fsync_file, write_pieces
 
 log = logging.getLogger(__name__)
@@ -492,6 +491,21 @@ def sha256_of(path: str) -> str:
         for block in iter(partial(stream.read, 1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: the download rows of some builds' files (delete_builds)
+DELETE_BUILD_DOWNLOADS = "DELETE FROM downloads WHERE filename IN (SELECT filename FROM files WHERE build_id = ANY(%s))"
+
+
+def delete_builds(db: Database, build_ids: list[int]) -> tuple[int, int]:
+    """Inside :meth:`Database.removal`: delete these builds as REMOVE deletes a version's (their download rows
+    by name, then the builds: files and dependencies cascade), leaving the version and its other builds; return
+    (builds, downloads) deleted."""
+    conn = db.conn
+    downloads = conn.execute(DELETE_BUILD_DOWNLOADS, (build_ids,))
+    builds = conn.execute("DELETE FROM builds WHERE build_id = ANY(%s)", (build_ids,))
+    db.sync()
+    return builds.rowcount, downloads.rowcount
 
 
 __all__ = ["GONE", "NO_MASTER", "RepairResult", "SiteRepair", "expected_links", "read_links"]

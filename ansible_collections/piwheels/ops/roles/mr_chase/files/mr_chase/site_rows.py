@@ -1,5 +1,4 @@
-"""The site audit's SQL: what the database says of each package, read a batch of packages at a time, and the
-repair's delete of a build.
+"""The site audit's SQL: what the database says of each package, read a batch of packages at a time.
 
 The scan (site_scan.py) reads on a connection of its own, read only, each
 batch of BATCH packages in one short REPEATABLE READ snapshot, so that no
@@ -20,7 +19,7 @@ from typing import NamedTuple
 
 import psycopg
 
-from .database import KEEPALIVES, Database
+from .database import KEEPALIVES
 from .page import LOCAL, PageFile
 
 #: packages per snapshot: few enough that a batch's rows are small, many enough that a query's round trip is
@@ -67,8 +66,6 @@ SELECT b.package, f.filename, f.location,
 FROM builds b JOIN files f ON f.build_id = b.build_id {where}
 ORDER BY b.package COLLATE "C", f.filename COLLATE "C"
 """
-#: the download rows of some builds' files (a repair's delete_builds)
-DELETE_BUILD_DOWNLOADS = "DELETE FROM downloads WHERE filename IN (SELECT filename FROM files WHERE build_id = ANY(%s))"
 
 
 @dataclass
@@ -179,15 +176,4 @@ class SiteRows:
         return list(rows.items())
 
 
-def delete_builds(db: Database, build_ids: list[int]) -> tuple[int, int]:
-    """Inside :meth:`Database.removal` (a repair, site_repair.py): delete these builds as REMOVE deletes a
-    version's (their download rows by name, then the builds: files and dependencies cascade), leaving the
-    version and its other builds; return (builds, downloads) deleted."""
-    conn = db.conn
-    downloads = conn.execute(DELETE_BUILD_DOWNLOADS, (build_ids,))
-    builds = conn.execute("DELETE FROM builds WHERE build_id = ANY(%s)", (build_ids,))
-    db.sync()
-    return builds.rowcount, downloads.rowcount
-
-
-__all__ = ["BATCH", "Batch", "Bounds", "PackageRows", "SiteRows", "connect", "delete_builds"]
+__all__ = ["BATCH", "Batch", "Bounds", "PackageRows", "SiteRows", "connect"]

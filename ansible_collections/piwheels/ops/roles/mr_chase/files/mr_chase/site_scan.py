@@ -20,22 +20,19 @@ stream the names from a server-side cursor and never follow a link.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.synchronize import Event as EventType
 
 import psycopg
 
-from .database import ROOT_INDEX_PACKAGES
 from .findings import Finding
-from .package_check import LINK, Scanned, dir_entries, is_real_directory, kind_of, listed, read_page, unescape
+from .package_check import Scanned
 from .protocol import canonicalize, normalise_location
-from .scan_workers import WALK, batch_checker
-from .site_rows import ARCHIVE_ROWS, BATCH, SITE_NAMES, SiteRows, connect
+from .scan_workers import WALK, Settings, batch_checker
+from .site_rows import ARCHIVE_ROWS, BATCH, SiteRows, connect
 from .tree import Tree
 
 log = logging.getLogger(__name__)
@@ -66,54 +63,44 @@ class SiteScan:
         self._named = None if packages is None else sorted({canonicalize(name) for name in packages})
         self.packages_total: int | None = None if packages is None else len(self._named)
         self.scanned = Scanned()
-        #: the time before which a modification is old enough to be judged (the archives, the site-wide checks)
-        self._old_before = 0.0
         #: (location, listing path) of each archive whose listing is compared with its location's rows
         self._archives = [(normalise_location(item["location"]), item["listing"]) for item in options["archives"]]
 
     def run(self) -> Iterator[tuple[str | None, list[Finding]]]:
         """Each package's findings in name order (a package without findings may be left out; at least one
-        item per batch, so the job sees the progress), then (None, the site-wide findings) for a whole-site
-        audit."""
+        item per batch, so the job sees the progress), then the archives' findings, then (None, the site-wide
+        findings) for a whole-site audit."""
         for _location, listing in self._archives:
             _readable(listing)  # before anything is scanned: a listing that cannot be read fails the job at once
         with connect(self._dsn) as conn:
-            site_rows = SiteRows(conn, self._min_age)
-            all_bounds, self.packages_total = site_rows.bounds(self._named, self._batch)
+            all_bounds, self.packages_total = SiteRows(conn, self._min_age).bounds(self._named, self._batch)
             workers = min(self._workers, len(all_bounds))
             log.info("audit: %d packages, %d batches in %s", self.packages_total, len(all_bounds),
                      f"{workers} worker processes" if workers > 1 else "Mr Chase's own process")
             quiet = self._workers_quiet() if workers > 1 and self._workers_quiet is not None else None
-            with batch_checker(workers, self._dsn, self._tree, self._min_age, self._verify, site_rows,
-                               self._checkpoint, self._should_stop, quiet) as check_batches:
-                for result in check_batches(all_bounds):
+            settings = Settings(self._dsn, self._tree.root, self._min_age, self._verify)
+            with batch_checker(settings, workers, conn, self._checkpoint, self._should_stop, quiet) as checker:
+                site_wide = checker.site_wide() if self._named is None else None
+                for result in checker.batches(all_bounds):
                     self.scanned.add(result.scanned)
                     yield from result.found
                     if not result.found and result.last is not None:
                         yield result.last, []
                     if result.stopped or self._should_stop():
                         return
+                site_findings = site_wide() if site_wide is not None else None
             for location, listing in self._archives:
                 if self._should_stop():
                     return
                 yield from self._archive(conn, location, listing)
-            if self._named is None:
-                yield None, self._site(conn)
-
-    def _old(self, entry: os.DirEntry | str) -> bool:
-        """Whether an entry or a path was last modified before min_age (lstat: a link's own time)."""
-        try:
-            found = entry.stat(follow_symlinks=False) if isinstance(entry, os.DirEntry) else os.lstat(entry)
-            return found.st_mtime <= self._old_before
-        except FileNotFoundError:
-            return False  # gone meanwhile: nothing to judge
+            if site_findings is not None:
+                yield None, site_findings
 
     # -- the archives -----------------------------------------------------------------
 
     def _archive(self, conn: psycopg.Connection, location: str, listing: str) -> Iterator[tuple[str, list[Finding]]]:
         """Each package's orphan_archived_wheel and missing_archived_wheel findings at ``location``: the sorted
         listing merged with every file row in the same order (both streamed), one package at a time."""
-        self._old_before = time.time() - self._min_age
         where, names = ("", {}) if self._named is None else ("WHERE b.package = ANY(%(names)s)", {"names": self._named})
         package, findings = None, []
         with _sorted_listing(listing, self._tree.state) as listed, conn.transaction(), \
@@ -151,71 +138,6 @@ class SiteScan:
             return Finding("missing_archived_wheel", package, path, f"the database links it at {location}; its "
                            "archive host's listing lacks it (a dead link)")
         return None
-
-    # -- the whole site ----------------------------------------------------------------
-
-    def _site(self, conn: psycopg.Connection) -> list[Finding]:
-        self._old_before = time.time() - self._min_age
-        findings = []
-        for top in ("simple", "project"):
-            findings += self._orphan_directories(conn, top)
-        findings += self._root_index(conn)
-        findings += self._leftover_staging()
-        return findings
-
-    def _orphan_directories(self, conn: psycopg.Connection, top: str) -> list[Finding]:
-        """One orphan_directory per directory (or link) under simple/ or project/ that is no package and no alias
-        (the names merged in code point order with the database's, streamed)."""
-        root = os.path.join(self._tree.root, top)
-        entries = {name: entry for name, entry in (dir_entries(root) if is_real_directory(root) else {}).items()
-                   if entry.is_dir(follow_symlinks=False) or entry.is_symlink()}
-        orphans = []
-        with conn.transaction(), conn.cursor(name="mr_chase_audit_names") as cursor:
-            cursor.itersize = 10_000
-            known = iter(cursor.execute(SITE_NAMES))
-            current = next(known, None)
-            for name in sorted(entries):
-                while current is not None and current[0] < name:
-                    current = next(known, None)
-                if (current is None or current[0] != name) and self._old(entries[name]):
-                    orphans.append(Finding("orphan_directory", name, f"{top}/{name}", f"a {kind_of(entries[name])} "
-                                           f"under {top}/ that is no package and no alias of the database"))
-        return orphans
-
-    def _root_index(self, conn: psycopg.Connection) -> list[Finding]:
-        """stale_root_index: the packages simple/index.html links against the database's."""
-        page = self._tree.root_page()
-        index = read_page(page) if is_real_directory(self._tree.simple) else None
-        if index is None:
-            return [Finding("stale_root_index", None, "simple/index.html", "the root index is missing")]
-        if not self._old(page):
-            return []
-        listed_names = {unescape(href) for href, _attrs in LINK.findall(index)}
-        lacking = []
-        with conn.transaction(), conn.cursor(name="mr_chase_audit_root") as cursor:
-            cursor.itersize = 10_000
-            for (package,) in cursor.execute(ROOT_INDEX_PACKAGES):
-                if package in listed_names:
-                    listed_names.discard(package)
-                else:
-                    lacking.append(package)
-        problems = [f"lists {len(listed_names)} the database does not have: {listed(listed_names)}"] \
-            if listed_names else []
-        problems += [f"lacks {len(lacking)} package(s): {listed(lacking)}"] if lacking else []
-        return [Finding("stale_root_index", None, "simple/index.html", "; ".join(problems))] if problems else []
-
-    def _leftover_staging(self) -> list[Finding]:
-        """Staging or set-aside entries no pending journal names (the token directory, or what was set aside)."""
-        token = _pending_token(os.path.join(self._tree.state, "journal.json"))
-        findings = []
-        for directory, what in ((self._tree.staging, "staged by a change no pending journal names"),
-                                (self._tree.set_aside, "set aside by Mr Chase (its log says why); no pending "
-                                                       "journal names it")):
-            for name, entry in dir_entries(directory).items():
-                if (token and token in name) or not self._old(entry):
-                    continue
-                findings.append(Finding("leftover_staging", None, self._tree.relative(entry.path), what))
-        return findings
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -270,16 +192,6 @@ def _merged(listed: Iterable[tuple[str, str]], rows: Iterable[tuple]) -> Iterato
         else:
             yield key, row, True
             item, row = next(listed, None), next(rows, None)
-
-
-
-def _pending_token(journal: str) -> str | None:
-    """The token of the change the journal holds (read only: the worker owns the journal)."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        with open(journal, encoding="utf-8") as stream:
-            token = json.loads(stream.readline() or "{}").get("token")
-        return token if isinstance(token, str) and token else None
-    return None
 
 
 __all__ = ["BATCH", "WALK", "ListingError", "SiteScan"]
