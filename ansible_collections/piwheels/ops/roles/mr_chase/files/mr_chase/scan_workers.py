@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as EventType
@@ -33,7 +33,6 @@ from .checkpoints import checkpoint_from_env
 from .findings import Finding
 from .package_check import PackageCheck, Scanned
 from .site_rows import Bounds, SiteRows, connect
-from .site_wide import SiteWide
 from .tree import Tree
 
 #: the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
@@ -89,10 +88,7 @@ class Settings:
 
 
 class Checker(Protocol):
-    """Checks an audit's batches, and its site-wide checks beside them."""
-
-    def site_wide(self) -> Callable[[], list[Finding]]:
-        """Start the site-wide checks; the callable returns their findings (waiting for them)."""
+    """Checks an audit's batches."""
 
     def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
         """Each batch's result, in the order of ``all_bounds``."""
@@ -119,11 +115,8 @@ class _InProcess:
     def __init__(self, settings: Settings, conn: psycopg.Connection, checkpoint: Callable[[str], None],
                  should_stop: Callable[[], bool]):
         self._conn, self._checkpoint, self._should_stop = conn, checkpoint, should_stop
-        self._tree, self._min_age = Tree(settings.root), settings.min_age
-        self._check = PackageCheck(self._tree, settings.min_age, settings.verify_hashes)
-
-    def site_wide(self) -> Callable[[], list[Finding]]:
-        return lambda: SiteWide(self._tree, self._min_age).findings(self._conn)
+        self._min_age = settings.min_age
+        self._check = PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes)
 
     def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
         site_rows = SiteRows(self._conn, self._min_age)
@@ -135,10 +128,6 @@ class _Workers:
     def __init__(self, pool: ProcessPoolExecutor):
         self._pool = pool
 
-    def site_wide(self) -> Callable[[], list[Finding]]:
-        future = self._pool.submit(_site_wide_in_worker)  # first: one worker makes them while the others start
-        return lambda: _result(future)
-
     def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
         return _results(self._pool.map(_check_in_worker, all_bounds))
 
@@ -147,19 +136,9 @@ def _results(results: Iterator[BatchResult]) -> Iterator[BatchResult]:
     try:
         yield from results
     except BrokenProcessPool as exc:
-        raise _died() from exc
-
-
-def _result(future: Future) -> list[Finding]:
-    try:
-        return future.result()
-    except BrokenProcessPool as exc:
-        raise _died() from exc
-
-
-def _died() -> WorkerDied:
-    return WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit is in "
-                      "the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own process")
+        raise WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit "
+                         "is in the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own "
+                         "process") from exc
 
 
 @dataclass
@@ -197,11 +176,6 @@ def _check_in_worker(bounds: Bounds) -> BatchResult:
     worker = _worker
     return check_batch(SiteRows(worker.conn, worker.settings.min_age), worker.check, bounds, worker.checkpoint,
                        worker.should_stop)
-
-
-def _site_wide_in_worker() -> list[Finding]:
-    worker = _worker
-    return SiteWide(Tree(worker.settings.root), worker.settings.min_age).findings(worker.conn)
 
 
 __all__ = ["WALK", "BatchResult", "Checker", "Settings", "WorkerDied", "batch_checker", "check_batch"]

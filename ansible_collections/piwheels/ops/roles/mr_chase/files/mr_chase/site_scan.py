@@ -33,6 +33,7 @@ from .package_check import Scanned
 from .protocol import canonicalize, normalise_location
 from .scan_workers import WALK, Settings, batch_checker
 from .site_rows import ARCHIVE_ROWS, BATCH, SiteRows, connect
+from .site_wide import SiteWide
 from .tree import Tree
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,6 @@ class SiteScan:
             quiet = self._workers_quiet() if workers > 1 and self._workers_quiet is not None else None
             settings = Settings(self._dsn, self._tree.root, self._min_age, self._verify)
             with batch_checker(settings, workers, conn, self._checkpoint, self._should_stop, quiet) as checker:
-                site_wide = checker.site_wide() if self._named is None else None
                 for result in checker.batches(all_bounds):
                     self.scanned.add(result.scanned)
                     yield from result.found
@@ -88,13 +88,12 @@ class SiteScan:
                         yield result.last, []
                     if result.stopped or self._should_stop():
                         return
-                site_findings = site_wide() if site_wide is not None else None
             for location, listing in self._archives:
                 if self._should_stop():
                     return
                 yield from self._archive(conn, location, listing)
-            if site_findings is not None:
-                yield None, site_findings
+            if self._named is None:
+                yield None, SiteWide(self._tree, self._min_age).findings(conn)
 
     # -- the archives -----------------------------------------------------------------
 

@@ -5,8 +5,9 @@ and no alias, the root index against the database's packages, and Mr
 Chase's own staging and set-aside entries that no pending journal names.
 Only a whole-site audit makes them.  They stream the names from server-side
 cursors, never follow a link, and report nothing modified within
-``min_age``.  They run in a worker process of the audit, beside the
-batches, or in Mr Chase after them (scan_workers.py).
+``min_age``.  They run in Mr Chase after the batches: in a worker
+process beside them, they held a REMOVE back (they cannot give way
+between packages as a batch does).
 """
 
 from __future__ import annotations
