@@ -25,7 +25,15 @@ journal     the crash journal that makes a removal all or nothing
 recovered   what a change settled by recovery still owes: its audit record and piw-master's notice, once each
 removal     one REMOVE, step by step
 notifier    piw-master's notifications (CBOR, after the reply, durable outbox)
-audit       the JSON-lines audit log
+audit_log   the JSON-lines audit log of every change
+audit_job   the site audit as a job: AUDIT starts or joins it, JOB follows it, repairs handed to the loop thread
+site_scan   the site audit's scan: batches of packages, then the archive listings, then the site-wide checks
+site_rows   the scan's read-only SQL, a batch of packages per snapshot
+package_check  one package's rows against its wheels, page, project page and alias links
+scan_workers   the batches checked in Mr Chase or in audit_workers processes of its own
+site_wide   what belongs to no package: orphan directories, the root index, leftover staging
+site_repair the repair of findings, through the journal like any change
+checkpoints the test hooks of named steps (MR_CHASE_CRASH_AT, _FAIL_AT, _DELAY_AT)
 ping        the readiness probe the role runs after a start (python -m mr_chase.ping)
 """
 from __future__ import annotations

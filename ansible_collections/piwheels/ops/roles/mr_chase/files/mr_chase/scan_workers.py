@@ -58,6 +58,8 @@ def check_batch(site_rows: SiteRows, check: PackageCheck, bounds: Bounds, checkp
                 should_stop: Callable[[], bool]) -> BatchResult:
     """The batch's packages checked, each finding confirmed against a fresh snapshot and a fresh look at the
     disk (an import or a removal committed since the batch's snapshot is not reported)."""
+    if should_stop():  # before the batch's queries too: they keep a core of the database busy
+        return BatchResult(stopped=True)
     batch = site_rows.batch(bounds)
     checkpoint(WALK)
     check.scanned = result_scanned = Scanned()
