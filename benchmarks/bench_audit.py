@@ -333,7 +333,7 @@ def measure(packages: int) -> tuple[dict, dict[str, float]]:
 
         def remove_while_scanning(job):
             children_hwm_kb(pid, workers_hwm)
-            if len(during) < REMOVES and job["progress"]["packages_done"] > len(during) * packages / (REMOVES + 2):
+            if len(during) < REMOVES and job["progress"]["packages_done"] >= len(during) * packages / (REMOVES + 2):
                 during.append(timed_remove(chase.client, "zzremove", f"0.{REMOVES + len(during) + 1}"))
 
         load = machine_load()  # the load the first audit starts under (the json's load field)

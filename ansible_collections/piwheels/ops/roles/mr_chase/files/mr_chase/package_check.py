@@ -134,7 +134,6 @@ class PackageCheck:
         findings += self._aliases(package, rows)
         return findings
 
-
     def _old(self, entry: os.DirEntry | str) -> bool:
         """Whether an entry or a path was last modified before min_age (lstat: a link's own time)."""
         try:
@@ -299,7 +298,6 @@ class PackageCheck:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-
 def dir_entries(directory: str) -> dict[str, os.DirEntry]:
     """A directory's entries by name (none when it is missing or not a directory); never follows a link."""
     try:
@@ -418,7 +416,6 @@ def _alias_problem(target: str | None, package: str, package_exists: bool) -> st
     if os.path.normpath(target) != package:
         return f"links to {target}"
     return None if package_exists else f"dangles: project/{package} does not exist"
-
 
 
 __all__ = ["LINK", "Link", "PackageCheck", "Scanned", "dir_entries", "is_real_directory", "kind_of", "listed",

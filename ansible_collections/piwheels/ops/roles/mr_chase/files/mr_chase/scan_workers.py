@@ -38,6 +38,7 @@ from .tree import Tree
 #: the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
 WALK = "audit_walk"
 
+
 @dataclass
 class BatchResult:
     """One batch checked: the packages with findings (in order), how many packages, what was examined."""
