@@ -24,7 +24,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event as EventType
-from typing import Protocol
 
 import psycopg
 
@@ -90,49 +89,28 @@ class Settings:
     verify_hashes: bool
 
 
-class Checker(Protocol):
-    """Checks an audit's batches."""
-
-    def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
-        """Each batch's result, in the order of ``all_bounds``."""
+#: checks an audit's batches: bounds in, each batch's result out, in the same order
+BatchChecker = Callable[[Iterable[Bounds]], Iterator[BatchResult]]
 
 
 @contextlib.contextmanager
 def batch_checker(settings: Settings, workers: int, conn: psycopg.Connection, checkpoint: Callable[[str], None],
-                  should_stop: Callable[[], bool], quiet: EventType | None = None) -> Iterator[Checker]:
+                  should_stop: Callable[[], bool], quiet: EventType | None = None) -> Iterator[BatchChecker]:
     """Check in this process (``workers`` 1, on ``conn``: between packages ``should_stop`` may pause or end
     the scan) or in ``workers`` processes, which wait for ``quiet`` (if any) before each package, so a request
     Mr Chase serves meanwhile does not share the cores with them; the caller may stop between batches."""
     if workers <= 1:
-        yield _InProcess(settings, conn, checkpoint, should_stop)
+        site_rows = SiteRows(conn, settings.min_age)
+        check = PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes)
+        yield lambda all_bounds: (check_batch(site_rows, check, bounds, checkpoint, should_stop)
+                                  for bounds in all_bounds)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
                                initargs=(settings, quiet))
     try:
-        yield _Workers(pool)
+        yield lambda all_bounds: _results(pool.map(_check_in_worker, all_bounds))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-class _InProcess:
-    def __init__(self, settings: Settings, conn: psycopg.Connection, checkpoint: Callable[[str], None],
-                 should_stop: Callable[[], bool]):
-        self._conn, self._checkpoint, self._should_stop = conn, checkpoint, should_stop
-        self._min_age = settings.min_age
-        self._check = PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes)
-
-    def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
-        site_rows = SiteRows(self._conn, self._min_age)
-        for bounds in all_bounds:
-            yield check_batch(site_rows, self._check, bounds, self._checkpoint, self._should_stop)
-
-
-class _Workers:
-    def __init__(self, pool: ProcessPoolExecutor):
-        self._pool = pool
-
-    def batches(self, all_bounds: Iterable[Bounds]) -> Iterator[BatchResult]:
-        return _results(self._pool.map(_check_in_worker, all_bounds))
 
 
 def _results(results: Iterator[BatchResult]) -> Iterator[BatchResult]:
@@ -146,10 +124,9 @@ def _results(results: Iterator[BatchResult]) -> Iterator[BatchResult]:
 
 @dataclass
 class _Worker:
-    """A worker process's own connection and checks, for the life of the process."""
+    """A worker process's own rows (on its own connection) and checks, for the life of the process."""
 
-    conn: psycopg.Connection
-    settings: Settings
+    site_rows: SiteRows
     check: PackageCheck
     checkpoint: Callable[[str], None]
     should_stop: Callable[[], bool]
@@ -160,7 +137,7 @@ _worker: _Worker | None = None
 
 def _start_worker(settings: Settings, quiet: EventType | None) -> None:
     global _worker  # noqa: PLW0603 (one per worker process, for the life of the process)
-    _worker = _Worker(connect(settings.dsn), settings,
+    _worker = _Worker(SiteRows(connect(settings.dsn), settings.min_age),
                       PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes),
                       checkpoint_from_env(), _giving_way(quiet))
 
@@ -177,8 +154,7 @@ def _giving_way(quiet: EventType | None) -> Callable[[], bool]:
 
 def _check_in_worker(bounds: Bounds) -> BatchResult:
     worker = _worker
-    return check_batch(SiteRows(worker.conn, worker.settings.min_age), worker.check, bounds, worker.checkpoint,
-                       worker.should_stop)
+    return check_batch(worker.site_rows, worker.check, bounds, worker.checkpoint, worker.should_stop)
 
 
-__all__ = ["WALK", "BatchResult", "Checker", "Settings", "WorkerDied", "batch_checker", "check_batch"]
+__all__ = ["WALK", "BatchChecker", "BatchResult", "Settings", "WorkerDied", "batch_checker", "check_batch"]

@@ -80,8 +80,8 @@ class SiteScan:
                      f"{workers} worker processes" if workers > 1 else "Mr Chase's own process")
             quiet = self._workers_quiet() if workers > 1 and self._workers_quiet is not None else None
             settings = Settings(self._dsn, self._tree.root, self._min_age, self._verify)
-            with batch_checker(settings, workers, conn, self._checkpoint, self._should_stop, quiet) as checker:
-                for result in checker.batches(all_bounds):
+            with batch_checker(settings, workers, conn, self._checkpoint, self._should_stop, quiet) as check_batches:
+                for result in check_batches(all_bounds):
                     self.scanned.add(result.scanned)
                     yield from result.found
                     if not result.found and result.last is not None:
