@@ -20,8 +20,9 @@ TEST_HOME := $(ROOT)/.ansible-test-home
 TEST_HOME_READY := $(BIN)/python tools/ansible_test_home.py $(TEST_HOME) $(BIN)/python
 ANSIBLE_TEST := cd $(COLLECTION) && HOME=$(TEST_HOME) PATH=$(BIN):$$PATH $(BIN)/ansible-test
 ANSIBLE_TEST_PY := --venv --python 3.11 --color no
-# integration tests keep their PostgreSQL and Mr Chase here, one directory per
-# checkout (short: ipc socket paths are limited to about 107 bytes)
+# integration shards keep their PostgreSQL and Mr Chase here, one directory per
+# checkout and one below it per shard (short: ipc socket paths are limited to
+# about 107 bytes)
 IT_STATE ?= /tmp/piw-it-$(shell printf %s "$(ROOT)" | md5sum | cut -c1-8)
 # `make integration IT_TARGETS=module_defaults_group` runs only those targets
 IT_TARGETS ?=
@@ -77,33 +78,19 @@ units: venv
 	$(TEST_HOME_READY)
 	$(ANSIBLE_TEST) units $(ANSIBLE_TEST_PY)
 
-# integration-clean runs whether the targets passed or not; the run fails if either did
+# The targets in IT_SHARDS ansible-test runs at once, each with a copy of the
+# collection, a HOME and a test master (PostgreSQL, Mr Chase) of its own under
+# IT_STATE/<n>/ (tools/run_integration.py says why); each shard's Mr Chase and
+# PostgreSQL are stopped when it ends, pass or fail.
+IT_SHARDS ?= 2
 integration: venv
-	$(TEST_HOME_READY)
-	printf "piw_repo_root: %s\npiw_testbed_python: %s\npiw_state_dir: %s\n" "$(ROOT)" "$(BIN)/python" "$(IT_STATE)" > $(COLLECTION)/tests/integration/integration_config.yml
-	mkdir -p $(IT_STATE)
-	getent passwd piwheels >/dev/null || touch $(IT_STATE)/created-piwheels-user
-	status=0; ( $(ANSIBLE_TEST) integration $(ANSIBLE_TEST_PY) $(IT_TARGETS) ) || status=$$?; \
-	  $(MAKE) --no-print-directory integration-clean || status=$$((status ? status : 1)); \
-	  exit $$status
-	@echo "integration: every ansible-test integration target passed"
+	$(BIN)/python tools/run_integration.py --state $(IT_STATE) --shards $(IT_SHARDS) $(IT_TARGETS)
 
-# What the setup_mr_chase target started (paths from its defaults/main.yml):
-# Mr Chase through its ctl script, the testbed's PostgreSQL, and the piwheels
-# user when this checkout's run created it. The state directory stays for its
-# logs; the next run reuses it.
+# What an interrupted run left running: each shard's Mr Chase (through its ctl
+# script) and PostgreSQL. The state directories stay for their logs; the next
+# run reuses them.
 integration-clean: venv
-	if [ -x $(IT_STATE)/opt/mr-chase/bin/mr-chase-ctl ]; then $(IT_STATE)/opt/mr-chase/bin/mr-chase-ctl stop; fi
-	if [ -f $(IT_STATE)/testbed/pgdata/postmaster.pid ]; then \
-	  env -u PIW_TEST_DSN $(BIN)/python -m piwheels_testbed down --state $(IT_STATE)/testbed; \
-	  if [ -f $(IT_STATE)/testbed/pgdata/postmaster.pid ]; then \
-	    echo "integration-clean: PostgreSQL under $(IT_STATE)/testbed is still running" >&2; exit 1; fi; \
-	fi
-	if [ -f $(IT_STATE)/created-piwheels-user ] && getent passwd piwheels >/dev/null; then \
-	  if userdel piwheels; then groupdel piwheels 2>/dev/null || true; \
-	  else echo "integration-clean: user piwheels left in place (in use by another run?)" >&2; fi; \
-	fi
-	rm -f $(IT_STATE)/created-piwheels-user
+	$(BIN)/python tools/run_integration.py --state $(IT_STATE) --clean
 	@echo "integration-clean: Mr Chase and PostgreSQL of $(IT_STATE) stopped"
 
 # sanity and units under each ansible-core release of MATRIX_VERSIONS, each in

@@ -1,18 +1,20 @@
 """`make test`: every suite, in parallel lanes, each suite's output shown whole and its duration at the end.
 
 The suites share no state across lanes (each pytest worker and the demo start
-their own PostgreSQL; the integration targets keep theirs under IT_STATE), but
-the ansible-test commands of one checkout share ``tests/output/.tmp`` (the
-delegation virtual environment) and ansible-lint writes a cache into the
-collection that ansible-test sanity would check, so those run one after the
-other in one lane.  A lane carries on after a failed suite, as ``make -k``
-did; the run fails if any suite failed.
+their own PostgreSQL; the integration shards keep theirs under IT_STATE, with a
+copy of the collection each), but the ansible-test commands of one checkout
+share ``tests/output/.tmp`` (the delegation virtual environment) and
+ansible-lint writes a cache into the collection that ansible-test sanity would
+check, so lint, sanity and units run one after the other in one lane.
+Integration, the longest suite (itself two ansible-test runs at once,
+``tools/run_integration.py``), has the other lane to itself.  A lane carries
+on after a failed suite, as ``make -k`` did; the run fails if any suite failed.
 
 Each suite's output goes to ``<logs>/<suite>.log`` and is printed in one piece
 when the suite ends, so two lanes never interleave their lines.  The closing
 table (``suite <name>: <status> in <seconds>s``) is what ``.ci/run`` repeats.
 
-    python3 tools/run_suites.py [--logs DIR] [--lanes 'lint sanity units integration' 'pytest demo-check']
+    python3 tools/run_suites.py [--logs DIR] [--lanes 'integration' 'lint sanity units pytest demo-check']
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: the ansible-test lane is the longest; the other carries what shares nothing with it
-DEFAULT_LANES = ("lint sanity units integration", "pytest demo-check")
+#: integration is the longest suite; the other lane carries the rest, the ansible-test commands of the checkout in order
+DEFAULT_LANES = ("integration", "lint sanity units pytest demo-check")
 
 
 @dataclass

@@ -31,6 +31,7 @@ site_scan   the site audit's scan: batches of packages, then the archive listing
 site_rows   the scan's read-only SQL, a batch of packages per snapshot
 package_check  one package's rows against its wheels, page, project page and alias links
 scan_workers   the batches checked in Mr Chase or in audit_workers processes of its own
+give_way    how the scan (its thread, its workers) waits while a request is served
 site_wide   what belongs to no package: orphan directories, the root index, leftover staging
 site_repair the repair of findings, through the journal like any change
 checkpoints the test hooks of named steps (MR_CHASE_CRASH_AT, _FAIL_AT, _DELAY_AT)

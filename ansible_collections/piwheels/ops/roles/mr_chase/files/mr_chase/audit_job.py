@@ -28,16 +28,15 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import multiprocessing
 import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
-from multiprocessing.synchronize import Event as EventType
 from typing import Any, Protocol
 
 from .findings import KINDS, Finding
+from .give_way import GiveWay, SharedGiveWay
 from .protocol import canonicalize, normalise_location
 from .tree import Tree, fsync_dir, write_durably
 
@@ -47,8 +46,6 @@ log = logging.getLogger(__name__)
 PAGE = 500
 #: how long a stopping service waits for the job thread to notice
 STOP_WAIT_S = 5.0
-#: the longest the scan waits, before a package, for the request in hand to be answered
-QUIET_WAIT_S = 1.0
 LAST_AUDIT = "last-audit.json"
 
 
@@ -224,11 +221,10 @@ class Audits:
         self._job: Job | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        #: set while the loop serves no request: the scan waits for it before each package (``serving``)
-        self._quiet = threading.Event()
-        self._quiet.set()
+        #: the scan's thread waits on it before each package while the loop serves a request (``serving``)
+        self._give_way = GiveWay()
         #: the same, for the scan's worker processes (made for the first audit that has workers)
-        self._workers_quiet: EventType | None = None
+        self._workers_give_way: SharedGiveWay | None = None
         self._last = self._read_last()
 
     # -- requests (the loop thread) --------------------------------------------
@@ -258,23 +254,18 @@ class Audits:
 
     def serving(self, busy: bool) -> None:
         """The loop starts (True) or ends (False) serving a request: meanwhile the scan waits before its next
-        package, so it never competes with a request for the interpreter, and a REMOVE is answered as fast as
-        without an audit."""
-        for quiet in (self._quiet, self._workers_quiet):
-            if quiet is None:
-                continue
-            if busy:
-                quiet.clear()
-            else:
-                quiet.set()
+        package, so it never competes with a request for the interpreter or the cores, and a REMOVE is
+        answered as fast as without an audit."""
+        self._give_way.serving(busy)
+        if self._workers_give_way is not None:
+            self._workers_give_way.serving(busy)
 
-    def workers_quiet(self) -> EventType:
-        """The event the scan's worker processes wait for before each package, as the scan's thread waits for
-        the loop's: set while no request is served."""
-        if self._workers_quiet is None:
-            self._workers_quiet = multiprocessing.get_context("spawn").Event()
-            self._workers_quiet.set()
-        return self._workers_quiet
+    def workers_give_way(self) -> SharedGiveWay:
+        """What the scan's worker processes look at before each package, as the scan's thread waits for the
+        loop: made for the first audit that has workers (it lives in shared memory)."""
+        if self._workers_give_way is None:
+            self._workers_give_way = SharedGiveWay()
+        return self._workers_give_way
 
     def site_status(self) -> dict:
         """STATUS' ``audit`` field: the last finished audit and the running one (each None when there is none)."""
@@ -320,7 +311,7 @@ class Audits:
 
     def _between_packages(self) -> bool:
         """The scan's call before each package: give way to the request in hand, if any; whether to stop."""
-        self._quiet.wait(QUIET_WAIT_S)
+        self._give_way.wait()
         return self._stopping.is_set()
 
     def _repaired(self, job: Job, package: str | None, findings: list[Finding]) -> list[Finding]:

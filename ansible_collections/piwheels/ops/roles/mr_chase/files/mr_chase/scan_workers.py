@@ -11,6 +11,12 @@ audit, and read only: what they find goes back to the job, which alone
 repairs (through the loop thread, as before).  While they work, Mr Chase's
 own interpreter is free for requests.
 
+The workers run at the lowest priority (nice 19) and wait before each
+package while Mr Chase serves a request (give_way.py): on a machine whose
+cores they fill, every thread a request wakes (the client's, Mr Chase's
+socket and loop threads, its database backend) would otherwise wait for a
+core behind them, before the request is even in hand.
+
 A worker that dies (killed, out of memory) fails the audit with a message
 that says so, never the service.
 """
@@ -19,23 +25,26 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing.synchronize import Event as EventType
 
 import psycopg
 
-from .audit_job import QUIET_WAIT_S
 from .checkpoints import checkpoint_from_env
 from .findings import Finding
+from .give_way import SharedGiveWay
 from .package_check import PackageCheck, Scanned
 from .site_rows import Bounds, SiteRows, connect
 from .tree import Tree
 
 #: the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
 WALK = "audit_walk"
+#: the workers' niceness: the lowest priority, so that any thread a request wakes takes a core from them at once
+NICENESS = 19
 
 
 @dataclass
@@ -95,10 +104,11 @@ BatchChecker = Callable[[Iterable[Bounds]], Iterator[BatchResult]]
 
 @contextlib.contextmanager
 def batch_checker(settings: Settings, workers: int, conn: psycopg.Connection, checkpoint: Callable[[str], None],
-                  should_stop: Callable[[], bool], quiet: EventType | None = None) -> Iterator[BatchChecker]:
+                  should_stop: Callable[[], bool], give_way: SharedGiveWay | None = None) -> Iterator[BatchChecker]:
     """Check in this process (``workers`` 1, on ``conn``: between packages ``should_stop`` may pause or end
-    the scan) or in ``workers`` processes, which wait for ``quiet`` (if any) before each package, so a request
-    Mr Chase serves meanwhile does not share the cores with them; the caller may stop between batches."""
+    the scan) or in ``workers`` processes, which wait on ``give_way`` (if any) before each package, so a
+    request Mr Chase serves meanwhile does not share the cores with them; the caller may stop between
+    batches."""
     if workers <= 1:
         site_rows = SiteRows(conn, settings.min_age)
         check = PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes)
@@ -106,7 +116,7 @@ def batch_checker(settings: Settings, workers: int, conn: psycopg.Connection, ch
                                   for bounds in all_bounds)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                               initargs=(settings, quiet))
+                               initargs=(settings, give_way))
     try:
         yield lambda all_bounds: _results(pool.map(_check_in_worker, all_bounds))
     finally:
@@ -135,19 +145,30 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _start_worker(settings: Settings, quiet: EventType | None) -> None:
+def _start_worker(settings: Settings, give_way: SharedGiveWay | None) -> None:
     global _worker  # noqa: PLW0603 (one per worker process, for the life of the process)
+    _lower_priority()
     _worker = _Worker(SiteRows(connect(settings.dsn), settings.min_age),
                       PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes),
-                      checkpoint_from_env(), _giving_way(quiet))
+                      checkpoint_from_env(), _giving_way(give_way))
 
 
-def _giving_way(quiet: EventType | None) -> Callable[[], bool]:
-    """A worker's should_stop: wait (QUIET_WAIT_S at most) while Mr Chase serves a request; never stop (the
-    caller stops between batches)."""
+def _lower_priority() -> None:
+    """Nice 19; a system that forbids it (a unit's SystemCallFilter without setpriority) is told on stderr
+    (the unit's journal) and the audit goes on at Mr Chase's priority."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
+    except OSError as exc:
+        print(f"mr_chase audit worker {os.getpid()}: cannot lower its priority ({exc}); requests served during "
+              "the audit share the cores with it", file=sys.stderr, flush=True)
+
+
+def _giving_way(give_way: SharedGiveWay | None) -> Callable[[], bool]:
+    """A worker's should_stop: wait while Mr Chase serves a request; never stop (the caller stops between
+    batches)."""
     def should_stop() -> bool:
-        if quiet is not None and not quiet.is_set():
-            quiet.wait(QUIET_WAIT_S)
+        if give_way is not None:
+            give_way.wait()
         return False
     return should_stop
 

@@ -281,7 +281,7 @@ class Service:
     def _site_scan(self, options: dict, should_stop: Callable[[], bool]) -> SiteScan:
         """The audit's scan, on a database connection of its own (never the worker's)."""
         return SiteScan(self.config.dsn, self.tree, options, should_stop, self._checkpoint,
-                        workers=self.config.audit_workers, workers_quiet=self.audits.workers_quiet)
+                        workers=self.config.audit_workers, workers_give_way=self.audits.workers_give_way)
 
     def _skip(self, package: str, reason: str) -> bytes:
         with self.db.guard():

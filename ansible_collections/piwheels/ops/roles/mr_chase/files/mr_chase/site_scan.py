@@ -24,11 +24,11 @@ import logging
 import os
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.synchronize import Event as EventType
 
 import psycopg
 
 from .findings import Finding
+from .give_way import SharedGiveWay
 from .package_check import Scanned
 from .protocol import canonicalize, normalise_location
 from .scan_workers import WALK, Settings, batch_checker
@@ -53,11 +53,11 @@ class SiteScan:
 
     def __init__(self, dsn: str, tree: Tree, options: dict, should_stop: Callable[[], bool],
                  checkpoint: Callable[[str], None] = lambda step: None, workers: int = 1, batch: int = BATCH,
-                 workers_quiet: Callable[[], EventType] | None = None):
+                 workers_give_way: Callable[[], SharedGiveWay] | None = None):
         self._dsn, self._tree, self._should_stop, self._checkpoint = dsn, tree, should_stop, checkpoint
         #: worker processes for an audit of more than one batch (1: none, the batches are checked here), and the
-        #: event they wait for before each package (None: they never wait)
-        self._workers, self._batch, self._workers_quiet = workers, batch, workers_quiet
+        #: flag they wait on before each package (None: they never wait)
+        self._workers, self._batch, self._workers_give_way = workers, batch, workers_give_way
         self._min_age = options["min_age"]
         self._verify = options["verify_hashes"]
         packages = options["packages"]
@@ -78,9 +78,10 @@ class SiteScan:
             workers = min(self._workers, len(all_bounds))
             log.info("audit: %d packages, %d batches in %s", self.packages_total, len(all_bounds),
                      f"{workers} worker processes" if workers > 1 else "Mr Chase's own process")
-            quiet = self._workers_quiet() if workers > 1 and self._workers_quiet is not None else None
+            give_way = self._workers_give_way() if workers > 1 and self._workers_give_way is not None else None
             settings = Settings(self._dsn, self._tree.root, self._min_age, self._verify)
-            with batch_checker(settings, workers, conn, self._checkpoint, self._should_stop, quiet) as check_batches:
+            with batch_checker(settings, workers, conn, self._checkpoint, self._should_stop,
+                               give_way) as check_batches:
                 for result in check_batches(all_bounds):
                     self.scanned.add(result.scanned)
                     yield from result.found
