@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 from audit_helpers import age, age_site, execute, rewrite_pages, scan, shown, wheel
@@ -306,3 +307,22 @@ def test_the_cheap_comparison_takes_the_pages_both_writers_write(repository):
     first, second = link_line("alpha", files[0]), link_line("alpha", files[1])
     listed_twice_and_one_lacking = testbed.replace(first, f"{first}\n{first}").replace(second, "")
     assert not _same_lines(listed_twice_and_one_lacking, "alpha", files)
+
+
+#: the project page's file links as one regex reads them (what _linked_files finds by string search)
+PROJECT_FILE_LINK = re.compile(r'href="[^"#]*/([^"#/]*)#sha256=')
+
+
+@pytest.mark.parametrize("text", [
+    '<a href="https://www.piwheels.org/simple/a/a-1.0-py3-none-any.whl#sha256=ab">a</a>',
+    '<td><a href="/simple/a/a-1.0.whl#sha256=ab">a</a></td><td><a href="/simple/a/a-1.1.whl#sha256=cd">b</a></td>',
+    'text #sha256= with no link, then <a href="/simple/a/a-2.whl#sha256=ef">a</a>',
+    '<a href="no-slash.whl#sha256=ab">a</a> <a href="/x/y" title="a/b.whl#sha256=cd">',
+    '<a href="/simple/a/a#1.whl#sha256=ab">a</a> <a href="/simple/a/#sha256=ab">empty name</a>',
+    '<a href="/simple/a/a-1.0.whl">no hash</a> "/simple/a/quoted.whl#sha256=ab"',
+    '<a href="/simple/a/caf&amp;e.whl#sha256=ab">escaped</a>',
+])
+def test_a_project_pages_file_links_are_found_as_a_regex_finds_them(text):
+    from mr_chase.package_check import _linked_files
+
+    assert _linked_files(text) == set(PROJECT_FILE_LINK.findall(text))
