@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,28 +138,24 @@ def delete_user() -> None:
 
 
 def run_shards(shards: list[Shard], groups: list[list[str]]) -> list[int]:
-    statuses = [1] * len(groups)
+    """Each shard's targets, the shards at once; each shard's status (its run's, or 1 when its clean-up failed)."""
     print_lock = threading.Lock()
 
-    def shard_worker(index: int) -> None:
-        shard, targets = shards[index], groups[index]
+    def run_shard(shard: Shard, targets: list[str]) -> int:
         started = time.monotonic()
-        statuses[index] = shard.run(targets)
-        cleaned = shard.clean()
-        statuses[index] = statuses[index] or (0 if cleaned else 1)
+        status = shard.run(targets)
+        cleaned = shard.clean()  # pass or fail
+        status = status or (0 if cleaned else 1)
         with print_lock:
-            state = "passed" if statuses[index] == 0 else f"FAILED (exit {statuses[index]})"
+            state = "passed" if status == 0 else f"FAILED (exit {status})"
             print(f"\n##### integration shard {shard.number} ({' '.join(targets)}): {state} in "
                   f"{time.monotonic() - started:.0f}s", flush=True)
             sys.stdout.buffer.write(shard.log.read_bytes())
             sys.stdout.flush()
+        return status
 
-    threads = [threading.Thread(target=shard_worker, args=(index,)) for index in range(len(groups))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses
+    with ThreadPoolExecutor(len(shards)) as pool:
+        return list(pool.map(run_shard, shards, groups))
 
 
 def main() -> int:
