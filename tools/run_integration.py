@@ -82,14 +82,14 @@ class Shard:
 
     def prepare(self) -> None:
         """A fresh copy of the collection (keeping its tests/output) with the targets' settings, and a HOME."""
-        if self.collection.exists():
-            for entry in self.collection.iterdir():
-                if entry.name != "tests":
-                    _remove(entry)
-            for entry in (self.collection / "tests").iterdir():
-                if entry.name != "output":
-                    _remove(entry)
-        shutil.copytree(COLLECTION, self.collection, ignore=NOT_COPIED, symlinks=True, dirs_exist_ok=True)
+        output, kept = self.collection / "tests/output", self.state / "output.kept"
+        shutil.rmtree(kept, ignore_errors=True)  # left by an interrupted run
+        if output.exists():
+            output.rename(kept)
+        shutil.rmtree(self.collection, ignore_errors=True)
+        shutil.copytree(COLLECTION, self.collection, ignore=NOT_COPIED, symlinks=True)
+        if kept.exists():
+            kept.rename(output)  # the same absolute path: ansible-test's environment in it still works
         (self.collection / "tests/integration/integration_config.yml").write_text(
             f"piw_repo_root: {ROOT}\npiw_testbed_python: {BIN / 'python'}\npiw_state_dir: {self.state}\n")
         subprocess.run([BIN / "python", ROOT / "tools/ansible_test_home.py", self.home, BIN / "python"], check=True)
@@ -114,13 +114,6 @@ class Shard:
             print(f"integration-clean: PostgreSQL under {self.state}/testbed is still running", file=sys.stderr)
             return False
         return True
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
 
 
 def user_exists() -> bool:

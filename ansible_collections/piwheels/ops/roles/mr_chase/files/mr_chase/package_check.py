@@ -55,6 +55,7 @@ _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 #: on upstream's project page (project.pt), a release: its version opens its release-info row (a literal prefix,
 #: which the regex engine searches for as fast as a string search)
 _RELEASE = re.compile(r'<tr class="release-info">\s*<td>\s*([^<\s]+)')
+_HREF = 'href="'
 #: bytes of a page read at once: nearly every page is shorter
 PAGE_READ = 1 << 16
 
@@ -410,8 +411,8 @@ def _linked_files(text: str) -> set[str]:
     by string search: a regex with no literal prefix tries every ``href`` and costs the audit twice as much."""
     files = set()
     for before in text.split("#sha256=")[:-1]:
-        start = before.rfind('href="')
-        url = before[start + 6:] if start >= 0 else ""
+        start = before.rfind(_HREF)
+        url = before[start + len(_HREF):] if start >= 0 else ""
         if "/" in url and '"' not in url and "#" not in url:
             files.add(url[url.rfind("/") + 1:])
     return files
