@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 from audit_helpers import options
 from chase_helpers import wait_for
+from mr_chase import site_wide
 from mr_chase.give_way import GiveWay, SharedGiveWay
+from mr_chase.site_rows import connect
 from mr_chase.site_scan import SiteScan
+from mr_chase.site_wide import SiteWide
 from mr_chase.tree import Tree
 
 from piwheels_testbed import RepositorySpec
@@ -105,3 +108,24 @@ def test_the_workers_run_at_the_lowest_priority(repository):
             wait_for(lambda: [niceness(pid) for pid in worker_processes()] == [19, 19])
             looked = True
     assert looked and scan.scanned.packages == 12
+
+
+def test_the_site_wide_checks_wait_while_a_request_is_served(repository, monkeypatch):
+    """In a worker the site-wide checks run beside the batches: they wait between names, as a batch does
+    between packages, and find the same once the request is served."""
+    monkeypatch.setattr(site_wide, "PAUSE_EVERY", 1)
+    (Path(repository.output_path) / "simple" / "no-such-package").mkdir()
+    give_way = GiveWay()
+    give_way.serving(True)
+    found, ended = [], []
+    with connect(repository.service_dsn) as conn:
+        checks = SiteWide(Tree(repository.output_path), 0, pause=give_way.wait)
+        thread = threading.Thread(target=lambda: (found.extend(checks.findings(conn)), ended.append(time.monotonic())))
+        thread.start()
+        time.sleep(0.2)  # long enough for checks that ignored the request to have ended
+        assert not ended
+        released = time.monotonic()
+        give_way.serving(False)
+        thread.join(30)
+    assert ended and ended[0] >= released
+    assert [(finding.kind, finding.path) for finding in found] == [("orphan_directory", "simple/no-such-package")]

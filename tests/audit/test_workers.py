@@ -20,7 +20,8 @@ def repository_spec() -> RepositorySpec:
 
 
 def damage(repository) -> set[str]:
-    """Damage in the first package, in the middle and in the last (the second batch): the kinds made."""
+    """Damage in the first package, in the middle and in the last (the second batch), and a directory of no
+    package (found by the site-wide checks, in a worker of their own): the kinds made."""
     names = sorted(repository.manifest.packages)
     first, middle, last = names[0], names[len(names) // 2], names[-1]
     (repository.simple / first / wheel(repository, first, "1.0")).unlink()
@@ -28,7 +29,8 @@ def damage(repository) -> set[str]:
     (repository.simple / last / "index.html").unlink()
     (repository.simple / last / f"{last}-0.1-py3-none-any.whl").write_bytes(b"an orphan")
     execute(repository, "UPDATE versions SET yanked = true WHERE package = %s", middle)
-    return {"missing_wheel", "foreign_file", "missing_page", "orphan_wheel", "stale_page"}
+    (repository.simple / "no-such-package").mkdir()
+    return {"missing_wheel", "foreign_file", "missing_page", "orphan_wheel", "stale_page", "orphan_directory"}
 
 
 def test_worker_processes_find_what_one_process_finds_in_the_same_order(repository):

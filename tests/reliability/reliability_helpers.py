@@ -14,6 +14,7 @@ import zmq
 
 SOAK = os.environ.get("PIW_SOAK") == "1"
 
+
 def scaled(bounded, soak):
     """The count (or duration) for this run: ``soak`` under PIW_SOAK=1, else ``bounded``."""
     return soak if SOAK else bounded

@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
@@ -39,6 +39,7 @@ from .findings import Finding
 from .give_way import SharedGiveWay
 from .package_check import PackageCheck, Scanned
 from .site_rows import Bounds, SiteRows, connect
+from .site_wide import SiteWide
 from .tree import Tree
 
 #: the checkpoint the scan passes between a batch's snapshot and its look at the disk (tests)
@@ -98,27 +99,38 @@ class Settings:
     verify_hashes: bool
 
 
-#: checks an audit's batches: bounds in, each batch's result out, in the same order
-BatchChecker = Callable[[Iterable[Bounds]], Iterator[BatchResult]]
+@dataclass(frozen=True)
+class Checks:
+    """An audit's checks: ``batches`` takes the bounds and yields each batch's result in the same order;
+    ``site_wide`` (None: not asked for) returns the site-wide findings."""
+
+    batches: Callable[[Iterable[Bounds]], Iterator[BatchResult]]
+    site_wide: Callable[[], list[Finding]] | None
 
 
 @contextlib.contextmanager
-def batch_checker(settings: Settings, workers: int, conn: psycopg.Connection, checkpoint: Callable[[str], None],
-                  should_stop: Callable[[], bool], give_way: SharedGiveWay | None = None) -> Iterator[BatchChecker]:
+def audit_checks(settings: Settings, workers: int, conn: psycopg.Connection, checkpoint: Callable[[str], None],
+                 should_stop: Callable[[], bool], give_way: SharedGiveWay | None = None,
+                 site_wide: bool = False) -> Iterator[Checks]:
     """Check in this process (``workers`` 1, on ``conn``: between packages ``should_stop`` may pause or end
-    the scan) or in ``workers`` processes, which wait on ``give_way`` (if any) before each package, so a
-    request Mr Chase serves meanwhile does not share the cores with them; the caller may stop between
-    batches."""
+    the scan; the site-wide checks when asked, after the batches) or in ``workers`` processes, which wait on
+    ``give_way`` (if any) before each package, so a request Mr Chase serves meanwhile does not share the cores
+    with them; the caller may stop between batches.  In processes the site-wide checks start first, in one of
+    them, beside the batches: after them, one core would idle while they ran."""
     if workers <= 1:
         site_rows = SiteRows(conn, settings.min_age)
-        check = PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes)
-        yield lambda all_bounds: (check_batch(site_rows, check, bounds, checkpoint, should_stop)
-                                  for bounds in all_bounds)
+        tree = Tree(settings.root)
+        check = PackageCheck(tree, settings.min_age, settings.verify_hashes)
+        yield Checks(lambda all_bounds: (check_batch(site_rows, check, bounds, checkpoint, should_stop)
+                                         for bounds in all_bounds),
+                     (lambda: SiteWide(tree, settings.min_age).findings(conn)) if site_wide else None)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
                                initargs=(settings, give_way))
     try:
-        yield lambda all_bounds: _results(pool.map(_check_in_worker, all_bounds))
+        found_site_wide = pool.submit(_site_wide_in_worker) if site_wide else None
+        yield Checks(lambda all_bounds: _results(pool.map(_check_in_worker, all_bounds)),
+                     (lambda: _site_wide_result(found_site_wide)) if site_wide else None)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -127,17 +139,29 @@ def _results(results: Iterator[BatchResult]) -> Iterator[BatchResult]:
     try:
         yield from results
     except BrokenProcessPool as exc:
-        raise WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit "
-                         "is in the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own "
-                         "process") from exc
+        raise _died() from exc
+
+
+def _site_wide_result(future: Future) -> list[Finding]:
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise _died() from exc
+
+
+def _died() -> WorkerDied:
+    return WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit is in "
+                      "the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own process")
 
 
 @dataclass
 class _Worker:
-    """A worker process's own rows (on its own connection) and checks, for the life of the process."""
+    """A worker process's own connection, rows and checks, for the life of the process."""
 
+    conn: psycopg.Connection
     site_rows: SiteRows
     check: PackageCheck
+    site_wide: SiteWide
     checkpoint: Callable[[str], None]
     should_stop: Callable[[], bool]
 
@@ -148,9 +172,10 @@ _worker: _Worker | None = None
 def _start_worker(settings: Settings, give_way: SharedGiveWay | None) -> None:
     global _worker  # noqa: PLW0603 (one per worker process, for the life of the process)
     _lower_priority()
-    _worker = _Worker(SiteRows(connect(settings.dsn), settings.min_age),
-                      PackageCheck(Tree(settings.root), settings.min_age, settings.verify_hashes),
-                      checkpoint_from_env(), _giving_way(give_way))
+    conn, tree, should_stop = connect(settings.dsn), Tree(settings.root), _giving_way(give_way)
+    _worker = _Worker(conn, SiteRows(conn, settings.min_age),
+                      PackageCheck(tree, settings.min_age, settings.verify_hashes),
+                      SiteWide(tree, settings.min_age, pause=should_stop), checkpoint_from_env(), should_stop)
 
 
 def _lower_priority() -> None:
@@ -178,4 +203,8 @@ def _check_in_worker(bounds: Bounds) -> BatchResult:
     return check_batch(worker.site_rows, worker.check, bounds, worker.checkpoint, worker.should_stop)
 
 
-__all__ = ["WALK", "BatchChecker", "BatchResult", "Settings", "WorkerDied", "batch_checker", "check_batch"]
+def _site_wide_in_worker() -> list[Finding]:
+    return _worker.site_wide.findings(_worker.conn)
+
+
+__all__ = ["WALK", "BatchResult", "Checks", "Settings", "WorkerDied", "audit_checks", "check_batch"]

@@ -13,8 +13,8 @@ between the batch's snapshot and the look at the disk is not a finding.
 
 Then the archive hosts' listings are merged with the file rows of their
 location, and the site-wide checks (directories of no package, the root
-index, Mr Chase's own staging) come last, only for a whole-site audit; they
-stream the names from a server-side cursor and never follow a link.
+index, Mr Chase's own staging, site_wide.py) come last, only for a
+whole-site audit (with workers, one of them has made them meanwhile).
 """
 
 from __future__ import annotations
@@ -31,9 +31,8 @@ from .findings import Finding
 from .give_way import SharedGiveWay
 from .package_check import Scanned
 from .protocol import canonicalize, normalise_location
-from .scan_workers import WALK, Settings, batch_checker
+from .scan_workers import WALK, Settings, audit_checks
 from .site_rows import ARCHIVE_ROWS, BATCH, SiteRows, connect
-from .site_wide import SiteWide
 from .tree import Tree
 
 log = logging.getLogger(__name__)
@@ -80,21 +79,21 @@ class SiteScan:
                      f"{workers} worker processes" if workers > 1 else "Mr Chase's own process")
             give_way = self._workers_give_way() if workers > 1 and self._workers_give_way is not None else None
             settings = Settings(self._dsn, self._tree.root, self._min_age, self._verify)
-            with batch_checker(settings, workers, conn, self._checkpoint, self._should_stop,
-                               give_way) as check_batches:
-                for result in check_batches(all_bounds):
+            with audit_checks(settings, workers, conn, self._checkpoint, self._should_stop, give_way,
+                              site_wide=self._named is None) as checks:
+                for result in checks.batches(all_bounds):
                     self.scanned.add(result.scanned)
                     yield from result.found
                     if not result.found and result.last is not None:
                         yield result.last, []
                     if result.stopped or self._should_stop():
                         return
-            for location, listing in self._archives:
-                if self._should_stop():
-                    return
-                yield from self._archive(conn, location, listing)
-            if self._named is None:
-                yield None, SiteWide(self._tree, self._min_age).findings(conn)
+                for location, listing in self._archives:
+                    if self._should_stop():
+                        return
+                    yield from self._archive(conn, location, listing)
+                if checks.site_wide is not None:
+                    yield None, checks.site_wide()
 
     # -- the archives -----------------------------------------------------------------
 

@@ -5,9 +5,10 @@ and no alias, the root index against the database's packages, and Mr
 Chase's own staging and set-aside entries that no pending journal names.
 Only a whole-site audit makes them.  They stream the names from server-side
 cursors, never follow a link, and report nothing modified within
-``min_age``.  They run in Mr Chase after the batches: in a worker
-process beside them, they held a REMOVE back (they cannot give way
-between packages as a batch does).
+``min_age``.  With audit workers they run in one of them beside the batches
+(scan_workers.py), pausing every PAUSE_EVERY names while Mr Chase serves a
+request, as a batch does before each package; without, in Mr Chase after
+the batches.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 
 import psycopg
 
@@ -25,12 +27,15 @@ from .package_check import LINK, dir_entries, is_real_directory, kind_of, listed
 from .site_rows import SITE_NAMES
 from .tree import Tree
 
+#: names between two pauses (a worker waits there while Mr Chase serves a request)
+PAUSE_EVERY = 1000
+
 
 class SiteWide:
     """The site-wide checks of one audit."""
 
-    def __init__(self, tree: Tree, min_age: float):
-        self._tree, self._min_age = tree, min_age
+    def __init__(self, tree: Tree, min_age: float, pause: Callable[[], object] = lambda: None):
+        self._tree, self._min_age, self._pause = tree, min_age, pause
         #: the time before which a modification is old enough to be judged
         self._old_before = 0.0
 
@@ -55,7 +60,9 @@ class SiteWide:
             cursor.itersize = 10_000
             known = iter(cursor.execute(SITE_NAMES))
             current = next(known, None)
-            for name in sorted(entries):
+            for number, name in enumerate(sorted(entries)):
+                if number % PAUSE_EVERY == 0:
+                    self._pause()
                 while current is not None and current[0] < name:
                     current = next(known, None)
                 if (current is None or current[0] != name) and self._old(entries[name]):
@@ -75,7 +82,9 @@ class SiteWide:
         lacking = []
         with conn.transaction(), conn.cursor(name="mr_chase_audit_root") as cursor:
             cursor.itersize = 10_000
-            for (package,) in cursor.execute(ROOT_INDEX_PACKAGES):
+            for number, (package,) in enumerate(cursor.execute(ROOT_INDEX_PACKAGES)):
+                if number % PAUSE_EVERY == 0:
+                    self._pause()
                 if package in listed_names:
                     listed_names.discard(package)
                 else:
