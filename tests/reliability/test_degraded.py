@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from chase_helpers import SERVICE_PATH, MrChase, journal_pending, make_config, wait_for
 from test_database_faults import start_again
@@ -102,7 +103,7 @@ def test_an_outbox_piw_master_does_not_take_degrades_pong_and_the_change_reports
     chase.start()
     try:
         assert chase.client("SKIP", "gamma", "deaf master") == ["DONE"]
-        outbox = chase.client("STATUS", None, None)[1]["outbox"]
+        outbox = outbox_once_sent(chase)
         assert outbox["last"] == {"package": "gamma", "notice": "queued"}
         assert outbox["queued"] == 1 and outbox["oldest_age"] < 3
         wait_for(lambda: degraded(chase), timeout=15)
@@ -110,8 +111,7 @@ def test_an_outbox_piw_master_does_not_take_degrades_pong_and_the_change_reports
         assert reason.startswith("piw-master has not taken the notices in ") and "for over 3 s (1 queued" in reason
         master.deaf = False
         assert chase.client("SKIP", "gamma", "master back") == ["DONE"]  # wakes the delivery thread
-        last = chase.client("STATUS", None, None)[1]["outbox"]["last"]
-        assert last == {"package": "gamma", "notice": "delivered"}
+        assert outbox_once_sent(chase)["last"] == {"package": "gamma", "notice": "delivered"}
         wait_for(lambda: chase.client("STATUS", None, None)[1]["outbox"]["queued"] == 0, timeout=15)
         wait_for(lambda: degraded(chase) == [], timeout=15)
         assert master.accepted == [["REBUILD", ["BOTH", "gamma"]]] * 2
@@ -121,16 +121,43 @@ def test_an_outbox_piw_master_does_not_take_degrades_pong_and_the_change_reports
         master.stop()
 
 
-def test_with_piw_master_up_the_change_s_notice_is_delivered_when_the_site_status_answers(repository, ipc_dir):
+def outbox_once_sent(chase) -> dict:
+    """The site STATUS's outbox once the last notice is no longer ``sending``, asked as the modules ask."""
+    outboxes = []
+    wait_for(lambda: outboxes.append(chase.client("STATUS", None, None)[1]["outbox"])
+             or outboxes[-1]["last"]["notice"] != "sending", timeout=15)
+    return outboxes[-1]
+
+
+def test_with_piw_master_up_the_change_s_notice_is_delivered_once_its_first_attempt_is_over(repository, ipc_dir):
     master = StandInMaster(f"ipc://{ipc_dir}/master", repository.dsn, repository.output_path).start()
     chase = MrChase(make_config(repository, ipc_dir, master_queue=master.queue), ipc_dir).start()
     try:
         assert chase.client("STATUS", None, None)[1]["outbox"] == {"queued": 0, "oldest_age": None, "last": None}
         for request in (["REMOVE", "gamma", "1.0", False], ["DELETE", "beta-tools"]):
             assert chase.client(*request) == ["DONE"]
-            last = chase.client("STATUS", None, None)[1]["outbox"]["last"]  # asked at once, as the modules do
+            last = outbox_once_sent(chase)["last"]
             assert last == {"package": "gamma" if request[0] == "REMOVE" else None, "notice": "delivered"}
         assert degraded(chase) == []
+    finally:
+        assert chase.stop() == 0
+        master.stop()
+
+
+def test_while_piw_master_keeps_a_notice_waiting_the_site_status_and_other_requests_are_answered(repository,
+                                                                                                ipc_dir):
+    """The first delivery attempt lasts master_timeout when piw-master takes nothing: STATUS says ``sending``
+    meanwhile instead of waiting for it, and a REMOVE is served without waiting either."""
+    master = DeafMaster(f"ipc://{ipc_dir}/master", repository.dsn, repository.output_path).start()
+    chase = MrChase(make_config(repository, ipc_dir, master_queue=master.queue, master_timeout=3), ipc_dir)
+    chase.start()
+    try:
+        started = time.monotonic()
+        assert chase.client("SKIP", "gamma", "deaf master") == ["DONE"]
+        assert chase.client("STATUS", None, None)[1]["outbox"]["last"] == {"package": "gamma", "notice": "sending"}
+        assert chase.client("REMOVE", "gamma", "1.0", False) == ["DONE"]
+        assert time.monotonic() - started < 2  # before the attempt could end: neither waited for it
+        assert outbox_once_sent(chase)["last"]["notice"] == "queued"
     finally:
         assert chase.stop() == 0
         master.stop()

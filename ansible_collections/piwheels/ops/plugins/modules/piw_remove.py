@@ -409,7 +409,8 @@ package_skip:
 notice:
   description:
     - What became of the notice that asks piw-master to rewrite what this change affects, as Mr Chase reports it
-      right after the change (its site STATUS C(outbox); one request, none when nothing was sent).
+      once the notice's first delivery attempt is over (its site STATUS C(outbox), asked again while it says
+      C(sending), within O(timeout); none when nothing was sent).
     - C(delivered) piw-master took it; C(queued) it waits in Mr Chase's outbox (piw-master did not answer its first
       delivery attempt) and Mr Chase retries until it does; C(parked) Mr Chase gave up on it (see its audit
       log); C(refused) piw-master refused it; C(none) no notice was sent (nothing changed, check mode or

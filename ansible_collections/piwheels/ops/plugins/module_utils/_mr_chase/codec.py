@@ -195,8 +195,9 @@ SITE_STATUS = {
 OUTBOX = {"queued": (int,), "oldest_age": (int, float, type(None)), "last": (dict, type(None))}
 _LAST_NOTICE = {"package": _OPTIONAL_STR, "notice": _STR}
 #: what became of a notice: piw-master took it, it waits in the outbox (piw-master has not answered yet),
-#: it was parked (never to be sent without an operator), piw-master refused it (audited)
-NOTICES = ("delivered", "queued", "parked", "refused")
+#: it was parked (never to be sent without an operator), piw-master refused it (audited), its first delivery
+#: attempt is under way
+NOTICES = ("delivered", "queued", "parked", "refused", "sending")
 #: fields of the whole site's STATUS that a Mr Chase before the audit leaves out (``audit``: last and running)
 SITE_OPTIONAL = {"audit": dict}
 

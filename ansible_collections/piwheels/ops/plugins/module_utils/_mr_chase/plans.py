@@ -13,7 +13,12 @@ wording of counts, and the message of a run that failed half way.
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.piwheels.ops.plugins.module_utils._mr_chase.errors import MrChaseError
+
+#: seconds between two site STATUS requests while the notice is still ``sending``, doubling up to the most
+SENDING_POLL_FIRST, SENDING_POLL_MOST = 0.05, 0.5
 
 __all__ = ("BasePlan", "count", "failure_message", "notice_of", "settling_error", "versions_of")
 
@@ -73,20 +78,33 @@ def notice_of(client, plan, acted: bool) -> str:
     sent (nothing changed, check mode, no piw-master configured; no round trip then), else the fate Mr Chase
     reports in its site STATUS (codec.NOTICES): ``delivered`` only once piw-master took it.
 
-    Mr Chase answers once the notice's first delivery attempt is over, so ``queued`` means that piw-master
-    did not take it then (it is down or busy) and Mr Chase keeps retrying.  Should the last notice be
-    another change's (another client came between), the outbox says it: ``queued`` while anything waits.
+    Mr Chase says ``sending`` while the notice's first delivery attempt lasts (at most its master_timeout),
+    and is asked again until it is over, within the client's timeout; then ``queued`` means that piw-master
+    did not take it (it is down or busy) and Mr Chase keeps retrying.  Should the last notice be another
+    change's (another client came between), the outbox says it: ``queued`` while anything waits.
     ``unknown`` when Mr Chase could not be asked (it stopped after the change)."""
     if not (acted and plan.changed and plan.site_refresh):
         return "none"
     try:
-        outbox = client.site_status()["outbox"]
+        outbox = _outbox_once_sent(client)
     except MrChaseError:  # the change is done all the same: not a failure of the task (the module warns)
         return "unknown"
     last = outbox["last"]
-    if last is not None and last["package"] in (plan.package, None):
+    if last is not None and last["package"] in (plan.package, None) and last["notice"] != "sending":
         return last["notice"]
     return "queued" if outbox["queued"] else "delivered"
+
+
+def _outbox_once_sent(client):
+    """The site STATUS's outbox once the last notice is no longer ``sending`` (or the client's timeout is
+    over: it still waits in the outbox then)."""
+    deadline, pause = time.monotonic() + client.timeout, SENDING_POLL_FIRST
+    outbox = client.site_status()["outbox"]
+    while outbox["last"] is not None and outbox["last"]["notice"] == "sending" and time.monotonic() < deadline:
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, SENDING_POLL_MOST)
+        outbox = client.site_status()["outbox"]
+    return outbox
 
 
 def count(number: int, noun: str) -> str:

@@ -128,12 +128,14 @@ class FakeMrChase:
     has a piw-master to notify; ``speaks_0_1`` makes it leave out what 0.2
     added to STATUS (``archived``, ``site_refresh``), as an older one does.
     ``removed`` is its audit log of FORGET and DELETE, which MATCH reads.
-    ``notice`` is what its site STATUS says of the last notice for piw-master (``outbox``).
+    ``notice`` is what its site STATUS says of the last notice for piw-master (``outbox``), once
+    ``sending`` answers have said ``sending`` first (its first delivery attempt under way).
     """
 
     def __init__(self):
         self.site_refresh = False
         self.notice = {"package": "gamma", "notice": "delivered"}
+        self.sending = 0
         self.speaks_0_1 = False
         self.packages = {}
         self.removed = []
@@ -181,9 +183,13 @@ class FakeMrChase:
 
     def do_STATUS(self, name, version):
         if name is None:
-            queued = 0 if self.notice["notice"] == "delivered" else 1
+            last = self.notice
+            if self.sending:
+                self.sending -= 1
+                last = {**self.notice, "notice": "sending"}
+            queued = 0 if last["notice"] == "delivered" else 1
             return site_status(self.site_refresh, outbox={"queued": queued, "oldest_age": queued and 0.5 or None,
-                                                          "last": self.notice})
+                                                          "last": last})
         if version is None:
             canonical, package = self._package(name)
             versions = package["versions"].values()

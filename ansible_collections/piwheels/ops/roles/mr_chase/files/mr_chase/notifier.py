@@ -203,9 +203,9 @@ class MasterNotifier:
 
     def state(self) -> dict:
         """STATUS ``outbox``: how many notices wait, how long the oldest has (seconds, null when none), and the
-        fate of the last one submitted, once its first delivery attempt is over (waited for, at most
-        master_timeout: a client asking right after its change learns whether piw-master took it)."""
-        self.last.wait_attempted(self.timeout + 0.5)
+        fate of the last one submitted: ``sending`` until its first delivery attempt is over.  Never waited
+        for here: with piw-master down an attempt lasts master_timeout, and the loop that answers STATUS
+        serves every other request too (the modules ask again while it says ``sending``)."""
         queued, oldest_age = self.backlog()
         return {"queued": queued, "oldest_age": oldest_age, "last": self.last.describe()}
 
@@ -392,8 +392,8 @@ class MasterNotifier:
 
 
 class LastNotice:
-    """The fate of the notice submitted last: queued, then delivered, refused or parked (or still queued once
-    an attempt failed).  Written by the delivery thread, read by the service's."""
+    """The fate of the notice submitted last: sending, then delivered, refused or parked (or queued once an
+    attempt failed).  Written by the delivery thread, read by the service's."""
 
     def __init__(self):
         self._name: str | None = None
@@ -416,14 +416,12 @@ class LastNotice:
         if self._name in names:
             self._attempted.set()
 
-    def wait_attempted(self, timeout: float) -> None:
-        self._attempted.wait(timeout)
-
     def describe(self) -> dict | None:
-        """``{"package": name or null (a search index rebuild), "notice": fate}``, null before the first."""
+        """``{"package": name or null (a search index rebuild), "notice": fate}``, null before the first; the
+        fate is ``sending`` while its first delivery attempt lasts."""
         if self._name is None:
             return None
-        return {"package": self._package, "notice": self._fate}
+        return {"package": self._package, "notice": self._fate if self._attempted.is_set() else "sending"}
 
 
 def about(message: list) -> str | None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 
@@ -280,6 +281,21 @@ def test_the_result_says_what_became_of_the_notice_for_piw_master(remove, mr_cha
     mr_chase.notice = {"package": "gamma", "notice": fate}
     assert remove(package="gamma", version="1.0")["notice"] == fate
     assert mr_chase.peer.sent("STATUS")[-1] == ["STATUS", None, None]
+
+
+def test_while_the_notice_is_sending_the_site_status_is_asked_again(remove, mr_chase):
+    mr_chase.site_refresh, mr_chase.sending = True, 2
+    assert remove(package="gamma", version="1.0")["notice"] == "delivered"
+    assert mr_chase.peer.sent("STATUS").count(["STATUS", None, None]) == 3 and mr_chase.sending == 0
+
+
+def test_a_notice_still_sending_at_the_timeout_is_reported_queued(remove, mr_chase):
+    """Mr Chase's first delivery attempt outlasts the module's timeout: the notice waits in the outbox."""
+    mr_chase.site_refresh, mr_chase.sending = True, 10**6
+    started = time.monotonic()
+    assert remove(package="gamma", version="1.0", timeout=1)["notice"] == "queued"
+    assert time.monotonic() - started < 10
+    assert mr_chase.peer.sent("STATUS").count(["STATUS", None, None]) > 2
 
 
 def test_another_package_s_notice_last_is_read_from_the_outbox(remove, mr_chase):
