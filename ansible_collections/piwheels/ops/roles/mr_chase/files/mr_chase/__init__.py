@@ -22,6 +22,7 @@ versions    PEP 440 order and equality of releases (packaging), as piw-master so
 matching    MATCH: which stored version a spelling names; a removed name's audit record; close names
 tree        the wheels, pages and state under output_path
 journal     the crash journal that makes a removal all or nothing
+recovery_evidence  what recovery asks the database of a journalled change (did it commit?)
 recovered   what a change settled by recovery still owes: its audit record and piw-master's notice, once each
 removal     one REMOVE, step by step
 notifier    piw-master's notifications (CBOR, after the reply, durable outbox)

@@ -327,14 +327,6 @@ class Database:
             self._cursor = conn.cursor()
         return self._cursor.execute(query, params, prepare=True).fetchone()
 
-    def version_files(self, package: str, version: str) -> list[str]:
-        rows = self._all(
-            "SELECT f.filename FROM builds b JOIN files f ON f.build_id = b.build_id "
-            "WHERE b.package = %s AND b.version = %s ORDER BY f.filename",
-            (package, version),
-        )
-        return [r[0] for r in rows]
-
     # -- writes -------------------------------------------------------------
 
     def delete_version(self, package: str, version: str, skip: bool | str, default_reason: str,
@@ -397,81 +389,6 @@ class Database:
             xid=xid,
             build_ids=build_ids,
         )
-
-    def transaction_committed(self, xid: str, lock: tuple[str, str | None], wait: float) -> bool | None:
-        """Whether transaction ``xid`` committed (True) or aborted (False); None when the server no
-        longer knows (too old: its commit log was truncated) or never knew (another cluster).
-
-        A transaction still in progress is the journal's own, whose client died
-        before the server noticed: wait (up to ``wait``) for the row lock it
-        holds (``lock``: package, version or None for the package row), then
-        ask again; Locked if it is still running.
-        """
-        status = self._xact_status(xid)
-        if status == "in progress":
-            with self.transaction():
-                self._lock_timeout(wait)
-                package, version = lock
-                if version is None:
-                    self.conn.execute("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,))
-                else:
-                    self._wait_for_version(package, version, wait)
-            status = self._xact_status(xid)
-            if status == "in progress":
-                raise Locked(f"transaction {xid} of the pending change is still running")
-        return {"committed": True, "aborted": False}.get(status)
-
-    def _xact_status(self, xid: str) -> str | None:
-        try:
-            return self._one("SELECT pg_xact_status(%s::xid8)", (xid,))[0]
-        except (psycopg.errors.InvalidParameterValue, psycopg.errors.DataException) as exc:
-            log.warning("the database cannot say whether transaction %s committed (%s)", xid, first_line(exc))
-            return None
-
-    def builds_gone(self, package: str, version: str, build_ids: list[int], wait: float) -> bool:
-        """Whether none of the version's recorded builds is left, once no transaction holds its row lock:
-        the fallback evidence for an old transaction (a rebuild of the version has new build ids)."""
-        with self.transaction():
-            self._wait_for_version(package, version, wait)
-            return self._one("SELECT 1 FROM builds WHERE build_id = ANY(%s) LIMIT 1", (build_ids,)) is None
-
-    def settle(self, package: str, version: str, wait: float) -> bool:
-        """Whether the version has no file rows, once no transaction holds its row lock any more.
-
-        Recovery's question "did the journalled removal commit?": a removal
-        holds the version's row lock until it ends and deletes every file row
-        of the version, so after waiting for the lock, no file rows left means
-        it committed.  A rebuild that re-created files for the version in
-        between fakes "aborted": this is only the fallback for a journal of
-        0.3 and before (see journal.py's recovery).
-        """
-        with self.transaction():
-            self._wait_for_version(package, version, wait)
-            return not self.version_files(package, version)
-
-    def package_gone(self, package: str, wait: float) -> bool:
-        """Whether the package row is gone, once no transaction holds its lock: recovery's question
-        "did the journalled DELETE commit?" (an aborted one left the row as it was)."""
-        with self.transaction():
-            self._lock_timeout(wait)
-            return self._one("SELECT 1 FROM packages WHERE package = %s FOR UPDATE", (package,)) is None
-
-    def package_files(self, package: str, version: str, wait: float) -> list[PageFile]:
-        """The package's files as committed, once no transaction holds ``version``'s row lock (recovery of
-        a page rewrite: whatever the outcome of the change, the page is written from what is committed)."""
-        with self.transaction():
-            self._wait_for_version(package, version, wait)
-            return [PageFile(*row) for row in self._all(PACKAGE_FILES, (package,))]
-
-    def _lock_timeout(self, wait: float) -> None:
-        """Recovery's own lock timeout, for the rest of its transaction."""
-        self.conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(wait * 1000)}ms",))
-
-    def _wait_for_version(self, package: str, version: str, wait: float) -> None:
-        """Wait (up to ``wait``) until no other transaction holds the version's row lock, then hold it."""
-        self._lock_timeout(wait)
-        self.conn.execute("SELECT 1 FROM versions WHERE package = %s AND version = %s FOR UPDATE",
-                          (package, version))
 
     def delete_package(self, package: str, overlap: Callable[[], None] | None = None) -> DeletedPackage:
         """Inside :meth:`removal`: lock the package, delete its downloads and the package row (versions,

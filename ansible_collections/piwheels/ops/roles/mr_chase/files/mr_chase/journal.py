@@ -190,6 +190,7 @@ from dataclasses import dataclass, field, fields
 from .database import Database
 from .ledger import ArchivePending, Ledger, StalePages
 from .page import page_pieces
+from .recovery_evidence import RecoveryEvidence
 from .tree import Tree, UnsafePath, fsync_dir, fsync_file, naming, safe_component, write_all
 
 log = logging.getLogger(__name__)
@@ -674,17 +675,18 @@ class Journal:
         (a rebuild gets new ones); only a journal of 0.3 and before, or a
         version that had no build, falls back to "the rows are gone".
         """
+        evidence = RecoveryEvidence(db)
         lock = (entry.package, None if entry.kind in ("package", "repair") else entry.version)
-        status = db.transaction_committed(entry.xid, lock, wait) if entry.xid else None
+        status = evidence.transaction_committed(entry.xid, lock, wait) if entry.xid else None
         if status is not None:
             return status
         if entry.kind == "package":
-            return db.package_gone(entry.package, wait)
+            return evidence.package_gone(entry.package, wait)
         if entry.builds:
-            return db.builds_gone(entry.package, entry.version, entry.builds, wait)
+            return evidence.builds_gone(entry.package, entry.version, entry.builds, wait)
         if entry.kind == "repair":  # it deleted no row: nothing tells, so nothing is deleted on a guess
             return False
-        return db.settle(entry.package, entry.version, wait)
+        return evidence.version_files_gone(entry.package, entry.version, wait)
 
     def _recover_page(self, db: Database, entry: Entry, wait: float) -> str:
         """A page rewrite (YANK) left behind: write the page from what is committed, whichever way the
@@ -701,5 +703,5 @@ class Journal:
     def _page_from_database(self, db: Database, entry: Entry, wait: float) -> None:
         """Write the entry's temporary page, durably, from the package's files as committed."""
         with db.guard():
-            files = db.package_files(entry.package, entry.version, wait)
+            files = RecoveryEvidence(db).package_files(entry.package, entry.version, wait)
         fsync_file(self.tree.write_temp_page(entry.package, entry.token, page_pieces(entry.package, files)))
