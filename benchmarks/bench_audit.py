@@ -304,7 +304,7 @@ def hashing(client, output: Path) -> tuple[float, float, int]:
 
 def measure(packages: int) -> tuple[dict, dict[str, float]]:
     """One scale: make the site, measure; (the CSV row, the ratios for the summary)."""
-    cluster = Cluster(tempfile.mkdtemp(prefix="piw-bench-pg-"))
+    cluster = Cluster()
     workdir = Path(tempfile.mkdtemp(prefix="mca-", dir="/tmp"))
     output = workdir / "www"
     dsn = create_database(cluster)

@@ -285,7 +285,7 @@ def main() -> int:
     databases = QUICK_DATABASES if args.quick else DATABASES
     rounds = args.rounds or (5 if args.quick else 25)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
-    cluster = Cluster(tempfile.mkdtemp(prefix="piw-bench-pg-"))
+    cluster = Cluster()
     try:
         rows = []
         for downloads, builds in databases:

@@ -78,7 +78,7 @@ def main() -> int:
     parser.add_argument("--csv", type=Path, default=RESULTS / "bench_roundtrip.csv")
     args = parser.parse_args()
     rounds = args.rounds or (30 if args.quick else 500)
-    cluster = Cluster(tempfile.mkdtemp(prefix="piw-bench-pg-"))
+    cluster = Cluster()
     workdir = Path(tempfile.mkdtemp(prefix="mcr-", dir="/tmp"))
     dsn, chase, echo, conn = None, None, None, None
     try:

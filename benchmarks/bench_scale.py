@@ -397,7 +397,7 @@ def main() -> int:
     args.warmup = args.warmup if args.warmup is not None else (0 if args.quick else 2)
     args.repeats = args.repeats or (1 if args.quick else 2)
     curves = [CURVES[name] for name in (args.only or CURVES)]
-    cluster = Cluster(tempfile.mkdtemp(prefix="piw-bench-pg-"))
+    cluster = Cluster()
     rows, summary = [], []
     try:
         for curve in curves:

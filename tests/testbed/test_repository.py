@@ -14,7 +14,7 @@ import psycopg
 from chase_helpers import ROOT, scalar
 from psycopg import sql
 
-from piwheels_testbed import SERVICE_ROLE, create_database, drop_database, reset_database
+from piwheels_testbed import SERVICE_ROLE, Cluster, create_database, drop_database, reset_database
 
 
 class Links(HTMLParser):
@@ -84,6 +84,21 @@ def test_down_stops_the_server_and_refuses_a_directory_without_one(tmp_path):
     down = subprocess.run([sys.executable, "-m", "piwheels_testbed", "down", "--state", str(state)], env=env, **run)
     assert down.returncode == 0 and "stopped PostgreSQL" in down.stdout, down.stderr
     assert not (state / "pgdata" / "postmaster.pid").exists()
+
+
+def test_a_server_in_a_directory_of_its_own_leaves_nothing_behind(monkeypatch):
+    """A Cluster given no directory (the benchmarks') removes the one it made, and its socket directory."""
+    monkeypatch.delenv("PIW_TEST_DSN", raising=False)
+    cluster = Cluster()
+    socket_dir = cluster.socket_dir
+    data_dir = socket_dir.with_name(socket_dir.name.removesuffix("-socket"))
+    try:
+        with psycopg.connect(cluster.admin_dsn) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert (data_dir / "PG_VERSION").exists() and socket_dir.is_dir()
+    finally:
+        cluster.close()
+    assert not data_dir.exists() and not socket_dir.exists()
 
 
 def test_package_names_and_alias_symlinks_as_a_real_master_has_them(repository):
