@@ -136,22 +136,22 @@ def audit_checks(settings: Settings, workers: int, conn: psycopg.Connection, che
 
 
 def _results(results: Iterator[BatchResult]) -> Iterator[BatchResult]:
-    try:
+    with _a_death_fails_the_audit():
         yield from results
-    except BrokenProcessPool as exc:
-        raise _died() from exc
 
 
 def _site_wide_result(future: Future) -> list[Finding]:
-    try:
+    with _a_death_fails_the_audit():
         return future.result()
+
+
+@contextlib.contextmanager
+def _a_death_fails_the_audit() -> Iterator[None]:
+    try:
+        yield
     except BrokenProcessPool as exc:
-        raise _died() from exc
-
-
-def _died() -> WorkerDied:
-    return WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit is in "
-                      "the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own process")
+        raise WorkerDied("an audit worker process ended without its result (killed? out of memory? its exit is "
+                         "in the journal of the unit); set audit_workers: 1 to scan in Mr Chase's own process") from exc
 
 
 @dataclass

@@ -17,7 +17,8 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 import psycopg
 
@@ -27,6 +28,7 @@ from .package_check import LINK, dir_entries, is_real_directory, kind_of, listed
 from .site_rows import SITE_NAMES
 from .tree import Tree
 
+T = TypeVar("T")
 #: names between two pauses (a worker waits there while Mr Chase serves a request)
 PAUSE_EVERY = 1000
 
@@ -60,9 +62,7 @@ class SiteWide:
             cursor.itersize = 10_000
             known = iter(cursor.execute(SITE_NAMES))
             current = next(known, None)
-            for number, name in enumerate(sorted(entries)):
-                if number % PAUSE_EVERY == 0:
-                    self._pause()
+            for name in self._pausing(sorted(entries)):
                 while current is not None and current[0] < name:
                     current = next(known, None)
                 if (current is None or current[0] != name) and self._old(entries[name]):
@@ -82,9 +82,7 @@ class SiteWide:
         lacking = []
         with conn.transaction(), conn.cursor(name="mr_chase_audit_root") as cursor:
             cursor.itersize = 10_000
-            for number, (package,) in enumerate(cursor.execute(ROOT_INDEX_PACKAGES)):
-                if number % PAUSE_EVERY == 0:
-                    self._pause()
+            for (package,) in self._pausing(cursor.execute(ROOT_INDEX_PACKAGES)):
                 if package in listed_names:
                     listed_names.discard(package)
                 else:
@@ -106,6 +104,13 @@ class SiteWide:
                     continue
                 findings.append(Finding("leftover_staging", None, self._tree.relative(entry.path), what))
         return findings
+
+    def _pausing(self, items: Iterable[T]) -> Iterator[T]:
+        """``items``, with a pause before every PAUSE_EVERY-th."""
+        for number, item in enumerate(items):
+            if number % PAUSE_EVERY == 0:
+                self._pause()
+            yield item
 
     def _old(self, entry: os.DirEntry | str) -> bool:
         """Whether an entry or a path was last modified before min_age (lstat: a link's own time)."""
